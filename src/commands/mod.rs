@@ -1,0 +1,43 @@
+//! One module per subcommand; each `run` returns an [`Exit`] and writes through the
+//! writers it is given (the library never prints on its own).
+
+pub mod rules;
+pub mod scan;
+
+use crate::cli::{Cli, Command};
+use crate::error::Result;
+use std::io::Write;
+
+/// The exit-code contract, mapped in one place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// Nothing at or above the failing severity.
+    Clean = 0,
+    /// Findings at or above it.
+    Findings = 1,
+    /// An error (bad usage, config, rules, I/O, API unreachable).
+    Error = 2,
+}
+
+impl From<Exit> for std::process::ExitCode {
+    fn from(e: Exit) -> Self {
+        std::process::ExitCode::from(e as u8)
+    }
+}
+
+/// Runs the parsed command line.
+pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<Exit> {
+    match &cli.command {
+        Command::Scan(args) => scan::run(args, cli, out),
+        Command::Rules(cmd) => rules::run(cmd, out),
+    }
+}
+
+/// Writes through `f`; a closed pipe (`keywarden scan | head`) is not an error.
+pub(crate) fn emit(f: impl FnOnce() -> std::io::Result<()>) -> Result<()> {
+    match f() {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(crate::Error::Output(e)),
+        Ok(()) => Ok(()),
+    }
+}

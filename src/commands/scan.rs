@@ -1,0 +1,124 @@
+//! `keywarden scan`: settings → engine → walk → outcome → report → exit code.
+
+use super::{Exit, emit};
+use crate::cli::{Cli, ScanArgs};
+use crate::error::{Error, Result};
+use crate::report::{self, Format, TextOptions};
+use crate::rules::{self, Source};
+use crate::scan::{self, Engine, ScanReport};
+use crate::settings::ScanSettings;
+use std::io::Write;
+use std::time::Instant;
+
+/// Builds the rule engine: built-ins, then the repo config's rules, then `--rules` files.
+pub fn engine(settings: &ScanSettings) -> Result<Engine> {
+    let mut extra = Vec::new();
+    if let Some(src) = &settings.repo.rules {
+        extra.push(Source::parse(&src.origin, &src.text)?);
+    }
+    for path in &settings.rules {
+        extra.push(Source::read(path)?);
+    }
+    Engine::new(rules::load(extra)?)
+}
+
+fn progress_bar(enabled: bool) -> indicatif::ProgressBar {
+    if !enabled {
+        return indicatif::ProgressBar::hidden();
+    }
+    let pb = indicatif::ProgressBar::new_spinner();
+    pb.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} scanning: {pos} files, {msg} ({elapsed})",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+    );
+    pb.enable_steady_tick(std::time::Duration::from_millis(120));
+    pb
+}
+
+/// Renders `report` in `settings.format` to the output file or `out`.
+pub fn render(
+    engine: &Engine,
+    settings: &ScanSettings,
+    report: &ScanReport,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let mut file;
+    let sink: &mut dyn Write = match &settings.output {
+        Some(path) => {
+            file = std::io::BufWriter::new(
+                std::fs::File::create(path).map_err(|e| Error::io(path, e))?,
+            );
+            &mut file
+        }
+        None => out,
+    };
+    emit(|| {
+        match settings.format {
+            Format::Text => report::write_text(
+                report,
+                TextOptions {
+                    color: settings.color,
+                    placeholders: settings.show_placeholders,
+                    suppressed: settings.show_suppressed,
+                },
+                sink,
+            ),
+            Format::Json => report::write_json(report, settings.show_placeholders, sink),
+            Format::Sarif => report::write_sarif(&engine.db, report, sink),
+        }?;
+        sink.flush()
+    })
+}
+
+/// The exit code for a finished scan.
+pub fn exit_code(report: &ScanReport, settings: &ScanSettings) -> Exit {
+    if report.worst().is_some_and(|w| w >= settings.fail_on) {
+        Exit::Findings
+    } else if report.summary.errors > 0 {
+        Exit::Error
+    } else {
+        Exit::Clean
+    }
+}
+
+/// Runs `keywarden scan`.
+pub fn run(args: &ScanArgs, cli: &Cli, out: &mut dyn Write) -> Result<Exit> {
+    let settings = ScanSettings::resolve(args, cli.color, cli.quiet)?;
+    let engine = engine(&settings)?;
+    let started = Instant::now();
+    let pb = progress_bar(settings.progress);
+    let on_file = |bytes: u64| {
+        pb.inc(1);
+        if pb.position().is_multiple_of(256) {
+            pb.set_message(report::human_bytes(bytes));
+        }
+    };
+    let walked = scan::walk::scan(&engine, &settings.options, &on_file)?;
+    pb.finish_and_clear();
+    if walked.files == 0 {
+        let why = if walked.skipped.is_empty() {
+            "no files were found (ignore rules or --exclude may have skipped everything)"
+                .to_string()
+        } else {
+            format!(
+                "all {} files were skipped; the first: {}: {}",
+                walked.skipped.len(),
+                walked.skipped[0].path,
+                walked.skipped[0].reason
+            )
+        };
+        return Err(Error::NothingScanned(why));
+    }
+    let today = chrono::Local::now().date_naive();
+    let report = scan::outcome::finish(
+        &engine.db,
+        walked,
+        &settings.repo.allow,
+        today,
+        started.elapsed().as_millis() as u64,
+    );
+    render(&engine, &settings, &report, out)?;
+    Ok(exit_code(&report, &settings))
+}

@@ -1,0 +1,37 @@
+//! Keywarden keeps MASK API keys (`mk_live_…`, `mk_test_…`) out of code and keeps the keys
+//! that exist healthy.
+//!
+//! # Layout
+//!
+//! - [`cli`]: clap types only; [`settings`]: flags + env + config file → settings.
+//! - [`commands`]: one module per subcommand; each returns an exit code.
+//! - [`rules`]: rules as data (TOML schema, loading, compiled database, `rules check`).
+//! - [`scan`]: the engine: walk, prefilter + regex matcher, context, placeholders, outcome.
+//! - [`report`]: text, JSON and SARIF renderers.
+//! - [`config`]: the repository's `.keywarden.toml` (scan settings, allowlist, rules).
+//! - [`finding`]: the model (severity, context, environment, finding).
+//! - [`secret`]: the only holder of key bytes: fingerprints and redaction.
+//! - [`error`]: typed errors that say what, where and how to fix.
+//! - [`logging`]: tracing setup.
+//!
+//! Dependencies run one way: commands → engines (scan) and delivery (report) → model.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod error;
+pub mod finding;
+pub mod logging;
+pub mod report;
+pub mod rules;
+pub mod scan;
+pub mod secret;
+pub mod settings;
+
+pub use commands::Exit;
+pub use error::{Error, Result};
+pub use finding::{Context, Environment, Finding, Severity};
+pub use secret::{Fingerprint, SecretKey};

@@ -1,0 +1,19 @@
+//! The `keywarden` binary: parse → run → exit code. Everything else is in the library.
+
+use clap::Parser;
+use keywarden::{Exit, cli::Cli, commands};
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    keywarden::logging::init(cli.verbose, cli.quiet);
+    let mut stdout = std::io::stdout().lock();
+    match commands::run(&cli, &mut stdout) {
+        Ok(exit) => exit.into(),
+        Err(e) => {
+            let e = anyhow::Error::from(e);
+            eprintln!("keywarden: error: {e:#}");
+            Exit::Error.into()
+        }
+    }
+}

@@ -1,0 +1,39 @@
+//! Renders scan reports: human text, JSON (versioned) and SARIF 2.1.0. Only redacted keys
+//! and fingerprints ever reach a renderer: [`crate::finding::Finding`] holds nothing else
+//! that serializes.
+
+mod json;
+mod sarif;
+mod text;
+
+pub use json::write_json;
+pub use sarif::write_sarif;
+pub use text::{TextOptions, write_text};
+
+use serde::{Deserialize, Serialize};
+
+/// Output format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// Grouped by file, for people.
+    Text,
+    /// `{"version":1,"findings":[…],"summary":{…}}`.
+    Json,
+    /// SARIF 2.1.0, for code-scanning dashboards.
+    Sarif,
+}
+
+/// Formats a byte count as B, KB, MB or GB (powers of 1000).
+pub fn human_bytes(n: u64) -> String {
+    let n = n as f64;
+    if n < 1e3 {
+        format!("{n} B")
+    } else if n < 1e6 {
+        format!("{:.1} KB", n / 1e3)
+    } else if n < 1e9 {
+        format!("{:.1} MB", n / 1e6)
+    } else {
+        format!("{:.2} GB", n / 1e9)
+    }
+}

@@ -1,0 +1,514 @@
+//! Compiles merged rules files into a [`RuleDb`]: regexes and globs built once, checked
+//! with the file, line and column of every bad value.
+
+use super::Source;
+use super::schema::{ContextSpec, PlaceholderKind, PlaceholderSpec, RuleSpec};
+use crate::error::{Error, Result, line_col};
+use crate::finding::{Context, Environment, Severity};
+use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
+use regex::bytes::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
+use std::collections::{HashMap, HashSet};
+use toml::Spanned;
+
+/// Compiled regexes may use at most this much memory each.
+const REGEX_SIZE_LIMIT: usize = 1 << 20;
+
+/// A compiled detection rule.
+#[derive(Debug)]
+pub struct Rule {
+    /// `mask.live-key`.
+    pub id: String,
+    /// Short name.
+    pub name: String,
+    /// What a finding means.
+    pub description: String,
+    /// `live` or `test`.
+    pub environment: Environment,
+    /// The literal prefix (prefilter).
+    pub prefix: Vec<u8>,
+    /// `^prefix(?:body)`, anchored, on bytes.
+    pub regex: Regex,
+    /// The body regex as written.
+    pub body: String,
+    /// Reject a prefix that follows a word character.
+    pub boundary: bool,
+    severity: HashMap<Context, Severity>,
+    default_severity: Severity,
+    fix: HashMap<Context, String>,
+    default_fix: String,
+    /// Texts this rule must report.
+    pub examples: Vec<Spanned<String>>,
+    /// Texts it must not.
+    pub negative_examples: Vec<Spanned<String>>,
+    /// Where it was defined.
+    pub origin: String,
+}
+
+impl Rule {
+    /// Severity of a match in `context`.
+    pub fn severity(&self, context: Context) -> Severity {
+        self.severity
+            .get(&context)
+            .copied()
+            .unwrap_or(self.default_severity)
+    }
+
+    /// What to do about a match in `context`.
+    pub fn fix(&self, context: Context) -> &str {
+        self.fix.get(&context).unwrap_or(&self.default_fix)
+    }
+}
+
+/// A compiled placeholder filter.
+#[derive(Debug)]
+pub struct Placeholder {
+    /// Its id.
+    pub id: String,
+    /// What it catches.
+    pub description: String,
+    test: PlaceholderTest,
+}
+
+#[derive(Debug)]
+enum PlaceholderTest {
+    Literal(HashSet<Vec<u8>>),
+    Words(Vec<Vec<u8>>),
+    Repeated { min_share: f64, min_run: usize },
+    Sequence { min_run: usize },
+    Variety { max_distinct: usize },
+}
+
+impl Placeholder {
+    /// True when `key` (full) with `body` (after the prefix) is a placeholder.
+    pub fn matches(&self, key: &[u8], body: &[u8]) -> bool {
+        match &self.test {
+            PlaceholderTest::Literal(set) => set.contains(key),
+            PlaceholderTest::Words(words) => words.iter().any(|w| {
+                // stored lowercase; a placeholder spells its word in one case
+                memchr::memmem::find(body, w).is_some()
+                    || memchr::memmem::find(body, &w.to_ascii_uppercase()).is_some()
+            }),
+            PlaceholderTest::Repeated { min_share, min_run } => {
+                let mut counts = [0usize; 256];
+                let (mut run, mut best_run, mut prev) = (0usize, 0usize, None);
+                for &b in body {
+                    counts[b as usize] += 1;
+                    run = if prev == Some(b) { run + 1 } else { 1 };
+                    best_run = best_run.max(run);
+                    prev = Some(b);
+                }
+                let top = counts.iter().copied().max().unwrap_or(0);
+                !body.is_empty()
+                    && (top as f64 >= min_share * body.len() as f64 || best_run >= *min_run)
+            }
+            PlaceholderTest::Sequence { min_run } => {
+                let mut run = 1usize;
+                body.windows(2).any(|w| {
+                    run = if w[1] == w[0].wrapping_add(1) {
+                        run + 1
+                    } else {
+                        1
+                    };
+                    run >= *min_run
+                })
+            }
+            PlaceholderTest::Variety { max_distinct } => {
+                let mut seen = [false; 256];
+                body.iter().for_each(|&b| seen[b as usize] = true);
+                seen.iter().filter(|s| **s).count() <= *max_distinct
+            }
+        }
+    }
+}
+
+/// A compiled context classifier.
+#[derive(Debug)]
+pub struct ContextRule {
+    /// Stable id.
+    pub id: String,
+    /// The context it assigns.
+    pub context: Context,
+    /// Higher wins.
+    pub priority: i64,
+    /// What it recognises.
+    pub description: String,
+    line_markers: Option<RegexSet>,
+    paths: GlobSet,
+    content_markers: Option<RegexSet>,
+    /// Paths that must get this context.
+    pub examples: Vec<Spanned<String>>,
+    /// Where it was defined.
+    pub origin: String,
+}
+
+impl ContextRule {
+    /// Does the key's line window match a line marker?
+    pub fn matches_line(&self, line: &[u8]) -> bool {
+        self.line_markers.as_ref().is_some_and(|s| s.is_match(line))
+    }
+
+    /// Does the path match a glob?
+    pub fn matches_path(&self, path: &str) -> bool {
+        !self.paths.is_empty() && self.paths.is_match(path)
+    }
+
+    /// Does the content match a content marker?
+    pub fn matches_content(&self, content: &[u8]) -> bool {
+        self.content_markers
+            .as_ref()
+            .is_some_and(|s| s.is_match(content))
+    }
+
+    /// Does it have content markers at all?
+    pub fn has_content_markers(&self) -> bool {
+        self.content_markers.is_some()
+    }
+}
+
+/// The cross-environment finding's definition.
+#[derive(Debug, Clone)]
+pub struct CrossEnv {
+    /// Rule id.
+    pub id: String,
+    /// Short name.
+    pub name: String,
+    /// What it means.
+    pub description: String,
+    /// Severity.
+    pub severity: Severity,
+    /// What to do.
+    pub fix: String,
+}
+
+/// Every rule, compiled once per run.
+#[derive(Debug)]
+pub struct RuleDb {
+    /// Detection rules, in load order.
+    pub rules: Vec<Rule>,
+    /// Placeholder filters.
+    pub placeholders: Vec<Placeholder>,
+    /// Context classifiers, highest priority first.
+    pub contexts: Vec<ContextRule>,
+    /// The cross-environment finding.
+    pub cross_env: CrossEnv,
+}
+
+struct Ctx<'a> {
+    origin: &'a str,
+    text: &'a str,
+}
+
+impl Ctx<'_> {
+    fn err<T>(&self, span: std::ops::Range<usize>, message: impl Into<String>) -> Result<T> {
+        let (line, column) = line_col(self.text, span.start);
+        Err(Error::Rules {
+            origin: self.origin.to_string(),
+            line,
+            column,
+            message: message.into(),
+        })
+    }
+}
+
+/// Replaces an entry with the same id, or appends; `enabled = false` removes.
+fn merge<'a, T>(
+    list: &mut Vec<(String, Ctx<'a>, &'a T)>,
+    id: String,
+    enabled: bool,
+    cx: Ctx<'a>,
+    spec: &'a T,
+) {
+    list.retain(|(i, _, _)| *i != id);
+    if enabled {
+        list.push((id, cx, spec));
+    }
+}
+
+impl RuleDb {
+    /// Merges `sources` in order and compiles them.
+    pub fn compile(sources: &[Source]) -> Result<RuleDb> {
+        let mut rules = Vec::new();
+        let mut placeholders = Vec::new();
+        let mut contexts = Vec::new();
+        let mut cross = None;
+        for s in sources {
+            let cx = || Ctx {
+                origin: &s.origin,
+                text: &s.text,
+            };
+            for r in &s.file.rule {
+                merge(
+                    &mut rules,
+                    r.id.get_ref().clone(),
+                    r.enabled.unwrap_or(true),
+                    cx(),
+                    r,
+                );
+            }
+            for p in &s.file.placeholder {
+                merge(
+                    &mut placeholders,
+                    p.id.get_ref().clone(),
+                    p.enabled.unwrap_or(true),
+                    cx(),
+                    p,
+                );
+            }
+            for c in &s.file.context {
+                let id = c.id.as_ref().unwrap_or(&c.name).get_ref().clone();
+                merge(&mut contexts, id, c.enabled.unwrap_or(true), cx(), c);
+            }
+            if let Some(c) = &s.file.cross_environment {
+                cross = Some((cx(), c));
+            }
+        }
+        let rules = rules
+            .iter()
+            .map(|(_, cx, spec)| compile_rule(cx, spec))
+            .collect::<Result<Vec<_>>>()?;
+        let placeholders = placeholders
+            .iter()
+            .map(|(_, cx, spec)| compile_placeholder(cx, spec))
+            .collect::<Result<Vec<_>>>()?;
+        let mut contexts = contexts
+            .iter()
+            .map(|(id, cx, spec)| compile_context(cx, id, spec))
+            .collect::<Result<Vec<_>>>()?;
+        // Stable: equal priorities keep load order.
+        contexts.sort_by_key(|c| std::cmp::Reverse(c.priority));
+        let cross_env = match cross {
+            Some((cx, c)) => CrossEnv {
+                id: c.id.clone(),
+                name: c.name.clone().unwrap_or_else(|| c.id.clone()),
+                description: c.description.clone().unwrap_or_default(),
+                severity: c
+                    .severity
+                    .get_ref()
+                    .parse()
+                    .or_else(|e: String| cx.err(c.severity.span(), e))?,
+                fix: c.fix.clone(),
+            },
+            None => CrossEnv {
+                id: "mask.env-not-separated".into(),
+                name: "One key in production and non-production configs".into(),
+                description: String::new(),
+                severity: Severity::High,
+                fix: "issue separate keys per environment".into(),
+            },
+        };
+        Ok(RuleDb {
+            rules,
+            placeholders,
+            contexts,
+            cross_env,
+        })
+    }
+
+    /// The rule with this id.
+    pub fn rule(&self, id: &str) -> Option<&Rule> {
+        self.rules.iter().find(|r| r.id == id)
+    }
+}
+
+fn required<'s, T>(
+    cx: &Ctx<'_>,
+    id: &Spanned<String>,
+    v: &'s Option<Spanned<T>>,
+    field: &str,
+) -> Result<&'s Spanned<T>> {
+    match v {
+        Some(v) => Ok(v),
+        None => cx.err(
+            id.span(),
+            format!("rule {:?} has no `{field}`", id.get_ref()),
+        ),
+    }
+}
+
+fn compile_rule(cx: &Ctx<'_>, spec: &RuleSpec) -> Result<Rule> {
+    let id = spec.id.get_ref();
+    let valid_id = id.split('.').count() >= 2
+        && id.split('.').all(|p| {
+            !p.is_empty()
+                && p.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        });
+    if !valid_id {
+        return cx.err(spec.id.span(), format!("rule id {id:?} must look like `vendor.kind` (lowercase, digits, `-`, dot-separated)"));
+    }
+    let environment = *required(cx, &spec.id, &spec.environment, "environment")?.get_ref();
+    let prefix = required(cx, &spec.id, &spec.prefix, "prefix")?;
+    if prefix.get_ref().len() < 3 || !prefix.get_ref().is_ascii() {
+        return cx.err(
+            prefix.span(),
+            "prefix must be at least 3 ASCII characters: the prefilter searches for it",
+        );
+    }
+    let body = required(cx, &spec.id, &spec.body, "body")?;
+    let pattern = format!(
+        "(?-u)^{}(?:{})",
+        regex::escape(prefix.get_ref()),
+        body.get_ref()
+    );
+    let regex = match RegexBuilder::new(&pattern)
+        .size_limit(REGEX_SIZE_LIMIT)
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => return cx.err(body.span(), format!("rule {id:?}: invalid body regex: {e}")),
+    };
+    let mut severity = HashMap::new();
+    let mut default_severity = None;
+    for (k, v) in &spec.severity {
+        let sev: Severity = match v.get_ref().parse() {
+            Ok(s) => s,
+            Err(e) => return cx.err(v.span(), format!("rule {id:?}: {e}")),
+        };
+        if k == "default" {
+            default_severity = Some(sev);
+        } else {
+            match k.parse::<Context>() {
+                Ok(c) => severity.insert(c, sev),
+                Err(e) => return cx.err(v.span(), format!("rule {id:?}: severity for {e}")),
+            };
+        }
+    }
+    let Some(default_severity) = default_severity else {
+        return cx.err(
+            spec.id.span(),
+            format!("rule {id:?} has no `severity.default`"),
+        );
+    };
+    let mut fix = HashMap::new();
+    let mut default_fix = None;
+    for (k, v) in &spec.fix {
+        if k == "default" {
+            default_fix = Some(v.get_ref().clone());
+        } else {
+            match k.parse::<Context>() {
+                Ok(c) => fix.insert(c, v.get_ref().clone()),
+                Err(e) => return cx.err(v.span(), format!("rule {id:?}: fix for {e}")),
+            };
+        }
+    }
+    let Some(default_fix) = default_fix else {
+        return cx.err(spec.id.span(), format!("rule {id:?} has no `fix.default`"));
+    };
+    Ok(Rule {
+        id: id.clone(),
+        name: spec.name.clone().unwrap_or_else(|| id.clone()),
+        description: spec.description.clone().unwrap_or_default(),
+        environment,
+        prefix: prefix.get_ref().as_bytes().to_vec(),
+        regex,
+        body: body.get_ref().clone(),
+        boundary: spec.boundary.unwrap_or(true),
+        severity,
+        default_severity,
+        fix,
+        default_fix,
+        examples: spec.examples.clone(),
+        negative_examples: spec.negative_examples.clone(),
+        origin: cx.origin.to_string(),
+    })
+}
+
+fn compile_placeholder(cx: &Ctx<'_>, spec: &PlaceholderSpec) -> Result<Placeholder> {
+    let id = spec.id.get_ref().clone();
+    let need = |what: &str| Error::Rules {
+        origin: cx.origin.to_string(),
+        line: line_col(cx.text, spec.kind.span().start).0,
+        column: line_col(cx.text, spec.kind.span().start).1,
+        message: format!("placeholder {id:?} of this kind needs `{what}`"),
+    };
+    let test = match spec.kind.get_ref() {
+        PlaceholderKind::Literal if spec.keys.is_empty() => return Err(need("keys")),
+        PlaceholderKind::Literal => {
+            PlaceholderTest::Literal(spec.keys.iter().map(|k| k.as_bytes().to_vec()).collect())
+        }
+        PlaceholderKind::Words if spec.words.is_empty() => return Err(need("words")),
+        PlaceholderKind::Words => PlaceholderTest::Words(
+            spec.words
+                .iter()
+                .map(|w| w.to_ascii_lowercase().into_bytes())
+                .collect(),
+        ),
+        PlaceholderKind::Repeated => PlaceholderTest::Repeated {
+            min_share: spec.min_share.unwrap_or(1.0).clamp(0.0, 1.0),
+            min_run: spec.min_run.unwrap_or(usize::MAX),
+        },
+        PlaceholderKind::Sequence => PlaceholderTest::Sequence {
+            min_run: match spec.min_run {
+                Some(n) if n >= 3 => n,
+                _ => return Err(need("min_run (3 or more)")),
+            },
+        },
+        PlaceholderKind::Variety => PlaceholderTest::Variety {
+            max_distinct: match spec.max_distinct {
+                Some(n) => n,
+                None => return Err(need("max_distinct")),
+            },
+        },
+    };
+    Ok(Placeholder {
+        id,
+        description: spec.description.clone().unwrap_or_default(),
+        test,
+    })
+}
+
+fn compile_context(cx: &Ctx<'_>, id: &str, spec: &ContextSpec) -> Result<ContextRule> {
+    let context: Context = match spec.name.get_ref().parse() {
+        Ok(c) => c,
+        Err(e) => return cx.err(spec.name.span(), e),
+    };
+    let regexes = |list: &[Spanned<String>]| -> Result<Option<RegexSet>> {
+        if list.is_empty() {
+            return Ok(None);
+        }
+        for r in list {
+            if let Err(e) = RegexBuilder::new(r.get_ref())
+                .size_limit(REGEX_SIZE_LIMIT)
+                .build()
+            {
+                return cx.err(r.span(), format!("context {id:?}: invalid regex: {e}"));
+            }
+        }
+        match RegexSetBuilder::new(list.iter().map(|r| r.get_ref()))
+            .size_limit(REGEX_SIZE_LIMIT * 4)
+            .build()
+        {
+            Ok(s) => Ok(Some(s)),
+            Err(e) => cx.err(
+                list[0].span(),
+                format!("context {id:?}: regexes too large together: {e}"),
+            ),
+        }
+    };
+    let mut globs = GlobSetBuilder::new();
+    for g in &spec.paths {
+        match GlobBuilder::new(g.get_ref())
+            .literal_separator(true)
+            .backslash_escape(true)
+            .build()
+        {
+            Ok(glob) => globs.add(glob),
+            Err(e) => return cx.err(g.span(), format!("context {id:?}: invalid glob: {e}")),
+        };
+    }
+    let paths = match globs.build() {
+        Ok(p) => p,
+        Err(e) => return cx.err(spec.name.span(), format!("context {id:?}: {e}")),
+    };
+    Ok(ContextRule {
+        id: id.to_string(),
+        context,
+        priority: spec.priority.unwrap_or(0),
+        description: spec.description.clone().unwrap_or_default(),
+        line_markers: regexes(&spec.line_markers)?,
+        paths,
+        content_markers: regexes(&spec.content_markers)?,
+        examples: spec.examples.clone(),
+        origin: cx.origin.to_string(),
+    })
+}

@@ -1,0 +1,311 @@
+//! Scans one file (or blob, or stdin) as a stream of bytes with bounded memory: chunks of
+//! [`CHUNK`] bytes, each searched by the [`Matcher`], with enough of the previous chunk
+//! kept that no key, base64 token or directive line is cut. Lines are counted only up to
+//! where keys are found (a file without keys that fits one chunk is never line-counted).
+
+use super::matcher::{B64_LOOKAHEAD, B64_LOOKBEHIND, MAX_KEY_LEN, Matcher, RawMatch};
+use crate::finding::Context;
+use crate::rules::RuleDb;
+use std::io::{self, Read};
+
+/// Bytes read per chunk.
+pub const CHUNK: usize = 512 * 1024;
+/// Bytes after `limit` that a match starting before it may need.
+const TAIL: usize = B64_LOOKAHEAD + 2 * MAX_KEY_LEN;
+/// Bytes before the unsearched part kept for base64 tokens and the previous line.
+const LOOKBACK: usize = B64_LOOKBEHIND + 4096;
+/// How far around a key its line is searched for markers and directives.
+const LINE_REACH: usize = 4096;
+/// How far around a key line markers (`NEXT_PUBLIC_…=`) are searched.
+const MARKER_REACH: usize = 256;
+
+/// A key located in a file, with everything decided from the bytes around it.
+#[derive(Debug)]
+pub struct Located {
+    /// The match (rule, key, encoding).
+    pub raw: RawMatch,
+    /// 0-based byte offset.
+    pub offset: u64,
+    /// 1-based line.
+    pub line: u64,
+    /// 1-based byte column.
+    pub column: u64,
+    /// Context.
+    pub context: Context,
+    /// Set when a placeholder filter matched (its id).
+    pub placeholder: Option<String>,
+    /// Set when a `keywarden:allow` directive covers the line (its reason, maybe empty).
+    pub inline_allow: Option<String>,
+}
+
+/// What scanning one file produced.
+#[derive(Debug, Default)]
+pub struct FileOutcome {
+    /// Keys found, in file order.
+    pub hits: Vec<Located>,
+    /// Bytes read.
+    pub bytes: u64,
+    /// The file looked binary (a NUL byte in its first 8 KiB, no UTF-16 BOM).
+    pub binary: bool,
+}
+
+/// Reusable per-thread scanning state.
+pub struct FileScanner<'a> {
+    db: &'a RuleDb,
+    matcher: &'a Matcher,
+    buf: Vec<u8>,
+    raw: Vec<RawMatch>,
+}
+
+struct Lines {
+    counted: u64,
+    newlines: u64,
+    last_nl: Option<u64>,
+}
+
+impl Lines {
+    /// Counts newlines in `buf` (which starts at absolute offset `base`) up to `to`.
+    fn advance(&mut self, buf: &[u8], base: u64, to: u64) {
+        if to <= self.counted {
+            return;
+        }
+        let slice = &buf[(self.counted - base) as usize..(to - base) as usize];
+        let n = bytecount::count(slice, b'\n') as u64;
+        if n > 0 {
+            self.newlines += n;
+            let i = memchr::memrchr(b'\n', slice).unwrap_or(0);
+            self.last_nl = Some(self.counted + i as u64);
+        }
+        self.counted = to;
+    }
+}
+
+impl<'a> FileScanner<'a> {
+    /// A scanner for `db`'s rules.
+    pub fn new(db: &'a RuleDb, matcher: &'a Matcher) -> Self {
+        FileScanner {
+            db,
+            matcher,
+            buf: vec![0; CHUNK],
+            raw: Vec::new(),
+        }
+    }
+
+    /// Scans everything `reader` yields. `ctx_path` is the `/`-separated path that
+    /// context globs are matched against.
+    pub fn scan(&mut self, ctx_path: &str, reader: &mut dyn Read) -> io::Result<FileOutcome> {
+        let mut out = FileOutcome::default();
+        let mut len = 0usize;
+        let mut base = 0u64;
+        let mut from = 0usize;
+        let mut lines = Lines {
+            counted: 0,
+            newlines: 0,
+            last_nl: None,
+        };
+        let mut first = true;
+        loop {
+            let mut eof = false;
+            while len < self.buf.len() {
+                match reader.read(&mut self.buf[len..]) {
+                    Ok(0) => {
+                        eof = true;
+                        break;
+                    }
+                    Ok(n) => len += n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            if first {
+                let head = &self.buf[..len.min(8192)];
+                let bom = head.starts_with(&[0xff, 0xfe]) || head.starts_with(&[0xfe, 0xff]);
+                out.binary = !bom && memchr::memchr(0, head).is_some();
+                first = false;
+            }
+            let limit = if eof { len } else { len.saturating_sub(TAIL) };
+            self.raw.clear();
+            self.matcher
+                .find(self.db, &self.buf[..len], from, limit, &mut self.raw);
+            for m in self.raw.drain(..) {
+                let buf = &self.buf[..len];
+                let abs = base + m.start as u64;
+                lines.advance(buf, base, abs);
+                let line_start = lines.last_nl.map_or(0, |n| n + 1);
+                let located = locate(
+                    self.db,
+                    ctx_path,
+                    buf,
+                    m,
+                    lines.newlines + 1,
+                    abs - line_start + 1,
+                    abs,
+                );
+                out.hits.push(located);
+            }
+            if eof {
+                out.bytes = base + len as u64;
+                return Ok(out);
+            }
+            lines.advance(&self.buf[..len], base, base + limit as u64);
+            let keep_from = limit.saturating_sub(LOOKBACK);
+            self.buf.copy_within(keep_from..len, 0);
+            len -= keep_from;
+            base += keep_from as u64;
+            from = limit - keep_from;
+        }
+    }
+}
+
+/// The line holding `start..end` in `buf`, bounded to [`LINE_REACH`] each side.
+fn line_bounds(buf: &[u8], start: usize, end: usize) -> (usize, usize) {
+    let lo = start.saturating_sub(LINE_REACH);
+    let ls = memchr::memrchr(b'\n', &buf[lo..start]).map_or(lo, |i| lo + i + 1);
+    let hi = (end + LINE_REACH).min(buf.len());
+    let le = memchr::memchr(b'\n', &buf[end..hi]).map_or(hi, |i| end + i);
+    (ls, le)
+}
+
+const ALLOW: &[u8] = b"keywarden:allow";
+const ALLOW_NEXT: &[u8] = b"keywarden:allow-next-line";
+
+/// The reason of a `keywarden:allow` directive in `line` (not `…-next-line`), if any.
+fn directive(line: &[u8], next_line: bool) -> Option<String> {
+    let needle = if next_line { ALLOW_NEXT } else { ALLOW };
+    memchr::memmem::find_iter(line, needle).find_map(|i| {
+        let rest = &line[i + needle.len()..];
+        if !next_line && rest.starts_with(b"-next-line") {
+            return None;
+        }
+        let reason = String::from_utf8_lossy(rest);
+        let reason = reason
+            .trim()
+            .trim_start_matches([':', '-', '='])
+            .trim_end_matches("*/")
+            .trim_end_matches("-->")
+            .trim_end_matches("#}")
+            .trim();
+        Some(reason.chars().take(200).collect())
+    })
+}
+
+fn locate(
+    db: &RuleDb,
+    ctx_path: &str,
+    buf: &[u8],
+    raw: RawMatch,
+    line: u64,
+    column: u64,
+    offset: u64,
+) -> Located {
+    let (ls, le) = line_bounds(buf, raw.start, raw.end);
+    let mut inline_allow = directive(&buf[ls..le], false);
+    if inline_allow.is_none() && ls > 0 {
+        let (pls, _) = line_bounds(buf, ls - 1, ls - 1);
+        inline_allow = directive(&buf[pls..ls - 1], true);
+    }
+    let window =
+        &buf[raw.start.saturating_sub(MARKER_REACH).max(ls)..(raw.end + MARKER_REACH).min(le)];
+    let context = classify(db, ctx_path, window, buf);
+    let key = raw.key.expose();
+    let body = raw.key.body();
+    let placeholder = db
+        .placeholders
+        .iter()
+        .find(|p| p.matches(key, body))
+        .map(|p| p.id.clone());
+    Located {
+        raw,
+        offset,
+        line,
+        column,
+        context,
+        placeholder,
+        inline_allow,
+    }
+}
+
+/// The context of a key: the first classifier, by priority, whose line markers match the
+/// key's line window, whose globs match the path, or whose content markers match the text.
+pub fn classify(db: &RuleDb, path: &str, line_window: &[u8], content: &[u8]) -> Context {
+    db.contexts
+        .iter()
+        .find(|c| {
+            c.matches_line(line_window)
+                || c.matches_path(path)
+                || (c.has_content_markers() && c.matches_content(content))
+        })
+        .map_or(Context::Source, |c| c.context)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scan_with_chunk(data: &[u8], path: &str) -> FileOutcome {
+        let db = crate::rules::load(Vec::new()).unwrap();
+        let m = Matcher::new(&db).unwrap();
+        let mut s = FileScanner::new(&db, &m);
+        s.scan(path, &mut &data[..]).unwrap()
+    }
+
+    const K: &str = "mk_live_4eC39HqLyjWDarjtT1zdp7dc";
+
+    #[test]
+    fn line_and_column_across_chunks() {
+        // Keys at chunk boundaries, far into a long file, and on a long single line.
+        let mut data = Vec::new();
+        let mut expect = Vec::new();
+        for i in 0..3000u64 {
+            let pad = "-".repeat((i as usize * 37) % 700);
+            if i % 97 == 0 {
+                expect.push((i + 1, pad.len() as u64 + 1));
+                data.extend_from_slice(format!("{pad}{K}\n").as_bytes());
+            } else {
+                data.extend_from_slice(format!("{pad}\n").as_bytes());
+            }
+        }
+        let out = scan_with_chunk(&data, "a.txt");
+        let got: Vec<_> = out.hits.iter().map(|h| (h.line, h.column)).collect();
+        assert_eq!(got, expect);
+        assert_eq!(out.bytes, data.len() as u64);
+    }
+
+    #[test]
+    fn one_line_minified_bundle() {
+        let mut data = "var a=1;".repeat(300_000).into_bytes();
+        data.extend_from_slice(format!("var k=\"{K}\";").as_bytes());
+        data.extend_from_slice(&"b=2;".repeat(10_000).into_bytes());
+        let out = scan_with_chunk(&data, "dist/app.min.js");
+        assert_eq!(out.hits.len(), 1);
+        assert_eq!(out.hits[0].line, 1);
+        assert_eq!(out.hits[0].column, 2_400_000 + 8);
+        assert_eq!(out.hits[0].context, Context::ClientSide);
+    }
+
+    #[test]
+    fn directives_cover_their_line_and_the_next() {
+        let text = format!(
+            "a = \"{K}\" # keywarden:allow rotated already\n# keywarden:allow-next-line fixture\nb = {K}\nc = {K}\n"
+        );
+        let out = scan_with_chunk(text.as_bytes(), "x.py");
+        let allows: Vec<_> = out.hits.iter().map(|h| h.inline_allow.clone()).collect();
+        assert_eq!(
+            allows,
+            vec![Some("rotated already".into()), Some("fixture".into()), None]
+        );
+    }
+
+    #[test]
+    fn binary_detection_and_crlf() {
+        let mut data = vec![0x7f, b'E', b'L', b'F', 0, 0, 0];
+        data.extend_from_slice(K.as_bytes());
+        let out = scan_with_chunk(&data, "bin/app");
+        assert!(out.binary);
+        assert_eq!(out.hits[0].offset, 7);
+        let crlf = format!("@echo off\r\nset MK={K}\r\n");
+        let out = scan_with_chunk(crlf.as_bytes(), "run.bat");
+        assert!(!out.binary);
+        assert_eq!((out.hits[0].line, out.hits[0].column), (2, 8));
+    }
+}

@@ -1,0 +1,357 @@
+//! Finds keys in a byte buffer: a literal prefilter (aho-corasick, SIMD) for every rule's
+//! prefix in plain, UTF-16 (LE and BE) and base64 forms, then the rule's anchored regex at
+//! each candidate only.
+//!
+//! Base64: for each prefix and each of the three byte alignments, the part of the encoding
+//! that the prefix alone determines is searched for; a hit decodes the whole base64 token
+//! around it and searches the decoded bytes for plain keys.
+
+use crate::finding::Encoding;
+use crate::rules::RuleDb;
+use aho_corasick::{AhoCorasick, Input, MatchKind};
+use base64::Engine;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+
+/// The longest key (prefix + body) the matcher looks at.
+pub const MAX_KEY_LEN: usize = 1024;
+/// How far back from a base64 hit the token may start.
+pub const B64_LOOKBEHIND: usize = 4 * 1024;
+/// How far forward from a base64 hit the token may end.
+pub const B64_LOOKAHEAD: usize = 8 * 1024;
+
+#[derive(Clone, Copy, Debug)]
+enum Form {
+    Plain,
+    Utf16Le,
+    Utf16Be,
+    Base64,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Pattern {
+    rule: usize,
+    form: Form,
+}
+
+/// One key found in a buffer. Holds the full key: keep it in memory only.
+#[derive(Debug)]
+pub struct RawMatch {
+    /// Index of the rule in [`RuleDb::rules`].
+    pub rule: usize,
+    /// Start of the key (or of its encoded form) in the buffer.
+    pub start: usize,
+    /// End (exclusive) of the key or its encoded form.
+    pub end: usize,
+    /// The decoded key.
+    pub key: crate::secret::SecretKey,
+    /// How it was written.
+    pub encoding: Encoding,
+}
+
+/// The compiled prefilter for a [`RuleDb`]. Cheap to share between threads.
+#[derive(Debug)]
+pub struct Matcher {
+    ac: AhoCorasick,
+    patterns: Vec<Pattern>,
+    plain_ac: AhoCorasick,
+}
+
+fn is_word(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
+}
+
+fn is_b64(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'-' | b'_')
+}
+
+/// The parts of base64(prefix) that do not depend on the bytes around it, one per
+/// alignment, in the standard and URL-safe alphabets.
+fn base64_forms(prefix: &[u8]) -> Vec<Vec<u8>> {
+    let mut out: Vec<Vec<u8>> = Vec::new();
+    for align in 0..3usize {
+        let mut bytes = vec![0u8; align];
+        bytes.extend_from_slice(prefix);
+        let enc = base64::engine::general_purpose::STANDARD_NO_PAD.encode(&bytes);
+        let skip = [0, 2, 3][align];
+        let full = (bytes.len() * 8) / 6;
+        if full <= skip + 4 {
+            continue;
+        }
+        let stable = enc.as_bytes()[skip..full].to_vec();
+        let url: Vec<u8> = stable
+            .iter()
+            .map(|&b| match b {
+                b'+' => b'-',
+                b'/' => b'_',
+                b => b,
+            })
+            .collect();
+        if url != stable && !out.contains(&url) {
+            out.push(url);
+        }
+        if !out.contains(&stable) {
+            out.push(stable);
+        }
+    }
+    out
+}
+
+fn utf16(prefix: &[u8], le: bool) -> Vec<u8> {
+    prefix
+        .iter()
+        .flat_map(|&b| if le { [b, 0] } else { [0, b] })
+        .collect()
+}
+
+const B64_ENGINES: [GeneralPurpose; 2] = [
+    GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        GeneralPurposeConfig::new()
+            .with_decode_padding_mode(DecodePaddingMode::Indifferent)
+            .with_decode_allow_trailing_bits(true),
+    ),
+    GeneralPurpose::new(
+        &base64::alphabet::URL_SAFE,
+        GeneralPurposeConfig::new()
+            .with_decode_padding_mode(DecodePaddingMode::Indifferent)
+            .with_decode_allow_trailing_bits(true),
+    ),
+];
+
+impl Matcher {
+    /// Builds the prefilter for every rule in `db`.
+    pub fn new(db: &RuleDb) -> crate::Result<Matcher> {
+        let mut literals: Vec<Vec<u8>> = Vec::new();
+        let mut patterns = Vec::new();
+        let mut plain = Vec::new();
+        for (i, r) in db.rules.iter().enumerate() {
+            let mut add = |lit: Vec<u8>, form| {
+                literals.push(lit);
+                patterns.push(Pattern { rule: i, form });
+            };
+            add(r.prefix.clone(), Form::Plain);
+            add(utf16(&r.prefix, true), Form::Utf16Le);
+            add(utf16(&r.prefix, false), Form::Utf16Be);
+            for b in base64_forms(&r.prefix) {
+                add(b, Form::Base64);
+            }
+            plain.push(r.prefix.clone());
+        }
+        let build = |lits: &[Vec<u8>]| {
+            AhoCorasick::builder()
+                .match_kind(MatchKind::LeftmostFirst)
+                .build(lits)
+                .map_err(|e| {
+                    crate::Error::Usage(format!("the rules' prefixes cannot be compiled: {e}"))
+                })
+        };
+        Ok(Matcher {
+            ac: build(&literals)?,
+            patterns,
+            plain_ac: build(&plain)?,
+        })
+    }
+
+    /// Finds keys whose start lies in `from..limit` of `hay`; `hay` beyond `limit` is
+    /// context only (the caller keeps enough of it that no key is cut).
+    pub fn find(
+        &self,
+        db: &RuleDb,
+        hay: &[u8],
+        from: usize,
+        limit: usize,
+        out: &mut Vec<RawMatch>,
+    ) {
+        let limit = limit.min(hay.len());
+        if from >= limit {
+            return;
+        }
+        let search_end = (limit + 64).min(hay.len());
+        let mut b64_done = 0usize;
+        for m in self
+            .ac
+            .find_iter(Input::new(&hay[..search_end]).span(from..search_end))
+        {
+            let s = m.start();
+            if s >= limit {
+                break;
+            }
+            let p = self.patterns[m.pattern().as_usize()];
+            let rule = &db.rules[p.rule];
+            match p.form {
+                Form::Plain => {
+                    if rule.boundary && s > 0 && is_word(hay[s - 1]) {
+                        continue;
+                    }
+                    let window = &hay[s..(s + MAX_KEY_LEN).min(hay.len())];
+                    if let Some(k) = rule.regex.find(window) {
+                        out.push(RawMatch {
+                            rule: p.rule,
+                            start: s,
+                            end: s + k.end(),
+                            key: crate::secret::SecretKey::new(k.as_bytes()),
+                            encoding: Encoding::Plain,
+                        });
+                    }
+                }
+                Form::Utf16Le | Form::Utf16Be => {
+                    let le = matches!(p.form, Form::Utf16Le);
+                    // Index of the ASCII byte within each 2-byte unit.
+                    let (lo, hi) = if le { (0, 1) } else { (1, 0) };
+                    if rule.boundary && s >= 2 && hay[s - 2 + hi] == 0 && is_word(hay[s - 2 + lo]) {
+                        continue;
+                    }
+                    let mut ascii = Vec::with_capacity(64);
+                    let mut i = s;
+                    while i + 1 < hay.len() && ascii.len() < MAX_KEY_LEN {
+                        let (a, z) = (hay[i + lo], hay[i + hi]);
+                        if z != 0 || a == 0 || !a.is_ascii() {
+                            break;
+                        }
+                        ascii.push(a);
+                        i += 2;
+                    }
+                    if let Some(k) = rule.regex.find(&ascii) {
+                        out.push(RawMatch {
+                            rule: p.rule,
+                            start: s,
+                            end: s + 2 * k.end(),
+                            key: crate::secret::SecretKey::new(k.as_bytes()),
+                            encoding: Encoding::Utf16,
+                        });
+                    }
+                }
+                Form::Base64 => {
+                    if s < b64_done {
+                        continue;
+                    }
+                    let mut lo = s;
+                    while lo > 0 && s - lo < B64_LOOKBEHIND && is_b64(hay[lo - 1]) {
+                        lo -= 1;
+                    }
+                    let mut hi = s;
+                    while hi < hay.len() && hi - s < B64_LOOKAHEAD && is_b64(hay[hi]) {
+                        hi += 1;
+                    }
+                    b64_done = hi;
+                    self.find_base64(db, &hay[lo..hi], lo, out);
+                }
+            }
+        }
+    }
+
+    /// Decodes a base64 token (trying each start offset, since the token may begin with
+    /// characters that are not part of the encoding) and reports plain keys inside it at
+    /// the token's location.
+    fn find_base64(&self, db: &RuleDb, token: &[u8], at: usize, out: &mut Vec<RawMatch>) {
+        let url = token.iter().any(|&b| b == b'-' || b == b'_');
+        let engine = &B64_ENGINES[usize::from(url)];
+        for skip in 0..4 {
+            if token.len() <= skip {
+                break;
+            }
+            let mut t = &token[skip..];
+            if t.len() % 4 == 1 {
+                t = &t[..t.len() - 1];
+            }
+            let Ok(decoded) = engine.decode(t) else {
+                continue;
+            };
+            let before = out.len();
+            for m in self.plain_ac.find_iter(&decoded) {
+                let s = m.start();
+                let rule = &db.rules[m.pattern().as_usize()];
+                if rule.boundary && s > 0 && is_word(decoded[s - 1]) {
+                    continue;
+                }
+                let window = &decoded[s..(s + MAX_KEY_LEN).min(decoded.len())];
+                if let Some(k) = rule.regex.find(window) {
+                    out.push(RawMatch {
+                        rule: m.pattern().as_usize(),
+                        start: at,
+                        end: at + token.len(),
+                        key: crate::secret::SecretKey::new(k.as_bytes()),
+                        encoding: Encoding::Base64,
+                    });
+                }
+            }
+            if out.len() > before {
+                return;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn db() -> RuleDb {
+        crate::rules::load(Vec::new()).unwrap()
+    }
+
+    fn keys(hay: &[u8]) -> Vec<(String, Encoding, usize)> {
+        let db = db();
+        let m = Matcher::new(&db).unwrap();
+        let mut out = Vec::new();
+        m.find(&db, hay, 0, hay.len(), &mut out);
+        out.iter()
+            .map(|r| {
+                (
+                    String::from_utf8_lossy(r.key.expose()).into_owned(),
+                    r.encoding,
+                    r.start,
+                )
+            })
+            .collect()
+    }
+
+    const K: &str = "mk_live_4eC39HqLyjWDarjtT1zdp7dc";
+
+    #[test]
+    fn plain_key_with_boundary() {
+        assert_eq!(
+            keys(format!("x = \"{K}\"").as_bytes()),
+            vec![(K.into(), Encoding::Plain, 5)]
+        );
+        assert!(keys(format!("x{K}").as_bytes()).is_empty());
+        assert!(keys(b"mk_live_short").is_empty());
+    }
+
+    #[test]
+    fn utf16_both_endians() {
+        let text = format!("$k = \"{K}\"\r\n");
+        let le: Vec<u8> = text.encode_utf16().flat_map(|u| u.to_le_bytes()).collect();
+        let be: Vec<u8> = text.encode_utf16().flat_map(|u| u.to_be_bytes()).collect();
+        assert_eq!(keys(&le)[0].0, K);
+        assert_eq!(keys(&le)[0].1, Encoding::Utf16);
+        assert_eq!(keys(&be)[0].0, K);
+    }
+
+    #[test]
+    fn base64_every_alignment() {
+        for pre in ["", " ", "x:::", "{\"k\":\"", "user:"] {
+            let raw = format!("{pre}{K}");
+            for engine in [
+                &base64::engine::general_purpose::STANDARD,
+                &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            ] {
+                let enc = engine.encode(raw.as_bytes());
+                let hay = format!("data:\n  MASK_API_KEY: {enc}\n");
+                let found = keys(hay.as_bytes());
+                assert_eq!(found.len(), 1, "{pre:?} {enc}");
+                assert_eq!(found[0].0, K);
+                assert_eq!(found[0].1, Encoding::Base64);
+                assert_eq!(found[0].2, hay.find(&enc).unwrap());
+            }
+        }
+    }
+
+    #[test]
+    fn invalid_utf8_around_a_key() {
+        let mut hay = vec![0xff, 0xfe, 0x80, b' '];
+        hay.extend_from_slice(K.as_bytes());
+        hay.extend_from_slice(&[0xc3, 0x28]);
+        assert_eq!(keys(&hay)[0].0, K);
+    }
+}

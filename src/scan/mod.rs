@@ -1,0 +1,86 @@
+//! The scan engine: sources of bytes (a directory tree, stdin, and, from the git module,
+//! staged and historical blobs) → [`matcher`] → [`file`] (line, context, placeholders,
+//! directives) → findings → [`outcome`] (allowlist, baseline, cross-environment, summary).
+//!
+//! This module never touches the network.
+
+pub mod file;
+pub mod matcher;
+pub mod outcome;
+pub mod walk;
+
+pub use file::{FileOutcome, FileScanner, Located};
+pub use matcher::Matcher;
+pub use outcome::{PlaceholderHit, ScanReport, Skipped, Summary};
+pub use walk::{ScanOptions, WalkResult};
+
+use crate::finding::{Finding, Suppression};
+use crate::rules::RuleDb;
+
+/// Rules and their prefilter, compiled once per run and shared by every thread.
+#[derive(Debug)]
+pub struct Engine {
+    /// The rules.
+    pub db: RuleDb,
+    /// Their prefilter.
+    pub matcher: Matcher,
+}
+
+impl Engine {
+    /// Compiles the prefilter for `db`.
+    pub fn new(db: RuleDb) -> crate::Result<Engine> {
+        let matcher = Matcher::new(&db)?;
+        Ok(Engine { db, matcher })
+    }
+
+    /// A per-thread scanner.
+    pub fn file_scanner(&self) -> FileScanner<'_> {
+        FileScanner::new(&self.db, &self.matcher)
+    }
+
+    /// Turns what a file scan located into findings (and placeholder hits), keeping the
+    /// full key only in memory.
+    pub fn findings(
+        &self,
+        path: &str,
+        outcome: FileOutcome,
+        findings: &mut Vec<Finding>,
+        placeholders: &mut Vec<PlaceholderHit>,
+    ) {
+        for h in outcome.hits {
+            let rule = &self.db.rules[h.raw.rule];
+            if let Some(id) = h.placeholder {
+                placeholders.push(PlaceholderHit {
+                    path: path.to_string(),
+                    line: h.line,
+                    column: h.column,
+                    redacted: h.raw.key.redacted(),
+                    placeholder: id,
+                    rule: rule.id.clone(),
+                });
+                continue;
+            }
+            findings.push(Finding {
+                rule: rule.id.clone(),
+                severity: rule.severity(h.context),
+                context: h.context,
+                path: path.to_string(),
+                line: h.line,
+                column: h.column,
+                offset: h.offset,
+                binary: outcome.binary,
+                encoding: h.raw.encoding,
+                environment: rule.environment,
+                redacted: h.raw.key.redacted(),
+                last_four: h.raw.key.last_four(),
+                fingerprint: h.raw.key.fingerprint(),
+                fix: rule.fix(h.context).to_string(),
+                suppressed: h.inline_allow.map(|reason| Suppression {
+                    kind: "inline".into(),
+                    reason: (!reason.is_empty()).then_some(reason),
+                }),
+                secret: Some(h.raw.key),
+            });
+        }
+    }
+}

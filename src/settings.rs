@@ -1,0 +1,99 @@
+//! Turns what the user typed into settings: flags, environment, config file, defaults.
+//!
+//! Precedence, highest first, written once here:
+//! 1. command-line flags;
+//! 2. environment variables (`KEYWARDEN_FORMAT`, `KEYWARDEN_FAIL_ON`, `KEYWARDEN_CONFIG`,
+//!    read by clap as flag fallbacks);
+//! 3. the repository config (`.keywarden.toml`, `[scan]` section);
+//! 4. built-in defaults (text format, fail on low, no size limit).
+
+use crate::cli::{ColorChoice, ScanArgs};
+use crate::config::{self, RepoConfig};
+use crate::error::Result;
+use crate::finding::Severity;
+use crate::report::Format;
+use crate::scan::ScanOptions;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+/// Everything `keywarden scan` needs, resolved.
+#[derive(Debug)]
+pub struct ScanSettings {
+    /// Walk options.
+    pub options: ScanOptions,
+    /// Output format.
+    pub format: Format,
+    /// Report file, or stdout.
+    pub output: Option<PathBuf>,
+    /// Lowest failing severity.
+    pub fail_on: Severity,
+    /// Extra rules files.
+    pub rules: Vec<PathBuf>,
+    /// The repository config (empty when none).
+    pub repo: RepoConfig,
+    /// Colors in text output.
+    pub color: bool,
+    /// List placeholders.
+    pub show_placeholders: bool,
+    /// List suppressed findings in text.
+    pub show_suppressed: bool,
+    /// Show a progress bar on stderr.
+    pub progress: bool,
+}
+
+/// Should stdout get colors?
+pub fn color_enabled(choice: ColorChoice, to_file: bool) -> bool {
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            !to_file
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                && std::io::stdout().is_terminal()
+        }
+    }
+}
+
+impl ScanSettings {
+    /// Resolves `args` against the repository config and defaults.
+    pub fn resolve(args: &ScanArgs, color: ColorChoice, quiet: bool) -> Result<ScanSettings> {
+        let mut options = ScanOptions::new(args.paths.clone());
+        let repo = if args.no_config {
+            RepoConfig::default()
+        } else if let Some(path) = &args.config {
+            RepoConfig::load(path, false)?
+        } else {
+            let first = options
+                .paths()
+                .first()
+                .filter(|p| p.is_dir())
+                .cloned()
+                .unwrap_or_else(|| PathBuf::from("."));
+            RepoConfig::load(&first.join(config::FILE_NAME), true)?
+        };
+        let mut exclude = repo.scan.exclude.clone();
+        exclude.extend(args.exclude.iter().cloned());
+        options
+            .ignore_files(!args.no_ignore)
+            .hidden(!args.no_hidden)
+            .follow(args.follow)
+            .threads(args.threads.unwrap_or(0))
+            .max_filesize(args.max_filesize.or(repo.scan.max_filesize))
+            .exclude(exclude);
+        if let Some(name) = &args.stdin_path {
+            options.stdin_path(name.clone());
+        }
+        Ok(ScanSettings {
+            options,
+            format: args.format.unwrap_or(Format::Text),
+            fail_on: args.fail_on.or(repo.scan.fail_on).unwrap_or(Severity::Low),
+            color: color_enabled(color, args.output.is_some()),
+            output: args.output.clone(),
+            rules: args.rules.clone(),
+            repo,
+            show_placeholders: args.show_placeholders,
+            show_suppressed: args.show_suppressed,
+            progress: !quiet && std::io::stderr().is_terminal(),
+        })
+    }
+}

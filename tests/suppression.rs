@@ -1,0 +1,133 @@
+use crate::util::*;
+
+fn fp(key: &str) -> String {
+    keywarden::Fingerprint::of(key.as_bytes()).to_string()
+}
+
+#[test]
+fn inline_directives_suppress_but_are_counted_and_kept_in_json() {
+    let t = Tree::new();
+    t.write("a.py", format!("K = '{LIVE}'  # keywarden:allow sandbox key, revoked\n# keywarden:allow-next-line\nJ = '{LIVE2}'\nL = '{TEST}'\n"));
+    let (code, v) = t.scan_json(&["--fail-on", "high"]);
+    assert_eq!(code, 0, "suppressed findings do not fail: {v:#}");
+    let f = v["findings"].as_array().unwrap();
+    assert_eq!(f.len(), 3);
+    assert_eq!(f[0]["suppressed"]["kind"], "inline");
+    assert_eq!(f[0]["suppressed"]["reason"], "sandbox key, revoked");
+    assert_eq!(f[1]["suppressed"]["kind"], "inline");
+    assert_eq!(f[2]["suppressed"], serde_json::Value::Null);
+    assert_eq!(v["summary"]["suppressed"], 2);
+    assert_eq!(v["summary"]["findings"], 1);
+}
+
+#[test]
+fn allowlist_by_path_and_fingerprint_with_expiry_and_stale_entries() {
+    let t = Tree::new();
+    t.write("docs/examples/setup.sh", format!("export MK={LIVE}\n"));
+    t.write("src/app.js", format!("k = '{LIVE2}'\n"));
+    t.write("src/other.js", format!("k = '{TEST}'\n"));
+    t.write(
+        ".keywarden.toml",
+        format!(
+            r#"
+[[allow]]
+paths = ["docs/examples/**"]
+reason = "published sandbox key, revoked"
+
+[[allow]]
+fingerprints = ["{}"]
+reason = "until the migration lands"
+until = 2001-01-01
+
+[[allow]]
+fingerprints = ["{}"]
+reason = "a key that is not here any more"
+"#,
+            fp(LIVE2),
+            fp("mk_live_NotInTheTreeAtAll0000")
+        ),
+    );
+    let (code, v) = t.scan_json(&[]);
+    assert_eq!(code, 1);
+    let f = v["findings"].as_array().unwrap();
+    let get = |p: &str| f.iter().find(|x| x["path"] == p).unwrap();
+    assert_eq!(
+        get("docs/examples/setup.sh")["suppressed"]["kind"],
+        "allowlist"
+    );
+    assert_eq!(
+        get("docs/examples/setup.sh")["suppressed"]["reason"],
+        "published sandbox key, revoked"
+    );
+    // expired entry: the finding is back, and the entry is reported
+    assert_eq!(get("src/app.js")["suppressed"], serde_json::Value::Null);
+    let stale: Vec<String> = v["summary"]["stale_allowlist"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["reason"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(stale.len(), 2, "{stale:?}");
+    assert!(stale[0].starts_with("expired on 2001-01-01"));
+    assert!(stale[1].starts_with("matched no finding"));
+    let text = t.cmd().arg("scan").output().unwrap();
+    assert!(String::from_utf8_lossy(&text.stdout).contains("warning: allowlist entry"));
+}
+
+#[test]
+fn suppression_follows_the_key_not_the_line() {
+    // An allowlisted fingerprint on a line does not allow a different key on that line.
+    let t = Tree::new();
+    t.write("cfg.ini", format!("key={LIVE}\n"));
+    t.write(
+        ".keywarden.toml",
+        format!(
+            "[[allow]]\nfingerprints = [\"{}\"]\nreason = \"ok\"\n",
+            fp(LIVE)
+        ),
+    );
+    let (code, _) = t.scan_json(&[]);
+    assert_eq!(code, 0);
+    t.write("cfg.ini", format!("key={LIVE2}\n"));
+    let (code, v) = t.scan_json(&[]);
+    assert_eq!(code, 1);
+    assert_eq!(v["findings"][0]["suppressed"], serde_json::Value::Null);
+}
+
+#[test]
+fn config_errors_point_at_line_and_column() {
+    let t = Tree::new();
+    t.write("a.txt", "x\n");
+    t.write(
+        ".keywarden.toml",
+        "[[allow]]\nfingerprints = [\"mk_live_notafingerprint123\"]\n",
+    );
+    let out = t.cmd().arg("scan").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(".keywarden.toml:2:17:"), "{err}");
+    assert!(err.contains("never put the key itself here"), "{err}");
+    assert!(!err.contains("notafingerprint123"), "{err}");
+    t.write(".keywarden.toml", "[scan]\nfail_onn = \"high\"\n");
+    let out = t.cmd().arg("scan").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains(".keywarden.toml:2:1: unknown field `fail_onn`"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // [scan] fail_on applies when no flag says otherwise
+    t.write(".keywarden.toml", "[scan]\nfail_on = \"critical\"\n");
+    t.write("b.txt", format!("{LIVE}\n"));
+    assert_eq!(t.cmd().arg("scan").output().unwrap().status.code(), Some(0));
+    assert_eq!(
+        t.cmd()
+            .args(["scan", "--fail-on", "high"])
+            .output()
+            .unwrap()
+            .status
+            .code(),
+        Some(1)
+    );
+}

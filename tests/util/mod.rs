@@ -1,0 +1,93 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use assert_cmd::Command;
+use std::path::{Path, PathBuf};
+use tempfile::TempDir;
+
+/// Live keys used by the tests (random bodies; never real).
+pub const LIVE: &str = "mk_live_4eC39HqLyjWDarjtT1zdp7dc";
+pub const LIVE2: &str = "mk_live_Zq8Wb2Lr5Tn1Vc7Xs3Kp9Mh4";
+pub const TEST: &str = "mk_test_Hk3Jm9Qp2Rs5Tv8Wx1Yz4Ab7";
+
+/// The bodies of the keys, to assert that no output contains them.
+pub fn secret_bodies() -> Vec<&'static str> {
+    [LIVE, LIVE2, TEST].iter().map(|k| &k[8..]).collect()
+}
+
+/// A fresh temp dir with files.
+pub struct Tree {
+    pub dir: TempDir,
+}
+
+impl Tree {
+    pub fn new() -> Tree {
+        Tree {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+    pub fn write(&self, rel: &str, content: impl AsRef<[u8]>) -> PathBuf {
+        let p = self.dir.path().join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, content).unwrap();
+        p
+    }
+    /// `keywarden` with the tree as working directory, colors off.
+    pub fn cmd(&self) -> Command {
+        let mut c = Command::cargo_bin("keywarden").unwrap();
+        c.current_dir(self.dir.path())
+            .env("NO_COLOR", "1")
+            .env_remove("RUST_LOG")
+            .env_remove("KEYWARDEN_FAIL_ON")
+            .env_remove("KEYWARDEN_FORMAT");
+        c
+    }
+    /// Runs `keywarden scan ARGS --format json` and parses stdout.
+    pub fn scan_json(&self, args: &[&str]) -> (i32, serde_json::Value) {
+        let out = self
+            .cmd()
+            .arg("scan")
+            .args(args)
+            .args(["--format", "json"])
+            .output()
+            .unwrap();
+        let code = out.status.code().unwrap();
+        let v = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "bad json ({e}): {}\nstderr: {}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+        (code, v)
+    }
+}
+
+/// (path, line, rule, severity, context) of each finding, for compact assertions.
+pub fn rows(v: &serde_json::Value) -> Vec<(String, u64, String, String, String)> {
+    v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["path"].as_str().unwrap().to_string(),
+                f["line"].as_u64().unwrap(),
+                f["rule"].as_str().unwrap().to_string(),
+                f["severity"].as_str().unwrap().to_string(),
+                f["context"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// Panics if any test key's body appears in `text`.
+pub fn assert_no_secret(what: &str, text: &[u8]) {
+    let s = String::from_utf8_lossy(text);
+    for b in secret_bodies() {
+        assert!(!s.contains(b), "{what} leaks a full key body {b}:\n{s}");
+    }
+}
