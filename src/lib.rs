@@ -9,6 +9,7 @@
 //! - [`scan`]: the engine: walk, prefilter + regex matcher, context, placeholders, outcome.
 //! - [`report`]: text, JSON and SARIF renderers.
 //! - [`config`]: the repository's `.keywarden.toml` (scan settings, allowlist, rules).
+//! - [`service_config`]: the service config (`--config FILE`): [audit], [notify], [state], [daemon].
 //! - [`finding`]: the model (severity, context, environment, finding).
 //! - [`secret`]: the only holder of key bytes: fingerprints and redaction.
 //! - [`error`]: typed errors that say what, where and how to fix.
@@ -29,6 +30,7 @@ pub mod report;
 pub mod rules;
 pub mod scan;
 pub mod secret;
+pub mod service_config;
 pub mod settings;
 
 pub use commands::Exit;

@@ -1,0 +1,69 @@
+//! The service config (`--config FILE`, e.g. `/etc/keywarden/keywarden.toml`): what
+//! `keywarden audit`, the notifiers and the daemon read. Not the repository's
+//! `.keywarden.toml` (that one is [`crate::config`]).
+//!
+//! Each section is owned and validated by its module; this file only lists them. Unknown
+//! top-level keys are errors.
+
+use crate::error::{Error, Result, line_col};
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+/// The whole service config.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceConfig {
+    /// `[audit]`: thresholds, exceptions, API settings (owned by `audit`).
+    #[serde(default)]
+    pub audit: toml::Table,
+
+    /// `[notify]`: channels (owned by `notify`).
+    #[serde(default)]
+    pub notify: toml::Table,
+
+    /// `[state]`: where the state store lives (owned by `store`).
+    #[serde(default)]
+    pub state: toml::Table,
+
+    /// `[daemon]`: schedules, scan targets, watch (owned by `daemon`).
+    #[serde(default)]
+    pub daemon: toml::Table,
+}
+
+/// A parsed service config with its text, for line and column of later errors.
+#[derive(Debug, Default)]
+pub struct LoadedConfig {
+    /// The file.
+    pub path: PathBuf,
+    /// Its text.
+    pub text: String,
+    /// Its content.
+    pub config: ServiceConfig,
+}
+
+impl LoadedConfig {
+    /// Reads and parses `path`.
+    pub fn load(path: &Path) -> Result<LoadedConfig> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        Self::parse(path, text)
+    }
+
+    /// Parses `text` as the config at `path`.
+    pub fn parse(path: &Path, text: String) -> Result<LoadedConfig> {
+        let config: ServiceConfig = toml::from_str(&text).map_err(|e| {
+            let (line, column) = e.span().map_or((1, 1), |s| line_col(&text, s.start));
+            Error::Config {
+                path: path.to_path_buf(),
+                line,
+                column,
+                message: e.message().trim().to_string(),
+                hint: "top-level sections are [audit], [notify], [state] and [daemon]; see the README's configuration reference".into(),
+            }
+        })?;
+        Ok(LoadedConfig {
+            path: path.to_path_buf(),
+            text,
+            config,
+        })
+    }
+}
