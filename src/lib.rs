@@ -14,18 +14,22 @@
 //! - [`secret`]: the only holder of key bytes: fingerprints and redaction.
 //! - [`error`]: typed errors that say what, where and how to fix.
 //! - [`logging`]: tracing setup.
+//! - [`mask`]: the MASK API client (the one place that knows the API's shape).
+//! - [`audit`]: key-hygiene policies (pure), the recommendation model, the audit report.
 //!
 //! Dependencies run one way: commands → engines (scan) and delivery (report) → model.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod audit;
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod error;
 pub mod finding;
 pub mod logging;
+pub mod mask;
 pub mod report;
 pub mod rules;
 pub mod scan;

@@ -1,8 +1,10 @@
 //! One module per subcommand; each `run` returns an [`Exit`] and writes through the
 //! writers it is given (the library never prints on its own).
 
+pub mod audit;
 pub mod rules;
 pub mod scan;
+pub mod verify;
 
 use crate::cli::{Cli, Command};
 use crate::error::Result;
@@ -30,6 +32,7 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<Exit> {
     match &cli.command {
         Command::Scan(args) => scan::run(args, cli, out),
         Command::Rules(cmd) => rules::run(cmd, out),
+        Command::Audit(args) => audit::run(args, cli, out),
     }
 }
 

@@ -80,6 +80,7 @@ impl Engine {
                     reason: (!reason.is_empty()).then_some(reason),
                 }),
                 secret: Some(h.raw.key),
+                verified: None,
             });
         }
     }
