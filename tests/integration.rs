@@ -7,11 +7,15 @@
 //! - `contexts`: path → context table.
 //! - `rules_cli`: `keywarden rules list|check`.
 //! - `props`: property tests of the matcher.
+//! - `mask_client`: the MASK API client against loopback HTTP servers.
+//! - `audit_cli`: `keywarden audit` and `scan --verify` end to end.
 
 mod util;
 
+mod audit_cli;
 mod contexts;
 mod labeled;
+mod mask_client;
 mod no_leak;
 mod props;
 mod rules_cli;

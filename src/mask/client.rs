@@ -344,7 +344,10 @@ impl Client {
             .get::<serde_json::Value>("/workspace", self.deadline())
             .await
         {
-            Ok(_) | Err(Error::ApiForbidden { .. }) => Verification::Active,
+            // Any 2xx (whatever its body) or a 403 means the key authenticated.
+            Ok(_) | Err(Error::ApiForbidden { .. } | Error::ApiMalformed { .. }) => {
+                Verification::Active
+            }
             Err(Error::ApiUnauthorized { .. }) => Verification::Revoked,
             Err(e) => {
                 tracing::warn!("verifying {}: {e}", key.redacted());
