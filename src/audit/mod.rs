@@ -14,6 +14,8 @@ pub mod exceptions;
 pub mod inactive;
 pub mod leaked;
 pub mod model;
+#[cfg(test)]
+mod props;
 pub mod recommend;
 pub mod rotation;
 pub mod scope;
@@ -29,6 +31,16 @@ use crate::mask::{ApiKey, Inventory};
 use chrono::{DateTime, Utc};
 use model::{KeyStatus, REPORT_VERSION, Thresholds};
 use std::collections::HashMap;
+
+/// `t + d`, saturating at chrono's range instead of panicking.
+pub fn shift(t: DateTime<Utc>, d: chrono::Duration) -> DateTime<Utc> {
+    t.checked_add_signed(d)
+        .unwrap_or(if d < chrono::Duration::zero() {
+            DateTime::<Utc>::MIN_UTC
+        } else {
+            DateTime::<Utc>::MAX_UTC
+        })
+}
 
 /// Everything one audit looks at.
 #[derive(Clone, Copy, Debug)]

@@ -13,8 +13,8 @@ pub fn check(key: &ApiKey, now: DateTime<Utc>, cfg: &AuditConfig) -> Option<Audi
     if key.environment == Environment::Test && !cfg.rotate_test_keys {
         return None;
     }
-    let due = key.created_at + Duration::days(cfg.rotation_days.into());
-    let soon = due - Duration::days(cfg.due_soon_days.into());
+    let due = super::shift(key.created_at, Duration::days(cfg.rotation_days.into()));
+    let soon = super::shift(due, -Duration::days(cfg.due_soon_days.into()));
     let age = (now - key.created_at).num_days();
     let evidence = |extra: serde_json::Value| {
         let mut v = json!({"created_at": key.created_at, "age_days": age, "rotation_due_at": due, "threshold_days": cfg.rotation_days});

@@ -35,8 +35,8 @@ pub fn check(
     let observed = until - start;
     if observed < window {
         // Clamped: the API covered less than was asked, and the key's age does not explain it.
-        let wanted = requested_since.unwrap_or(until - window);
-        let clamped = usage.since > wanted.max(key.created_at) + Duration::minutes(1);
+        let wanted = requested_since.unwrap_or(super::shift(until, -window));
+        let clamped = usage.since > super::shift(wanted.max(key.created_at), Duration::minutes(1));
         let reason = if start == key.created_at && !clamped {
             "young-key"
         } else {

@@ -323,7 +323,7 @@ impl Client {
         let deadline = self.deadline();
         let workspace: Workspace = self.get("/workspace", deadline).await?;
         let data = self.list_keys_until(include_revoked, deadline).await?;
-        let since = until - window;
+        let since = crate::audit::shift(until, -window);
         let usage = stream::iter(data.iter().filter(|k| k.is_active()))
             .map(|k| self.usage_until(&k.id, since, until, deadline))
             .buffer_unordered(self.inner.settings.concurrency)
