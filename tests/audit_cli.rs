@@ -523,8 +523,17 @@ async fn scan_verify_marks_keys_and_makes_an_active_live_key_critical() {
     let reqs = crate::mask_client::requests(&server).await;
     assert_eq!(reqs.len(), 3, "each distinct key once: {reqs:?}");
     assert!(reqs.iter().all(|r| r.0 == "GET" && r.1 == "/v1/workspace"));
+    let text = t
+        .cmd()
+        .args(["scan", "src", "--verify", "--api-url", &base])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&text.stdout).contains("verified: revoked (MASK API)"));
+    assert_no_secret("verify text", &text.stdout);
+    assert_no_secret("verify stderr", &text.stderr);
+    assert_eq!(crate::mask_client::requests(&server).await.len(), 6);
     // without --verify: no network, no `verified`
     let (_, v) = t.scan_json(&["src", "--api-url", &base]);
     assert!(v["findings"][0].get("verified").is_none());
-    assert_eq!(crate::mask_client::requests(&server).await.len(), 3);
+    assert_eq!(crate::mask_client::requests(&server).await.len(), 6);
 }

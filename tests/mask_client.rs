@@ -483,3 +483,30 @@ async fn plain_http_off_loopback_is_refused_before_any_call() {
         .to_string();
     assert!(e.contains("plain http is refused"), "{e}");
 }
+
+#[tokio::test]
+async fn the_overall_deadline_stops_retries_early() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/workspace"))
+        .respond_with(ResponseTemplate::new(502))
+        .mount(&server)
+        .await;
+    // the first backoff (100–200 ms) would end past the 100 ms deadline: no second call
+    let e = ClientBuilder::new()
+        .base_url(server.uri())
+        .backoff(Duration::from_millis(200), Duration::from_secs(1))
+        .max_retries(10)
+        .deadline(Duration::from_millis(100))
+        .build(SecretKey::new(LIVE.as_bytes()))
+        .unwrap()
+        .workspace()
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("HTTP 502") && e.contains("after 1 attempt(s)"),
+        "{e}"
+    );
+    assert_eq!(requests(&server).await.len(), 1);
+}

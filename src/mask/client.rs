@@ -13,6 +13,7 @@ use serde::de::DeserializeOwned;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
 /// The production API base.
@@ -247,13 +248,18 @@ impl Client {
 
     /// Every key, walking `/api-keys` page by page.
     pub async fn list_keys(&self, include_revoked: bool) -> Result<Vec<ApiKey>> {
-        self.list_keys_until(include_revoked, self.deadline()).await
+        self.list_keys_until(include_revoked, self.deadline(), None, |_| {})
+            .await
     }
 
+    /// Walks the pages; each call holds a permit of `permits` (when given); `on_page`
+    /// sees each page as it arrives.
     async fn list_keys_until(
         &self,
         include_revoked: bool,
         deadline: Instant,
+        permits: Option<&Semaphore>,
+        mut on_page: impl FnMut(&[ApiKey]),
     ) -> Result<Vec<ApiKey>> {
         let mut keys = Vec::new();
         let mut cursor: Option<String> = None;
@@ -266,7 +272,14 @@ impl Client {
                 path.push_str("&cursor=");
                 path.push_str(&encode(c));
             }
-            let page: ApiKeyList = self.get(&path, deadline).await?;
+            let page: ApiKeyList = {
+                let _permit = match permits {
+                    Some(s) => s.acquire().await.ok(),
+                    None => None,
+                };
+                self.get(&path, deadline).await?
+            };
+            on_page(&page.data);
             keys.extend(page.data);
             match (page.has_more, page.next_cursor) {
                 (true, Some(next)) if cursor.as_deref() != Some(next.as_str()) => {
@@ -313,7 +326,9 @@ impl Client {
     }
 
     /// The workspace, its keys, and the usage of every active key over
-    /// `[until - window, until]`, with at most `concurrency` usage calls in flight.
+    /// `[until - window, until]`. Usage calls start as soon as a page lists their key
+    /// (the page walk and the usage calls share the concurrency limit: never more than
+    /// `concurrency` calls in flight).
     pub async fn inventory(
         &self,
         include_revoked: bool,
@@ -321,14 +336,31 @@ impl Client {
         until: DateTime<Utc>,
     ) -> Result<Inventory> {
         let deadline = self.deadline();
+        // One call first: a wrong key or scope fails here, before any other call.
         let workspace: Workspace = self.get("/workspace", deadline).await?;
-        let data = self.list_keys_until(include_revoked, deadline).await?;
         let since = crate::audit::shift(until, -window);
-        let usage = stream::iter(data.iter().filter(|k| k.is_active()))
-            .map(|k| self.usage_until(&k.id, since, until, deadline))
-            .buffer_unordered(self.inner.settings.concurrency)
-            .try_collect::<Vec<_>>()
-            .await?;
+        let concurrency = self.inner.settings.concurrency;
+        let permits = Semaphore::new(concurrency);
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+        let walk = self.list_keys_until(include_revoked, deadline, Some(&permits), move |page| {
+            for k in page.iter().filter(|k| k.is_active()) {
+                let _ = tx.send(k.id.clone());
+            }
+        });
+        let usage = stream::unfold(
+            rx,
+            |mut rx| async move { rx.recv().await.map(|id| (id, rx)) },
+        )
+        .map(|id| {
+            let permits = &permits;
+            async move {
+                let _permit = permits.acquire().await.ok();
+                self.usage_until(&id, since, until, deadline).await
+            }
+        })
+        .buffer_unordered(concurrency)
+        .try_collect::<Vec<_>>();
+        let (data, usage) = tokio::try_join!(walk, usage)?;
         Ok(Inventory {
             workspace,
             data,

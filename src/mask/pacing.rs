@@ -50,7 +50,10 @@ impl Gate {
             }
             at
         };
-        tokio::time::sleep_until(at).await;
+        // Not even a timer tick when nothing holds us back.
+        if at > Instant::now() {
+            tokio::time::sleep_until(at).await;
+        }
     }
 
     /// Records the rate-limit budget a response announced.

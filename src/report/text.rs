@@ -84,6 +84,13 @@ pub fn write_text(
             f.fingerprint.short()
         )?;
         writeln!(out, "      fix: {}", f.fix)?;
+        if let Some(v) = f.verified {
+            let v = serde_json::to_value(v)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default();
+            writeln!(out, "      verified: {v} (MASK API)")?;
+        }
         if let Some(s) = &f.suppressed {
             writeln!(
                 out,
