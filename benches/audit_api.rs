@@ -26,6 +26,8 @@ struct Fake {
     latency: Duration,
     in_flight: AtomicUsize,
     max_in_flight: AtomicUsize,
+    served: AtomicUsize,
+    served_us: AtomicUsize,
 }
 
 impl Fake {
@@ -89,7 +91,14 @@ async fn serve(listener: TcpListener, fake: Arc<Fake>) {
                 let target = head.split(' ').nth(1).unwrap_or("/").to_string();
                 let now = fake.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
                 fake.max_in_flight.fetch_max(now, Ordering::SeqCst);
-                tokio::time::sleep(fake.latency).await;
+                // A precise wait (tokio's timer rounds up to the next millisecond, which
+                // would bill the fake's imprecision to the client).
+                let latency = fake.latency;
+                let t0 = Instant::now();
+                let _ = tokio::task::spawn_blocking(move || std::thread::sleep(latency)).await;
+                fake.served_us
+                    .fetch_add(t0.elapsed().as_micros() as usize, Ordering::Relaxed);
+                fake.served.fetch_add(1, Ordering::Relaxed);
                 fake.in_flight.fetch_sub(1, Ordering::SeqCst);
                 let resp = match fake.body(&target) {
                     Some(b) => format!(
@@ -125,6 +134,8 @@ async fn main() {
         latency,
         in_flight: AtomicUsize::new(0),
         max_in_flight: AtomicUsize::new(0),
+        served: AtomicUsize::new(0),
+        served_us: AtomicUsize::new(0),
     });
     tokio::spawn(serve(listener, fake.clone()));
     let client = ClientBuilder::new()
@@ -142,12 +153,15 @@ async fn main() {
     let calls = 1 + keys.div_ceil(PAGE).max(1) + inv.usage.len();
     let ideal = latency.as_secs_f64() * calls as f64 / concurrency as f64;
     println!(
-        "keys={} calls={calls} latency={}ms concurrency={concurrency}: wall {:.3}s, ideal {:.3}s, ratio {:.2}x, max in flight {}",
+        "keys={} calls={calls} latency={}ms concurrency={concurrency}: wall {:.3}s, ideal {:.3}s, ratio {:.2}x, max in flight {}, mean server wait {:.2}ms",
         inv.data.len(),
         latency.as_millis(),
         wall.as_secs_f64(),
         ideal,
         wall.as_secs_f64() / ideal,
-        fake.max_in_flight.load(Ordering::SeqCst)
+        fake.max_in_flight.load(Ordering::SeqCst),
+        fake.served_us.load(Ordering::Relaxed) as f64
+            / fake.served.load(Ordering::Relaxed).max(1) as f64
+            / 1000.0
     );
 }
