@@ -510,3 +510,123 @@ async fn the_overall_deadline_stops_retries_early() {
     );
     assert_eq!(requests(&server).await.len(), 1);
 }
+
+/// A raw keep-alive HTTP/1.1 fake of the API with `n` keys that holds each call for a
+/// moment and records the most calls it saw in flight, and every request line.
+async fn counting_server(n: usize) -> (String, std::sync::Arc<Counting>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let state = std::sync::Arc::new(Counting::default());
+    let st = state.clone();
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            let st = st.clone();
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                loop {
+                    let end = loop {
+                        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                            break i + 4;
+                        }
+                        match sock.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(k) => buf.extend_from_slice(&chunk[..k]),
+                        }
+                    };
+                    let head = String::from_utf8_lossy(&buf[..end]).into_owned();
+                    buf.drain(..end);
+                    let line = head.lines().next().unwrap_or("").to_string();
+                    let target = line.split(' ').nth(1).unwrap_or("").to_string();
+                    st.lines.lock().unwrap().push(line);
+                    let now = st
+                        .in_flight
+                        .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+                        + 1;
+                    st.max.fetch_max(now, std::sync::atomic::Ordering::SeqCst);
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    st.in_flight
+                        .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+                    let (p, q) = target.split_once('?').unwrap_or((&target, ""));
+                    let body = if p == "/workspace" {
+                        json!({"id": "ws_1", "name": "Acme"})
+                    } else if p == "/api-keys" {
+                        let start: usize = q
+                            .split('&')
+                            .find_map(|kv| kv.strip_prefix("cursor="))
+                            .and_then(|c| c.parse().ok())
+                            .unwrap_or(0);
+                        let end = (start + 10).min(n);
+                        let keys: Vec<Value> = (start..end)
+                            .map(|i| {
+                                api_key(
+                                    &format!("key_{i}"),
+                                    "live",
+                                    "abcd",
+                                    &["links:read"],
+                                    "2025-01-01T00:00:00Z",
+                                    None,
+                                )
+                            })
+                            .collect();
+                        json!({"data": keys, "has_more": end < n, "next_cursor": (end < n).then(|| end.to_string())})
+                    } else {
+                        let id = p
+                            .trim_start_matches("/api-keys/")
+                            .trim_end_matches("/usage");
+                        json!({"key_id": id, "since": "2026-03-03T00:00:00Z", "until": "2026-06-01T00:00:00Z", "scopes": []})
+                    };
+                    let body = body.to_string();
+                    let resp = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+                        body.len()
+                    );
+                    if sock.write_all(resp.as_bytes()).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (format!("http://{addr}"), state)
+}
+
+#[derive(Default)]
+struct Counting {
+    in_flight: std::sync::atomic::AtomicUsize,
+    max: std::sync::atomic::AtomicUsize,
+    lines: std::sync::Mutex<Vec<String>>,
+}
+
+#[tokio::test]
+async fn inventory_never_exceeds_the_concurrency_limit() {
+    let (base, state) = counting_server(25).await;
+    let until = chrono::DateTime::parse_from_rfc3339("2026-06-01T00:00:00Z")
+        .unwrap()
+        .to_utc();
+    let inv = ClientBuilder::new()
+        .base_url(base)
+        .concurrency(3)
+        .page_size(10)
+        .build(SecretKey::new(LIVE2.as_bytes()))
+        .unwrap()
+        .inventory(false, chrono::Duration::days(90), until)
+        .await
+        .unwrap();
+    assert_eq!((inv.data.len(), inv.usage.len()), (25, 25));
+    let max = state.max.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        (1..=3).contains(&max),
+        "{max} calls in flight with a limit of 3"
+    );
+    let mut lines = state.lines.lock().unwrap().clone();
+    assert!(lines.iter().all(|l| l.starts_with("GET ")), "{lines:?}");
+    assert_eq!(
+        lines.len(),
+        1 + 3 + 25,
+        "workspace, 3 pages, 25 usages: nothing more"
+    );
+    lines.sort();
+    lines.dedup();
+    assert_eq!(lines.len(), 29, "no call repeated");
+}
