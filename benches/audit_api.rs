@@ -146,7 +146,7 @@ async fn main() {
     let until: DateTime<Utc> = "2026-06-01T00:00:00Z".parse().expect("date");
     let started = Instant::now();
     let inv = client
-        .inventory(false, chrono::Duration::days(90), until)
+        .inventory(false, until - chrono::Duration::days(90), until)
         .await
         .expect("inventory");
     let wall = started.elapsed();

@@ -358,7 +358,7 @@ async fn inventory_fetches_usage_of_active_keys_only() {
         .unwrap()
         .to_utc();
     let inv = client(&server.uri(), LIVE2)
-        .inventory(true, chrono::Duration::days(90), until)
+        .inventory(true, until - chrono::Duration::days(90), until)
         .await
         .unwrap();
     assert_eq!(
@@ -610,7 +610,7 @@ async fn inventory_never_exceeds_the_concurrency_limit() {
         .page_size(10)
         .build(SecretKey::new(LIVE2.as_bytes()))
         .unwrap()
-        .inventory(false, chrono::Duration::days(90), until)
+        .inventory(false, until - chrono::Duration::days(90), until)
         .await
         .unwrap();
     assert_eq!((inv.data.len(), inv.usage.len()), (25, 25));
@@ -629,4 +629,43 @@ async fn inventory_never_exceeds_the_concurrency_limit() {
     lines.sort();
     lines.dedup();
     assert_eq!(lines.len(), 29, "no call repeated");
+}
+
+#[tokio::test]
+async fn a_low_rate_limit_budget_slows_the_client_down() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/workspace"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("X-RateLimit-Remaining", "2")
+                .set_body_json(json!({"id": "ws_1", "name": "Acme"})),
+        )
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/workspace"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("X-RateLimit-Remaining", "90")
+                .set_body_json(json!({"id": "ws_1", "name": "Acme"})),
+        )
+        .mount(&server)
+        .await;
+    let c = ClientBuilder::new()
+        .base_url(server.uri())
+        .slow_down(5, Duration::from_millis(50))
+        .build(SecretKey::new(LIVE.as_bytes()))
+        .unwrap();
+    assert_eq!(c.spacing(), Duration::ZERO);
+    c.workspace().await.unwrap();
+    assert_eq!(
+        c.spacing(),
+        Duration::from_millis(50),
+        "2 left: calls are spaced"
+    );
+    c.workspace().await.unwrap();
+    assert_eq!(c.spacing(), Duration::ZERO, "budget recovered");
 }

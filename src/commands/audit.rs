@@ -130,7 +130,8 @@ pub fn fetch_inventory(s: &AuditSettings) -> Result<(Inventory, Vec<String>)> {
         .build()
         .map_err(|e| Error::Usage(format!("cannot start the async runtime: {e}")))?;
     let window = chrono::Duration::days(s.config.observation_days.into());
-    let inventory = runtime.block_on(client.inventory(s.include_revoked, window, s.now))?;
+    let since = audit::shift(s.now, -window);
+    let inventory = runtime.block_on(client.inventory(s.include_revoked, since, s.now))?;
     let warnings: Vec<String> =
         audit::auditor_key_warning(&inventory.data, env, &last_four, &redacted)
             .into_iter()

@@ -224,6 +224,12 @@ impl Client {
         &self.inner.base
     }
 
+    /// The spacing currently imposed between calls: non-zero while the API's
+    /// `X-RateLimit-Remaining` is at or below the low-water mark.
+    pub fn spacing(&self) -> Duration {
+        self.inner.gate.spacing()
+    }
+
     /// The audit key, redacted.
     pub fn key_redacted(&self) -> String {
         self.key.redacted()
@@ -325,20 +331,18 @@ impl Client {
         self.get(&path, deadline).await
     }
 
-    /// The workspace, its keys, and the usage of every active key over
-    /// `[until - window, until]`. Usage calls start as soon as a page lists their key
+    /// The workspace, its keys, and the usage of every active key over `[since, until]`. Usage calls start as soon as a page lists their key
     /// (the page walk and the usage calls share the concurrency limit: never more than
     /// `concurrency` calls in flight).
     pub async fn inventory(
         &self,
         include_revoked: bool,
-        window: chrono::Duration,
+        since: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> Result<Inventory> {
         let deadline = self.deadline();
         // One call first: a wrong key or scope fails here, before any other call.
         let workspace: Workspace = self.get("/workspace", deadline).await?;
-        let since = crate::audit::shift(until, -window);
         let concurrency = self.inner.settings.concurrency;
         let permits = Semaphore::new(concurrency);
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<String>();

@@ -79,7 +79,7 @@ impl Gate {
         s.not_before = s.not_before.max(Instant::now() + wait);
     }
 
-    /// Current spacing (for tests).
+    /// The current spacing between call starts (zero while the budget is healthy).
     pub fn spacing(&self) -> Duration {
         self.state.lock().unwrap_or_else(|p| p.into_inner()).spacing
     }
