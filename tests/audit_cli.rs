@@ -399,7 +399,7 @@ async fn live_api_audit_warns_about_a_broad_audit_key_and_never_prints_it() {
     .await;
     let t = Tree::new();
     let base = format!("{}/v1", server.uri());
-    let mut c = audit(&t, &["--as-of", AS_OF]);
+    let mut c = audit(&t, &["--as-of", AS_OF, "-vv"]);
     c.env("MASK_API_KEY", LIVE2).env("MASK_API_URL", &base);
     let (code, v, stderr) = run_json(c);
     assert_eq!(code, 1);

@@ -17,7 +17,7 @@ use crate::report::{self, AuditFormat};
 use crate::service_config::LoadedConfig;
 use chrono::{DateTime, NaiveDate, Utc};
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// Everything `keywarden audit` needs, resolved.
 #[derive(Debug)]
@@ -98,18 +98,6 @@ fn parse_time(s: &str) -> Result<DateTime<Utc>> {
     )))
 }
 
-/// Reads an inventory file: the `/api-keys` list shape (`{"data": [...]}`), optionally
-/// with `workspace` and `usage`.
-pub fn load_inventory(path: &Path) -> Result<Inventory> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    let de = &mut serde_json::Deserializer::from_str(&text);
-    serde_path_to_error::deserialize(de).map_err(|e| Error::Input {
-        path: path.to_path_buf(),
-        message: format!("field `{}`: {}", e.path(), e.inner()),
-        hint: "an inventory is the API's /api-keys list shape: {\"workspace\": {\"id\", \"name\"}, \"data\": [keys], \"usage\": [per-key usage]}; see examples/inventory.json".into(),
-    })
-}
-
 /// Fetches the inventory from the API with the audit key; returns it with the warnings
 /// about the audit key itself.
 pub fn fetch_inventory(s: &AuditSettings) -> Result<(Inventory, Vec<String>)> {
@@ -146,7 +134,7 @@ pub fn fetch_inventory(s: &AuditSettings) -> Result<(Inventory, Vec<String>)> {
 pub fn run(args: &AuditArgs, cli: &Cli, out: &mut dyn Write) -> Result<Exit> {
     let s = AuditSettings::resolve(args, cli)?;
     let (inventory, mut warnings, source) = match &s.inventory {
-        Some(path) => (load_inventory(path)?, Vec::new(), "inventory"),
+        Some(path) => (mask::load_inventory(path)?, Vec::new(), "inventory"),
         None => {
             let (inv, w) = fetch_inventory(&s)?;
             (inv, w, "api")

@@ -1,6 +1,7 @@
 //! [`ClientBuilder`] → [`Client`]: the calls the auditor makes, with retries, pacing and
 //! errors a person can act on. Only `GET`s: the auditor never changes anything.
 
+use super::builder::ClientBuilder;
 use super::model::{ApiKey, ApiKeyList, ErrorBody, Inventory, KeyUsage, Workspace};
 use super::pacing::{Gate, backoff};
 use crate::error::{Error, Result};
@@ -10,205 +11,24 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use futures_util::{StreamExt, TryStreamExt, stream};
 use reqwest::header::{HeaderMap, HeaderValue};
 use serde::de::DeserializeOwned;
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
-/// The production API base.
-pub const DEFAULT_BASE_URL: &str = "https://api.mask.bz/v1";
-
-/// Configures a [`Client`]. Every setter documents its default.
-///
-/// Retries, in order of precedence:
-/// 1. `401`, `403`, other `4xx` and malformed bodies are never retried;
-/// 2. `429` waits `Retry-After` (at most [`ClientBuilder::max_retry_after`]) and holds every
-///    concurrent call for that long;
-/// 3. `5xx`, timeouts and dropped connections back off exponentially with jitter;
-/// 4. no call is retried more than [`ClientBuilder::max_retries`] times, and no wait
-///    goes past the operation's [`ClientBuilder::deadline`].
-#[derive(Clone, Debug)]
-pub struct ClientBuilder {
-    base_url: String,
-    timeout: Duration,
-    connect_timeout: Duration,
-    max_retries: u32,
-    deadline: Duration,
-    backoff_base: Duration,
-    backoff_max: Duration,
-    max_retry_after: Duration,
-    concurrency: usize,
-    page_size: u32,
-    low_water: u64,
-    slow_down: Duration,
-}
-
-impl Default for ClientBuilder {
-    fn default() -> Self {
-        ClientBuilder {
-            base_url: DEFAULT_BASE_URL.to_string(),
-            timeout: Duration::from_secs(15),
-            connect_timeout: Duration::from_secs(5),
-            max_retries: 4,
-            deadline: Duration::from_secs(300),
-            backoff_base: Duration::from_millis(250),
-            backoff_max: Duration::from_secs(8),
-            max_retry_after: Duration::from_secs(60),
-            concurrency: 8,
-            page_size: 100,
-            low_water: 5,
-            slow_down: Duration::from_millis(500),
-        }
-    }
-}
-
-impl ClientBuilder {
-    /// A builder with the defaults.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// The API base URL. `https://` anywhere; `http://` only to loopback (tests).
-    /// Default: `https://api.mask.bz/v1`.
-    pub fn base_url(&mut self, url: impl Into<String>) -> &mut Self {
-        self.base_url = url.into();
-        self
-    }
-
-    /// Timeout of one request, body included. Default: 15 s.
-    pub fn timeout(&mut self, d: Duration) -> &mut Self {
-        self.timeout = d;
-        self
-    }
-
-    /// Retries per call after the first attempt. Default: 4.
-    pub fn max_retries(&mut self, n: u32) -> &mut Self {
-        self.max_retries = n;
-        self
-    }
-
-    /// Overall deadline of one operation (a whole inventory fetch). Default: 300 s.
-    pub fn deadline(&mut self, d: Duration) -> &mut Self {
-        self.deadline = d;
-        self
-    }
-
-    /// First backoff (doubled per retry, jittered, capped by `backoff_max`). Default: 250 ms.
-    pub fn backoff(&mut self, base: Duration, max: Duration) -> &mut Self {
-        self.backoff_base = base;
-        self.backoff_max = max;
-        self
-    }
-
-    /// Longest `Retry-After` honoured; a longer one fails the call. Default: 60 s.
-    pub fn max_retry_after(&mut self, d: Duration) -> &mut Self {
-        self.max_retry_after = d;
-        self
-    }
-
-    /// Usage calls in flight at once. Default: 8.
-    pub fn concurrency(&mut self, n: usize) -> &mut Self {
-        self.concurrency = n.max(1);
-        self
-    }
-
-    /// Keys per page of `/api-keys` (1–100). Default: 100.
-    pub fn page_size(&mut self, n: u32) -> &mut Self {
-        self.page_size = n.clamp(1, 100);
-        self
-    }
-
-    /// Space calls by `slow_down` once `X-RateLimit-Remaining <= low_water`.
-    /// Default: 5 and 500 ms.
-    pub fn slow_down(&mut self, low_water: u64, slow_down: Duration) -> &mut Self {
-        self.low_water = low_water;
-        self.slow_down = slow_down;
-        self
-    }
-
-    /// Builds a client that authenticates with `key`.
-    pub fn build(&self, key: SecretKey) -> Result<Client> {
-        let base = check_base_url(&self.base_url)?;
-        let http = reqwest::Client::builder()
-            .timeout(self.timeout)
-            .connect_timeout(self.connect_timeout)
-            .user_agent(concat!("keywarden/", env!("CARGO_PKG_VERSION")))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| Error::ApiUrl {
-                url: self.base_url.clone(),
-                message: format!("cannot build the HTTP client: {e}"),
-                hint: "this is a bug; please report it".into(),
-            })?;
-        Ok(Client {
-            inner: Arc::new(Inner {
-                http,
-                base,
-                settings: self.clone(),
-                gate: Gate::new(self.low_water, self.slow_down),
-            }),
-            key,
-        })
-    }
-}
-
-/// Validates the base URL: https, or http to a loopback host. Returns it without a
-/// trailing `/`.
-pub fn check_base_url(url: &str) -> Result<String> {
-    let bad = |message: String, hint: &str| Error::ApiUrl {
-        url: url.to_string(),
-        message,
-        hint: hint.to_string(),
-    };
-    let parsed = reqwest::Url::parse(url).map_err(|e| {
-        bad(
-            e.to_string(),
-            "give a full URL such as https://api.mask.bz/v1",
-        )
-    })?;
-    if parsed.query().is_some() || parsed.fragment().is_some() || !parsed.username().is_empty() {
-        return Err(bad(
-            "a base URL has no query, fragment or credentials".into(),
-            "give only scheme, host, port and path, e.g. https://api.mask.bz/v1",
-        ));
-    }
-    match parsed.scheme() {
-        "https" => {}
-        "http" => {
-            let loopback = match parsed.host() {
-                Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
-                Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
-                Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-                None => false,
-            };
-            if !loopback {
-                return Err(bad(
-                    "plain http is refused: keys would cross the network unencrypted".into(),
-                    "use https://; http:// is allowed only to 127.0.0.1, ::1 or localhost (tests)",
-                ));
-            }
-        }
-        other => {
-            return Err(bad(format!("unsupported scheme {other:?}"), "use https://"));
-        }
-    }
-    Ok(url.trim_end_matches('/').to_string())
-}
-
 #[derive(Debug)]
-struct Inner {
-    http: reqwest::Client,
-    base: String,
-    settings: ClientBuilder,
-    gate: Gate,
+pub(super) struct Inner {
+    pub(super) http: reqwest::Client,
+    pub(super) base: String,
+    pub(super) settings: ClientBuilder,
+    pub(super) gate: Gate,
 }
 
 /// A MASK API client bound to one key. Cheap to clone; clones share pacing.
 #[derive(Clone, Debug)]
 pub struct Client {
-    inner: Arc<Inner>,
-    key: SecretKey,
+    pub(super) inner: Arc<Inner>,
+    pub(super) key: SecretKey,
 }
 
 enum Failure {
@@ -581,24 +401,6 @@ fn encode(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn base_url_refuses_plain_http_off_loopback() {
-        assert_eq!(
-            check_base_url("https://api.mask.bz/v1/").unwrap(),
-            "https://api.mask.bz/v1"
-        );
-        assert!(check_base_url("http://127.0.0.1:8080/v1").is_ok());
-        assert!(check_base_url("http://[::1]:8080").is_ok());
-        assert!(check_base_url("http://localhost:1").is_ok());
-        let e = check_base_url("http://api.mask.bz/v1")
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("plain http is refused"), "{e}");
-        assert!(check_base_url("ftp://x").is_err());
-        assert!(check_base_url("https://u:p@api.mask.bz").is_err());
-        assert!(check_base_url("not a url").is_err());
-    }
 
     #[test]
     fn encode_escapes_reserved_characters() {

@@ -1,8 +1,10 @@
 //! The API's data shapes (`openapi.yaml`, `components/schemas`). The inventory file of
 //! `keywarden audit --inventory` uses the same shapes.
 
+use crate::error::{Error, Result};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use std::path::Path;
 
 /// `Workspace`: the workspace the calling key belongs to.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -139,4 +141,16 @@ pub struct Inventory {
     /// When the usage window was requested to start (to detect clamping).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage_requested_since: Option<DateTime<Utc>>,
+}
+
+/// Reads an inventory file: the `/api-keys` list shape (`{"data": [...]}`), optionally
+/// with `workspace` and `usage`.
+pub fn load_inventory(path: &Path) -> Result<Inventory> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let de = &mut serde_json::Deserializer::from_str(&text);
+    serde_path_to_error::deserialize(de).map_err(|e| Error::Input {
+        path: path.to_path_buf(),
+        message: format!("field `{}`: {}", e.path(), e.inner()),
+        hint: "an inventory is the API's /api-keys list shape: {\"workspace\": {\"id\", \"name\"}, \"data\": [keys], \"usage\": [per-key usage]}; see examples/inventory.json".into(),
+    })
 }
