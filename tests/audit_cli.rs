@@ -229,7 +229,7 @@ fn exceptions_hold_until_their_date_then_the_finding_returns() {
     let t = Tree::new();
     t.write(
         "kw.toml",
-        "[audit]\n[[audit.exceptions]]\nkey = \"key_4Gh6Jk2m\"\npolicy = \"*\"\nreason = \"decommissioned with vendor in December\"\nuntil = 2026-12-15\n",
+        "[audit]\n[[audit.exceptions]]\nkey = \"key_4Gh6Jk2m\"\npolicy = \"*\"\nreason = \"decommissioned with vendor in December\"\nuntil = 2026-12-15\n[[audit.exceptions]]\nkey = \"key_typo\"\npolicy = \"inactive\"\nreason = \"r\"\nuntil = 2027-01-01\n",
     );
     let inv = example();
     let args = |as_of: &'static str| {
@@ -255,6 +255,14 @@ fn exceptions_hold_until_their_date_then_the_finding_returns() {
         "decommissioned with vendor in December"
     );
     assert_eq!(v["summary"]["excepted"], 2);
+    assert!(
+        v["warnings"][0]
+            .as_str()
+            .unwrap()
+            .contains("\"key_typo\" matches no key"),
+        "{}",
+        v["warnings"]
+    );
     let (_, v, _) = run_json({
         let mut c = audit(&t, &[]);
         c.args(args("2026-12-16T00:00:00Z"));
