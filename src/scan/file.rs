@@ -125,8 +125,14 @@ impl<'a> FileScanner<'a> {
             }
             let limit = if eof { len } else { len.saturating_sub(TAIL) };
             self.raw.clear();
-            self.matcher
-                .find(self.db, &self.buf[..len], from, limit, &mut self.raw);
+            self.matcher.find(
+                self.db,
+                &self.buf[..len],
+                from,
+                limit,
+                out.binary,
+                &mut self.raw,
+            );
             for m in self.raw.drain(..) {
                 let buf = &self.buf[..len];
                 let abs = base + m.start as u64;
@@ -300,8 +306,12 @@ mod tests {
     fn binary_detection_and_crlf() {
         let mut data = vec![0x7f, b'E', b'L', b'F', 0, 0, 0];
         data.extend_from_slice(K.as_bytes());
+        // a SQLite record glues columns together: no word boundary in binary data
+        data.extend_from_slice(b"\x05\x17settingsmk_api_key");
+        data.extend_from_slice(K.as_bytes());
         let out = scan_with_chunk(&data, "bin/app");
         assert!(out.binary);
+        assert_eq!(out.hits.len(), 2);
         assert_eq!(out.hits[0].offset, 7);
         let crlf = format!("@echo off\r\nset MK={K}\r\n");
         let out = scan_with_chunk(crlf.as_bytes(), "run.bat");
