@@ -9,7 +9,7 @@ use crate::rules::RuleDb;
 use std::io::{self, Read};
 
 /// Bytes read per chunk.
-pub const CHUNK: usize = 512 * 1024;
+pub const CHUNK: usize = 128 * 1024;
 /// Bytes after `limit` that a match starting before it may need.
 const TAIL: usize = B64_LOOKAHEAD + 2 * MAX_KEY_LEN;
 /// Bytes before the unsearched part kept for base64 tokens and the previous line.
