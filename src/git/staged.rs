@@ -30,7 +30,7 @@ pub struct Staged {
     pub skipped: Vec<Skipped>,
     /// Index entries compared with HEAD.
     pub entries: u64,
-    /// Files staged unchanged under a new name (pure renames and copies): nothing added.
+    /// Files staged unchanged under a new name (pure renames): nothing added.
     pub renamed: u64,
     /// The repository has no commit yet: every staged line is new.
     pub first_commit: bool,
@@ -106,7 +106,8 @@ pub fn staged(repo: &Repository) -> Result<Staged> {
     Ok(out)
 }
 
-/// New paths whose content is already in HEAD (an unchanged rename or copy) add nothing;
+/// New paths whose content a path deleted in this commit had (an unchanged rename) add
+/// nothing (a copy is scanned: the key reaches a new place, maybe a worse context);
 /// a new path whose file name matches a path deleted in this commit is diffed against it
 /// (a rename with edits).
 fn pair_renames(
@@ -115,17 +116,18 @@ fn pair_renames(
     out: &mut Staged,
     added: &[usize],
 ) {
-    let in_head: HashSet<ObjectId> = head.values().map(|b| b.id).collect();
+    let mut deleted_ids: HashSet<ObjectId> = HashSet::new();
     let mut deleted: HashMap<&[u8], Vec<ObjectId>> = HashMap::new();
     for (p, b) in head {
         if b.regular && !in_index.contains(p.as_slice()) {
             deleted.entry(file_name(p)).or_default().push(b.id);
+            deleted_ids.insert(b.id);
         }
     }
     let mut drop = HashSet::new();
     for &i in added {
         let f = &mut out.files[i];
-        if in_head.contains(&f.id) {
+        if deleted_ids.contains(&f.id) {
             drop.insert(i);
             continue;
         }

@@ -57,7 +57,7 @@ pub struct StagedScan {
     pub result: WalkResult,
     /// Index entries compared with HEAD.
     pub entries: u64,
-    /// Unchanged renames and copies (nothing added).
+    /// Unchanged renames (nothing added).
     pub renamed: u64,
     /// No commit yet: every line counted as added.
     pub first_commit: bool,
