@@ -58,6 +58,81 @@ pub enum Command {
     /// List or check detection rules.
     #[command(subcommand)]
     Rules(RulesCommand),
+    /// Install or remove the git pre-commit hook that runs `keywarden scan --staged`.
+    #[command(subcommand, after_help = HOOK_HELP)]
+    Hook(HookCommand),
+    /// Record current findings in a baseline file, so that `scan --baseline` reports only
+    /// new ones.
+    #[command(after_help = BASELINE_HELP)]
+    Baseline(BaselineArgs),
+}
+
+const HOOK_HELP: &str = "\
+The hook runs `keywarden scan --staged` (with --baseline .keywarden-baseline.json when
+that file exists) and blocks a commit that adds a key. It is written to core.hooksPath
+when set, else .git/hooks/pre-commit. A hook keywarden did not write is never replaced
+without --force (it is then kept as pre-commit.keywarden-backup) and never uninstalled.
+With the pre-commit framework, use .pre-commit-hooks.yaml instead (see README).";
+
+const BASELINE_HELP: &str = "\
+Examples:
+  keywarden baseline --output .keywarden-baseline.json
+  keywarden scan --baseline .keywarden-baseline.json
+  keywarden baseline --history -o .keywarden-baseline.json   (known keys in history)
+
+Each entry is (path, rule, context, fingerprint): never the key, no line number. Moving
+a key within its file keeps it known; copying it to another file is a new finding.
+The file is sorted JSON without timestamps, so it diffs well in review.";
+
+/// `keywarden hook …`.
+#[derive(Debug, Subcommand)]
+pub enum HookCommand {
+    /// Write the repository's pre-commit hook.
+    Install {
+        /// Replace a pre-commit hook that keywarden did not write (kept as
+        /// pre-commit.keywarden-backup).
+        #[arg(long)]
+        force: bool,
+    },
+    /// Remove the pre-commit hook if keywarden wrote it.
+    Uninstall,
+}
+
+/// `keywarden baseline`.
+#[derive(Debug, Args)]
+pub struct BaselineArgs {
+    /// Files or directories to scan. Default: the current directory.
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+
+    /// Baseline file to write.
+    #[arg(
+        long,
+        short = 'o',
+        value_name = "FILE",
+        default_value = ".keywarden-baseline.json"
+    )]
+    pub output: PathBuf,
+
+    /// Record findings of the git history (all refs) instead of the files.
+    #[arg(long, conflicts_with = "paths")]
+    pub history: bool,
+
+    /// Repository config [default: .keywarden.toml].
+    #[arg(long, value_name = "FILE", env = "KEYWARDEN_CONFIG")]
+    pub config: Option<PathBuf>,
+
+    /// Do not read .keywarden.toml.
+    #[arg(long, conflicts_with = "config")]
+    pub no_config: bool,
+
+    /// Extra rules file; repeatable.
+    #[arg(long, value_name = "FILE")]
+    pub rules: Vec<PathBuf>,
+
+    /// Glob of paths not to scan; repeatable.
+    #[arg(long, value_name = "GLOB")]
+    pub exclude: Vec<String>,
 }
 
 const SCAN_HELP: &str = "\
@@ -66,6 +141,10 @@ Examples:
   keywarden scan src config --fail-on high
   keywarden scan . --format sarif -o keywarden.sarif
   cat build.log | keywarden scan - --stdin-path build.log
+  keywarden scan --staged                what the next commit adds (the pre-commit hook)
+  keywarden scan --history               every blob in every commit of all refs
+  keywarden scan --range \"$BEFORE..$AFTER\" --format sarif   a CI push's commits
+  keywarden scan --baseline .keywarden-baseline.json   only findings not in the baseline
 
 Every finding shows file:line:column, severity, rule, context, the redacted key
 (mk_live_4eC3…p7dc) and its SHA-256 fingerprint; the full key is never printed.
@@ -146,6 +225,37 @@ pub struct ScanArgs {
     /// Name under which stdin is reported and classified (e.g. `.env.production`).
     #[arg(long, value_name = "NAME")]
     pub stdin_path: Option<String>,
+
+    /// Scan what the next commit would contain: the staged (index) content of added and
+    /// modified files, reporting keys on the lines the commit adds. A key already in HEAD
+    /// does not block; renamed-unchanged files, symlinks and submodules are skipped. Run
+    /// from anywhere in the repository; paths are relative to its top.
+    #[arg(long, conflicts_with_all = ["paths", "history", "since", "range"])]
+    pub staged: bool,
+
+    /// With --staged: report every key in the staged files, not only on added lines.
+    #[arg(long, requires = "staged")]
+    pub whole_files: bool,
+
+    /// Scan the git history: every blob reachable from all refs, each unique blob once.
+    /// Each finding names the commit that introduced it and says whether it is still in
+    /// HEAD. A shallow clone is an error (fetch the full history).
+    #[arg(long, conflicts_with = "paths")]
+    pub history: bool,
+
+    /// History of the commits reachable from HEAD but not from REV (REV..HEAD), e.g.
+    /// origin/main. An unresolvable REV is an error that says what to fetch.
+    #[arg(long, value_name = "REV", conflicts_with_all = ["paths", "range"])]
+    pub since: Option<String>,
+
+    /// History of the commits in A..B (reachable from B, not from A): a push's range in CI.
+    #[arg(long, value_name = "A..B", conflicts_with = "paths")]
+    pub range: Option<String>,
+
+    /// Report only findings not recorded in this baseline (see `keywarden baseline`);
+    /// known ones are listed as suppressed (kind `baseline`).
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
 }
 
 /// `keywarden rules …`.

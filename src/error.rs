@@ -58,9 +58,36 @@ pub enum Error {
     /// Writing the report failed.
     #[error("writing the report: {0}")]
     Output(#[source] std::io::Error),
+    /// Reading the git repository failed, or it cannot answer what was asked (a shallow
+    /// clone, a revision that is not there).
+    #[error("git: {message}\n  hint: {hint}")]
+    Git {
+        /// What failed.
+        message: String,
+        /// How to fix it.
+        hint: String,
+    },
+    /// The pre-commit hook could not be installed or removed.
+    #[error("{path}: {message}\n  hint: {hint}")]
+    Hook {
+        /// The hook file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+        /// How to fix it.
+        hint: String,
+    },
 }
 
 impl Error {
+    /// A git error: what failed and how to fix it.
+    pub fn git(message: impl Into<String>, hint: impl Into<String>) -> Self {
+        Error::Git {
+            message: message.into(),
+            hint: hint.into(),
+        }
+    }
+
     /// Wraps an I/O error with the path it concerns.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {

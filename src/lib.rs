@@ -13,6 +13,8 @@
 //! - [`finding`]: the model (severity, context, environment, finding).
 //! - [`secret`]: the only holder of key bytes: fingerprints and redaction.
 //! - [`error`]: typed errors that say what, where and how to fix.
+//! - [`git`]: the repository read in-process with gix: index vs HEAD, history, hooks.
+//! - [`baseline`]: known findings (fingerprint + path + rule + context), sorted JSON.
 //! - [`logging`]: tracing setup.
 //!
 //! Dependencies run one way: commands → engines (scan) and delivery (report) → model.
@@ -20,11 +22,13 @@
 #![deny(missing_docs)]
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod baseline;
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod error;
 pub mod finding;
+pub mod git;
 pub mod logging;
 pub mod report;
 pub mod rules;

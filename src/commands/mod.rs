@@ -1,6 +1,9 @@
 //! One module per subcommand; each `run` returns an [`Exit`] and writes through the
 //! writers it is given (the library never prints on its own).
 
+pub mod baseline;
+pub mod git_scan;
+pub mod hook;
 pub mod rules;
 pub mod scan;
 
@@ -30,6 +33,8 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<Exit> {
     match &cli.command {
         Command::Scan(args) => scan::run(args, cli, out),
         Command::Rules(cmd) => rules::run(cmd, out),
+        Command::Hook(cmd) => hook::run(cmd, out),
+        Command::Baseline(args) => baseline::run(args, cli, out),
     }
 }
 

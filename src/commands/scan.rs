@@ -85,6 +85,9 @@ pub fn exit_code(report: &ScanReport, settings: &ScanSettings) -> Exit {
 
 /// Runs `keywarden scan`.
 pub fn run(args: &ScanArgs, cli: &Cli, out: &mut dyn Write) -> Result<Exit> {
+    if args.staged || args.history || args.since.is_some() || args.range.is_some() {
+        return super::git_scan::run(args, cli, out);
+    }
     let settings = ScanSettings::resolve(args, cli.color, cli.quiet)?;
     let engine = engine(&settings)?;
     let started = Instant::now();
@@ -95,7 +98,7 @@ pub fn run(args: &ScanArgs, cli: &Cli, out: &mut dyn Write) -> Result<Exit> {
             pb.set_message(report::human_bytes(bytes));
         }
     };
-    let walked = scan::walk::scan(&engine, &settings.options, &on_file)?;
+    let mut walked = scan::walk::scan(&engine, &settings.options, &on_file)?;
     pb.finish_and_clear();
     if walked.files == 0 {
         let why = if walked.skipped.is_empty() {
@@ -110,6 +113,9 @@ pub fn run(args: &ScanArgs, cli: &Cli, out: &mut dyn Write) -> Result<Exit> {
             )
         };
         return Err(Error::NothingScanned(why));
+    }
+    if let Some(path) = &args.baseline {
+        crate::baseline::Baseline::load(path)?.apply(&mut walked.findings);
     }
     let today = chrono::Local::now().date_naive();
     let report = scan::outcome::finish(
