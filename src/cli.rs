@@ -65,6 +65,9 @@ pub enum Command {
     /// new ones.
     #[command(after_help = BASELINE_HELP)]
     Baseline(BaselineArgs),
+    /// Audit the workspace's keys: inactive, overdue for rotation, over-scoped, leaked.
+    #[command(after_help = AUDIT_HELP)]
+    Audit(AuditArgs),
 }
 
 const HOOK_HELP: &str = "\
@@ -256,6 +259,14 @@ pub struct ScanArgs {
     /// known ones are listed as suppressed (kind `baseline`).
     #[arg(long, value_name = "FILE")]
     pub baseline: Option<PathBuf>,
+    /// Ask the MASK API whether each found key is live (`GET /workspace` with the key; only
+    /// to the --api-url base). Findings gain `verified`; an active live key is critical.
+    #[arg(long)]
+    pub verify: bool,
+
+    /// MASK API base URL for --verify [default: https://api.mask.bz/v1].
+    #[arg(long, value_name = "URL", env = "MASK_API_URL")]
+    pub api_url: Option<String>,
 }
 
 /// `keywarden rules …`.
@@ -284,4 +295,71 @@ pub enum RulesCommand {
 
 fn parse_severity(s: &str) -> Result<Severity, String> {
     s.parse()
+}
+
+const AUDIT_HELP: &str = "\
+Examples:
+  keywarden audit --inventory examples/inventory.json     no account needed
+  MASK_API_KEY=mk_live_… keywarden audit --format markdown
+  keywarden scan . --format json -o scan.json && keywarden audit --findings scan.json
+
+The audit key (only the workspace:read scope is needed) is read from --key-file, else
+the MASK_API_KEY environment variable, else the systemd credential mask-api-key; never
+from the command line or the config file.
+
+Exit codes:
+  0  no finding at or above --fail-on (excepted findings do not count)
+  1  at least one finding at or above --fail-on
+  2  an error: bad usage, bad config or input, API unreachable or refusing the key";
+
+/// `keywarden audit`.
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// Audit this inventory file (the API's `/api-keys` list shape, optionally with
+    /// `workspace` and `usage`) instead of calling the API.
+    #[arg(long, value_name = "FILE")]
+    pub inventory: Option<PathBuf>,
+
+    /// MASK API base URL [default: [audit] api_url, or https://api.mask.bz/v1]. Plain
+    /// http:// only to loopback.
+    #[arg(long, value_name = "URL", env = "MASK_API_URL")]
+    pub api_url: Option<String>,
+
+    /// Read the audit key from FILE (else MASK_API_KEY, else the systemd credential).
+    #[arg(long, value_name = "FILE")]
+    pub key_file: Option<PathBuf>,
+
+    /// Service config with an [audit] section (thresholds, exceptions, API settings).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// The JSON report of `keywarden scan --format json`: keys found in code are matched to
+    /// the workspace's keys (environment and last four).
+    #[arg(long, value_name = "FILE")]
+    pub findings: Option<PathBuf>,
+
+    /// List revoked keys too.
+    #[arg(long)]
+    pub include_revoked: bool,
+
+    /// Output format [default: text].
+    #[arg(long, short = 'f', value_enum)]
+    pub format: Option<crate::report::AuditFormat>,
+
+    /// Write the report to FILE instead of stdout.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Lowest severity that makes the exit code 1 [default: [audit] fail_on, or medium].
+    #[arg(long, value_name = "SEVERITY", value_parser = parse_severity)]
+    pub fail_on: Option<Severity>,
+
+    /// Judge as of this time (RFC 3339, or YYYY-MM-DD) instead of now: reproducible
+    /// reports.
+    #[arg(long, value_name = "TIME")]
+    pub as_of: Option<String>,
+
+    /// Usage calls in flight at once [default: [audit] concurrency, or 8].
+    #[arg(long, value_name = "N")]
+    pub concurrency: Option<usize>,
 }

@@ -221,6 +221,21 @@ pub struct Finding {
     /// The full key, in memory only (for `--verify`); never serialized or printed.
     #[serde(skip)]
     pub secret: Option<SecretKey>,
+    /// What `scan --verify` learnt from the MASK API; absent without `--verify`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verified: Option<Verification>,
+}
+
+/// Whether the MASK API accepts a found key (`scan --verify`: `GET /workspace` with it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verification {
+    /// 200 or 403: the key works.
+    Active,
+    /// 401: revoked or unknown to MASK.
+    Revoked,
+    /// The API could not tell (errors, retries exhausted).
+    Unknown,
 }
 
 impl Finding {

@@ -16,12 +16,15 @@
 //! - [`git`]: the repository read in-process with gix: index vs HEAD, history, hooks.
 //! - [`baseline`]: known findings (fingerprint + path + rule + context), sorted JSON.
 //! - [`logging`]: tracing setup.
+//! - [`mask`]: the MASK API client (the one place that knows the API's shape).
+//! - [`audit`]: key-hygiene policies (pure), the recommendation model, the audit report.
 //!
 //! Dependencies run one way: commands → engines (scan) and delivery (report) → model.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod audit;
 pub mod baseline;
 pub mod cli;
 pub mod commands;
@@ -30,6 +33,7 @@ pub mod error;
 pub mod finding;
 pub mod git;
 pub mod logging;
+pub mod mask;
 pub mod report;
 pub mod rules;
 pub mod scan;

@@ -12,11 +12,15 @@
 //! - `git_hook`: `hook install|uninstall` and a real `git commit` blocked.
 //! - `baseline`: `keywarden baseline` and `scan --baseline`.
 //! - `precommit`: the pre-commit framework (`pre-commit try-repo`) against this checkout.
+//! - `mask_client`: the MASK API client against loopback HTTP servers.
+//! - `audit_cli`: `keywarden audit` and `scan --verify` end to end.
 
 mod util;
 
+mod audit_cli;
 mod contexts;
 mod labeled;
+mod mask_client;
 mod no_leak;
 mod props;
 mod rules_cli;

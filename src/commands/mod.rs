@@ -1,11 +1,13 @@
 //! One module per subcommand; each `run` returns an [`Exit`] and writes through the
 //! writers it is given (the library never prints on its own).
 
+pub mod audit;
 pub mod baseline;
 pub mod git_scan;
 pub mod hook;
 pub mod rules;
 pub mod scan;
+pub mod verify;
 
 use crate::cli::{Cli, Command};
 use crate::error::Result;
@@ -35,6 +37,7 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<Exit> {
         Command::Rules(cmd) => rules::run(cmd, out),
         Command::Hook(cmd) => hook::run(cmd, out),
         Command::Baseline(args) => baseline::run(args, cli, out),
+        Command::Audit(args) => audit::run(args, cli, out),
     }
 }
 

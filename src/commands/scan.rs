@@ -118,13 +118,16 @@ pub fn run(args: &ScanArgs, cli: &Cli, out: &mut dyn Write) -> Result<Exit> {
         crate::baseline::Baseline::load(path)?.apply(&mut walked.findings);
     }
     let today = chrono::Local::now().date_naive();
-    let report = scan::outcome::finish(
+    let mut report = scan::outcome::finish(
         &engine.db,
         walked,
         &settings.repo.allow,
         today,
         started.elapsed().as_millis() as u64,
     );
+    if args.verify {
+        super::verify::verify(&mut report, args.api_url.as_deref())?;
+    }
     render(&engine, &settings, &report, out)?;
     Ok(exit_code(&report, &settings))
 }

@@ -2,10 +2,13 @@
 //! and fingerprints ever reach a renderer: [`crate::finding::Finding`] holds nothing else
 //! that serializes.
 
+mod audit;
+mod audit_html;
 mod json;
 mod sarif;
 mod text;
 
+pub use audit::{AuditFormat, write_audit};
 pub use json::write_json;
 pub use sarif::write_sarif;
 pub use text::{TextOptions, write_text};

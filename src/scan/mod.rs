@@ -83,6 +83,7 @@ impl Engine {
                 }),
                 commit: None,
                 secret: Some(h.raw.key),
+                verified: None,
             });
         }
     }
