@@ -58,6 +58,9 @@ pub enum Command {
     /// List or check detection rules.
     #[command(subcommand)]
     Rules(RulesCommand),
+    /// List, retry, drop or deliver notifications in the outbox (`[notify]`, `[state]`).
+    #[command(after_help = OUTBOX_HELP)]
+    Outbox(OutboxArgs),
 }
 
 const SCAN_HELP: &str = "\
@@ -146,6 +149,94 @@ pub struct ScanArgs {
     /// Name under which stdin is reported and classified (e.g. `.env.production`).
     #[arg(long, value_name = "NAME")]
     pub stdin_path: Option<String>,
+
+    /// Send the report through the channels in [notify] of the service config (email,
+    /// webhook), via the persistent outbox. Without it nothing is sent.
+    #[arg(long)]
+    pub notify: bool,
+
+    /// The service config with [notify] and [state] (`--config` here is the repository's
+    /// .keywarden.toml).
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "KEYWARDEN_SERVICE_CONFIG",
+        default_value = "/etc/keywarden/keywarden.toml",
+        requires = "notify"
+    )]
+    pub service_config: PathBuf,
+}
+
+const OUTBOX_HELP: &str = "\
+Every notification is written to the outbox (the [state] SQLite file) before it is
+sent. Transient failures (connection refused, timeouts, SMTP 4xx, HTTP 5xx/408/429)
+are retried with exponential backoff across runs; permanent ones (SMTP 5xx, HTTP 4xx)
+are dead-lettered with the reason; HTTP 410 disables the channel until `retry`.
+
+Examples:
+  keywarden outbox --config /etc/keywarden/keywarden.toml          list pending and dead
+  keywarden outbox list --all --format json --config keywarden.toml
+  keywarden outbox retry 42 --config keywarden.toml
+  keywarden outbox drop 42 --config keywarden.toml
+  keywarden outbox deliver --config keywarden.toml                  send what is due
+
+Exit codes:
+  0  done (retry/deliver: everything attempted was delivered)
+  1  retry/deliver: something is still pending or was dead-lettered
+  2  an error: bad config, unreadable state store, unknown id";
+
+/// `keywarden outbox …`.
+#[derive(Debug, Args)]
+pub struct OutboxArgs {
+    /// The service config ([notify] channels and [state] path).
+    #[arg(
+        long,
+        visible_alias = "service-config",
+        value_name = "FILE",
+        env = "KEYWARDEN_SERVICE_CONFIG",
+        default_value = "/etc/keywarden/keywarden.toml",
+        global = true
+    )]
+    pub config: PathBuf,
+
+    /// What to do (default: list).
+    #[command(subcommand)]
+    pub action: Option<OutboxCommand>,
+}
+
+/// Outbox actions.
+#[derive(Debug, Subcommand)]
+pub enum OutboxCommand {
+    /// List pending and dead-lettered messages (and disabled channels).
+    List {
+        /// Also list delivered messages.
+        #[arg(long)]
+        all: bool,
+        /// Output format.
+        #[arg(long, short = 'f', value_enum, default_value_t = OutboxFormat::Text)]
+        format: OutboxFormat,
+    },
+    /// Make a pending or dead message due now (re-enabling its channel) and send it.
+    Retry {
+        /// The message id (from `list`).
+        id: i64,
+    },
+    /// Delete a message from the outbox without sending it.
+    Drop {
+        /// The message id (from `list`).
+        id: i64,
+    },
+    /// Send every due message now (what `scan --notify` does before it exits).
+    Deliver,
+}
+
+/// Output of `keywarden outbox list`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutboxFormat {
+    /// A table.
+    Text,
+    /// `{"version": 1, "messages": […], "disabled_channels": […]}`.
+    Json,
 }
 
 /// `keywarden rules …`.

@@ -58,6 +58,60 @@ pub enum Error {
     /// Writing the report failed.
     #[error("writing the report: {0}")]
     Output(#[source] std::io::Error),
+    /// The state store (SQLite) could not be opened, migrated, read or written.
+    #[error("state store {path}: {message}\n  hint: {hint}")]
+    Store {
+        /// The SQLite file.
+        path: PathBuf,
+        /// What failed.
+        message: String,
+        /// How to fix it.
+        hint: String,
+    },
+    /// A notification setting is invalid (`key` is the config key, e.g.
+    /// `notify.email[security].tls`).
+    #[error("{path}: {key}: {message}\n  hint: {hint}")]
+    NotifyConfig {
+        /// The config file.
+        path: PathBuf,
+        /// The config key.
+        key: String,
+        /// What is wrong.
+        message: String,
+        /// How to fix it.
+        hint: String,
+    },
+    /// A secret (SMTP password, webhook URL or signing secret) could not be read. The
+    /// message never contains the secret.
+    #[error("{what}: {message}\n  hint: {hint}")]
+    Secret {
+        /// Which secret (config key).
+        what: String,
+        /// What failed.
+        message: String,
+        /// How to fix it.
+        hint: String,
+    },
+    /// A report template failed to load or render.
+    #[error(
+        "template {name}: {message}\n  hint: fix the template, or remove it from [notify] templates to use the built-in one"
+    )]
+    Template {
+        /// Template name or path.
+        name: String,
+        /// The engine's message, with line.
+        message: String,
+    },
+    /// An input report (audit or scan JSON) could not be read.
+    #[error(
+        "{origin}: {message}\n  hint: pass the JSON of `keywarden scan --format json` or `keywarden audit --format json`"
+    )]
+    ReportInput {
+        /// File or `stdin`.
+        origin: String,
+        /// What is wrong (with line and column).
+        message: String,
+    },
 }
 
 impl Error {

@@ -8,6 +8,8 @@
 //! - [`rules`]: rules as data (TOML schema, loading, compiled database, `rules check`).
 //! - [`scan`]: the engine: walk, prefilter + regex matcher, context, placeholders, outcome.
 //! - [`report`]: text, JSON and SARIF renderers.
+//! - [`notify`]: the report model, its templates, email and webhook delivery via the outbox.
+//! - [`store`]: the SQLite state store (outbox, report history); the only module with SQL.
 //! - [`config`]: the repository's `.keywarden.toml` (scan settings, allowlist, rules).
 //! - [`service_config`]: the service config (`--config FILE`): [audit], [notify], [state], [daemon].
 //! - [`finding`]: the model (severity, context, environment, finding).
@@ -26,12 +28,14 @@ pub mod config;
 pub mod error;
 pub mod finding;
 pub mod logging;
+pub mod notify;
 pub mod report;
 pub mod rules;
 pub mod scan;
 pub mod secret;
 pub mod service_config;
 pub mod settings;
+pub mod store;
 
 pub use commands::Exit;
 pub use error::{Error, Result};

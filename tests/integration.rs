@@ -7,12 +7,14 @@
 //! - `contexts`: path → context table.
 //! - `rules_cli`: `keywarden rules list|check`.
 //! - `props`: property tests of the matcher.
+//! - `notify`: `scan --notify` and `outbox` against aiosmtpd and an HTTP receiver.
 
 mod util;
 
 mod contexts;
 mod labeled;
 mod no_leak;
+mod notify;
 mod props;
 mod rules_cli;
 mod scan_cli;

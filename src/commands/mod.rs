@@ -1,6 +1,7 @@
 //! One module per subcommand; each `run` returns an [`Exit`] and writes through the
 //! writers it is given (the library never prints on its own).
 
+pub mod outbox;
 pub mod rules;
 pub mod scan;
 
@@ -30,6 +31,7 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<Exit> {
     match &cli.command {
         Command::Scan(args) => scan::run(args, cli, out),
         Command::Rules(cmd) => rules::run(cmd, out),
+        Command::Outbox(args) => outbox::run(args, out),
     }
 }
 
