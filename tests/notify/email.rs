@@ -165,3 +165,105 @@ fn untrusted_certificate_is_retried_then_dead_lettered() {
     );
     assert!(!stderr.contains(SMTP_PASSWORD));
 }
+
+#[test]
+fn a_wrong_password_is_a_permanent_failure() {
+    if !aiosmtpd_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let smtp = Smtp::start(dir.path(), "starttls", 0, "");
+    let s = Setup::new(&email_toml(&smtp, "starttls")).env("KW_TEST_SMTP_PASSWORD", "wrong-pw");
+    let out = s.scan_notify();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let rows = s.outbox_rows();
+    assert_eq!(rows[0]["status"], "dead", "{stderr}");
+    assert_eq!(rows[0]["attempts"], 1);
+    assert!(
+        rows[0]["last_error"].as_str().unwrap().contains("535"),
+        "{rows:?}"
+    );
+    assert!(!stderr.contains("wrong-pw"));
+    assert!(smtp.messages().is_empty());
+}
+
+/// The audit's JSON (issue 4's shape) through the library entry point, as
+/// `keywarden audit --notify` will call it; with an overridden text template.
+#[test]
+fn audit_report_through_the_library_entry_point() {
+    if !aiosmtpd_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let smtp = Smtp::start(dir.path(), "starttls", 0, "");
+    let s = Setup::new(&format!(
+        "[notify]\ntemplates = \"templates\"\n\n{}",
+        email_toml(&smtp, "starttls")
+    ));
+    s.tree.write(
+        "etc/templates/report.txt",
+        "CUSTOM {{ subject }}\n{% for e in report.actions.rotate %}rotate {{ e.key }} owner {{ e.owner }}\n{% endfor %}",
+    );
+    let audit = serde_json::json!({
+        "version": 1,
+        "workspace": {"id": "ws_1", "name": "acme"},
+        "keys": [
+            {"id": "key_1", "name": "CI deploy", "environment": "live", "last_four": "p7dc",
+             "created_by": {"id": "usr_1", "name": "Ana", "email": "ana@example.com"},
+             "findings": [{"kind": "leaked", "severity": "critical",
+                           "evidence": {"path": ".env.production", "line": 1}}],
+             "recommendation": {"actions": ["revoke"], "narrow_to": []}},
+            {"id": "key_2", "name": "Reporting", "environment": "live", "last_four": "f456",
+             "created_by": {"id": "usr_2", "email": "bo@example.com"},
+             "findings": [{"kind": "rotation-overdue", "severity": "high",
+                           "evidence": {"created_at": "2026-01-02", "age_days": 329}},
+                          {"kind": "over-scoped", "severity": "medium",
+                           "evidence": {"unused": ["links:write"]}}],
+             "recommendation": {"actions": ["rotate", "narrow"], "narrow_to": ["analytics:read"]}},
+            {"id": "key_3", "name": "Old", "environment": "test", "last_four": "zz99",
+             "created_by": null,
+             "findings": [{"kind": "inactive", "severity": "low", "evidence": "never used"}],
+             "recommendation": {"actions": ["revoke"]}}
+        ],
+        "summary": {}
+    });
+    let loaded = keywarden::service_config::LoadedConfig::load(&s.config).unwrap();
+    let mut cfg = loaded.config.notify.clone();
+    cfg.validate(&s.config).unwrap();
+    let base = s.config.parent().unwrap();
+    cfg.resolve_paths(base);
+    let mut store = keywarden::store::Store::open(&loaded.config.state.resolve_path(base)).unwrap();
+    let model =
+        keywarden::notify::ReportModel::from_json(&audit.to_string(), "audit.json", None).unwrap();
+    // In-process: read the password from a file (the environment is the test runner's).
+    cfg.email[0].password = Some(keywarden::notify::SecretSource {
+        file: Some(dir.path().join("pw")),
+        ..Default::default()
+    });
+    std::fs::write(dir.path().join("pw"), format!("{SMTP_PASSWORD}\n")).unwrap();
+    let stats = keywarden::notify::enqueue_and_deliver(&cfg, &mut store, model).unwrap();
+    assert_eq!((stats.delivered, stats.dead, stats.pending), (1, 0, 0));
+    let msgs = smtp.messages();
+    let m = &msgs[0].0;
+    assert_eq!(
+        header(m, "subject").unwrap(),
+        "[Keywarden] acme: 1 leaked, 2 to revoke, 1 to rotate, 1 to narrow, 1 inactive"
+    );
+    let text = m["parts"][0]["content"].as_str().unwrap();
+    assert!(
+        text.starts_with("CUSTOM [Keywarden] acme")
+            && text.contains("rotate Reporting (mk_live_…f456) owner bo@example.com"),
+        "{text}"
+    );
+    let html = m["parts"][1]["content"].as_str().unwrap();
+    for fact in [
+        "CI deploy (mk_live_…p7dc)",
+        "Ana &lt;ana@example.com&gt;",
+        "revoke it in Settings → API Keys",
+        "analytics:read",
+        "rotation-overdue",
+        "age_days: 329",
+    ] {
+        assert!(html.contains(fact), "html lacks {fact:?}:\n{html}");
+    }
+}

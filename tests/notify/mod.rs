@@ -44,7 +44,8 @@ struct State {
 }
 
 /// A small HTTP/1.1 receiver: answers with the scripted statuses, then the default one,
-/// and records every request.
+/// and records every request. Status 0 never answers (for timeouts); 3xx answers point
+/// elsewhere with `location`.
 pub struct Receiver {
     pub url: String,
     state: Arc<Mutex<State>>,
@@ -132,9 +133,14 @@ fn serve(conn: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
         status
     };
     let mut conn = conn;
+    if status == 0 {
+        // Never answer: the client's timeout must fire.
+        std::thread::sleep(Duration::from_secs(5));
+        return Ok(());
+    }
     write!(
         conn,
-        "HTTP/1.1 {status} X\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok"
+        "HTTP/1.1 {status} X\r\nlocation: /elsewhere\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok"
     )?;
     conn.flush()
 }

@@ -208,3 +208,30 @@ fn changes_since_the_last_delivered_report() {
         "{resolved}"
     );
 }
+
+#[test]
+fn timeouts_retry_and_redirects_are_not_followed() {
+    // First a request that never gets an answer (timeout: retried), then a redirect.
+    let rx = Receiver::start(&[0, 302], 200);
+    let s = Setup::new(&format!(
+        "{}{FAST_RETRY}",
+        webhook_toml("siem", "KW_TEST_URL", "events = [\"keywarden.report\"]")
+            .replace("timeout_secs = 5", "timeout_secs = 1")
+    ))
+    .env("KW_TEST_URL", &rx.url);
+    let out = s.scan_notify();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("timed out after 1s"), "{stderr}");
+    let reqs = rx.requests();
+    assert_eq!(reqs.len(), 2, "the redirect is not followed: {stderr}");
+    assert!(reqs.iter().all(|r| r.path == "/hooks/keywarden"));
+    let rows = s.outbox_rows();
+    assert_eq!(rows[0]["status"], "dead");
+    assert!(
+        rows[0]["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("redirects are not followed"),
+        "{rows:?}"
+    );
+}
