@@ -304,6 +304,17 @@ impl NotifyConfig {
                     "list one or more addresses",
                 ));
             }
+            let addresses =
+                std::iter::once(("from", &c.from)).chain(c.to.iter().map(|t| ("to", t)));
+            for (k, addr) in addresses {
+                if let Err(e) = addr.parse::<lettre::message::Mailbox>() {
+                    return Err(err(
+                        key(k),
+                        format!("{addr:?} is not an email address: {e}"),
+                        "write `name@example.com` or `Name <name@example.com>`",
+                    ));
+                }
+            }
             if c.tls == TlsMode::None && !is_loopback_host(&c.host) {
                 return Err(err(
                     key("tls"),
@@ -389,6 +400,15 @@ mod tests {
         .unwrap();
         let e = cfg.validate(Path::new("k.toml")).unwrap_err().to_string();
         assert!(e.contains("notify.email[m].tls"), "{e}");
+        let cfg: NotifyConfig = toml::from_str(
+            "[[email]]\nname='m'\nhost='localhost'\nfrom='a@b.c'\nto=['not an address']\n",
+        )
+        .unwrap();
+        let e = cfg.validate(Path::new("k.toml")).unwrap_err().to_string();
+        assert!(
+            e.contains("notify.email[m].to") && e.contains("not an address"),
+            "{e}"
+        );
         assert!(is_loopback_host("127.0.0.1") && is_loopback_host("[::1]"));
         assert!(!is_loopback_host("10.0.0.1"));
     }

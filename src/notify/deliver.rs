@@ -141,6 +141,10 @@ fn resolve_all(cfg: &NotifyConfig) -> (HashMap<String, Resolved>, Vec<String>) {
 /// Delivers every due pending message (`only`: just that one), retrying transient
 /// failures within the run while their next attempt falls inside `[notify.retry]
 /// run_budget_ms`; what is left stays pending for the next run.
+///
+/// It blocks (network calls, and sleeps until the next retry within the budget): an async
+/// caller such as the daemon runs it on a blocking thread (`tokio::task::spawn_blocking`)
+/// with a small `run_budget_ms` and calls it again on its own schedule.
 pub fn deliver_due(
     cfg: &NotifyConfig,
     store: &mut Store,
@@ -213,7 +217,11 @@ pub fn deliver_due(
         }
         match store.next_pending_at(only, &skip)? {
             Some(next) if next <= deadline => {
-                let wait = (next - now_ms()).clamp(0, deadline - now_ms()).max(1);
+                let now = now_ms();
+                if now >= deadline {
+                    break;
+                }
+                let wait = next.saturating_sub(now).min(deadline - now).max(1);
                 std::thread::sleep(std::time::Duration::from_millis(wait as u64));
             }
             _ => break,

@@ -166,13 +166,17 @@ mod tests {
         let path = dir.path().join("sub/state.db");
         let s = Store::open(&path).unwrap();
         drop(s);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
-            assert_eq!(mode & 0o777, 0o600);
-        }
         let s = Store::open(&path).unwrap();
+        s.conn
+            .execute("INSERT INTO disabled_channels VALUES ('x', 1, 'y')", [])
+            .unwrap();
+        #[cfg(unix)]
+        for suffix in ["", "-wal", "-shm"] {
+            use std::os::unix::fs::PermissionsExt;
+            let p = format!("{}{suffix}", path.display());
+            let mode = std::fs::metadata(&p).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "{p}");
+        }
         let v: i64 = s
             .conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
