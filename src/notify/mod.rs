@@ -20,6 +20,7 @@
 pub mod config;
 mod deliver;
 pub mod email;
+mod input;
 pub mod model;
 pub mod render;
 pub mod webhook;
