@@ -61,6 +61,40 @@ pub enum Command {
     /// List, retry, drop or deliver notifications in the outbox (`[notify]`, `[state]`).
     #[command(after_help = OUTBOX_HELP)]
     Outbox(OutboxArgs),
+    /// Render a scan or audit JSON report as the notifications show it (text, markdown,
+    /// html, json), without sending anything: to preview templates.
+    Report(ReportArgs),
+}
+
+/// `keywarden report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The JSON of `keywarden scan --format json` or `keywarden audit --format json`;
+    /// `-` reads stdin.
+    #[arg(value_name = "FILE")]
+    pub input: PathBuf,
+
+    /// Output format.
+    #[arg(long, short = 'f', value_enum, default_value_t = ReportFormatArg::Text)]
+    pub format: ReportFormatArg,
+
+    /// A directory whose report.txt / report.md / report.html replace the built-in
+    /// templates (as `[notify] templates`).
+    #[arg(long, value_name = "DIR")]
+    pub templates: Option<PathBuf>,
+}
+
+/// Formats of `keywarden report`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormatArg {
+    /// Plain text (the email's text part).
+    Text,
+    /// Markdown.
+    Markdown,
+    /// HTML (the email's HTML part).
+    Html,
+    /// The versioned report model.
+    Json,
 }
 
 const SCAN_HELP: &str = "\

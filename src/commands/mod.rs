@@ -2,6 +2,7 @@
 //! writers it is given (the library never prints on its own).
 
 pub mod outbox;
+pub mod report;
 pub mod rules;
 pub mod scan;
 
@@ -32,6 +33,7 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<Exit> {
         Command::Scan(args) => scan::run(args, cli, out),
         Command::Rules(cmd) => rules::run(cmd, out),
         Command::Outbox(args) => outbox::run(args, out),
+        Command::Report(args) => report::run(args, out),
     }
 }
 

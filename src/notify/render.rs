@@ -44,12 +44,14 @@ fn template_error(name: &str, e: &minijinja::Error) -> Error {
     }
 }
 
-/// Escapes Markdown's inline syntax (and HTML) in a value.
+/// Escapes Markdown's inline syntax (and HTML) in a value; newlines become spaces so a
+/// value cannot break a table row.
 fn md_escape(value: String) -> String {
     let mut out = String::with_capacity(value.len());
     for c in value.chars() {
         match c {
-            '\\' | '`' | '*' | '_' | '[' | ']' | '|' | '#' | '<' | '>' | '!' => {
+            // `_` inside words (mk_live_…) is not emphasis in CommonMark: left alone.
+            '\\' | '`' | '*' | '[' | ']' | '|' | '<' | '>' => {
                 out.push('\\');
                 out.push(c);
             }

@@ -199,3 +199,32 @@ fn config_errors_say_where_and_nothing_is_sent_without_notify() {
     );
     assert_eq!(s.outbox_rows()[0]["status"], "pending");
 }
+
+#[test]
+fn report_renders_scan_json_in_every_format_without_sending() {
+    let t = Tree::new();
+    t.write(".env.production", format!("MASK_KEY={LIVE}\n"));
+    let (_, scan) = t.scan_json(&[]);
+    t.write("scan.json", scan.to_string());
+    for (format, needle) in [
+        ("text", "WHAT TO DO"),
+        ("markdown", "## What to do"),
+        ("html", "<table"),
+        ("json", "\"version\": 1"),
+    ] {
+        let out = t
+            .cmd()
+            .args(["report", "scan.json", "--format", format])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{format}");
+        let s = String::from_utf8_lossy(&out.stdout);
+        assert!(s.contains(needle), "{format}: {s}");
+        assert!(s.contains("mk_live_4eC3…p7dc"), "{format}: {s}");
+        assert_no_secret(format, &out.stdout);
+    }
+    t.write("bad.json", "{\"nope\": 1}");
+    let out = t.cmd().args(["report", "bad.json"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bad.json: neither"));
+}
