@@ -36,7 +36,7 @@ pub fn backoff_ms(policy: &RetryPolicy, attempts: u32) -> u64 {
 /// Secrets of a channel, read once per run.
 enum Resolved {
     Email(Option<Secret>),
-    Webhook(Secret, Vec<Vec<u8>>),
+    Webhook(Secret, Vec<Vec<u8>>, reqwest::blocking::Client),
 }
 
 fn resolve(cfg: &NotifyConfig, channel: &str) -> Option<std::result::Result<Resolved, String>> {
@@ -65,7 +65,11 @@ fn resolve(cfg: &NotifyConfig, channel: &str) -> Option<std::result::Result<Reso
         },
         None => Vec::new(),
     };
-    Some(Ok(Resolved::Webhook(url, keys)))
+    let client = match webhook::client(ch) {
+        Ok(c) => c,
+        Err(e) => return Some(Err(format!("notify.webhook[{channel}]: {e}"))),
+    };
+    Some(Ok(Resolved::Webhook(url, keys, client)))
 }
 
 fn attempt(
@@ -104,11 +108,11 @@ fn attempt(
                 Err(e) => Outcome::Permanent(format!("stored message does not parse: {e}")),
             }
         }
-        Some(Resolved::Webhook(url, keys)) => {
+        Some(Resolved::Webhook(url, keys, client)) => {
             let Some(ch) = cfg.webhook.iter().find(|c| c.name == row.channel) else {
                 return Ok(gone());
             };
-            webhook::send(ch, url, keys, &row.message_id, &row.payload)
+            webhook::send(client, ch, url, keys, &row.message_id, &row.payload)
         }
     })
 }
@@ -168,7 +172,10 @@ pub fn deliver_due(
     let (resolved, skip) = resolve_all(cfg);
     loop {
         let now = now_ms();
-        if let Some(row) = store.claim_due(now, lease, only, &skip)? {
+        // Past the budget, only messages that were due when the run started get their
+        // attempt; what this run rescheduled waits for the next run.
+        let due_by = if now <= deadline { now } else { start };
+        if let Some(row) = store.claim_due(due_by, now.saturating_add(lease), only, &skip)? {
             let outcome = attempt(cfg, store, &row, &resolved)?;
             let what = format!(
                 "outbox {} ({} {} to {}, attempt {})",

@@ -152,7 +152,8 @@ pub fn sign(keys: &[Vec<u8>], id: &str, timestamp: i64, body: &[u8]) -> String {
         .join(" ")
 }
 
-fn client(ch: &WebhookChannel) -> Result<reqwest::blocking::Client, String> {
+/// The HTTP client of a channel (build once per run: it loads the system's roots).
+pub fn client(ch: &WebhookChannel) -> Result<reqwest::blocking::Client, String> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let mut b = reqwest::blocking::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -171,6 +172,7 @@ fn client(ch: &WebhookChannel) -> Result<reqwest::blocking::Client, String> {
 
 /// Posts one message. The URL is a secret: it appears in no error.
 pub fn send(
+    client: &reqwest::blocking::Client,
     ch: &WebhookChannel,
     url: &Secret,
     keys: &[Vec<u8>],
@@ -190,10 +192,6 @@ pub fn send(
             );
         }
     }
-    let client = match client(ch) {
-        Ok(c) => c,
-        Err(e) => return Outcome::Transient(e),
-    };
     let mut req = client
         .post(parsed)
         .header("content-type", "application/json")

@@ -162,14 +162,14 @@ impl Store {
         Ok(ids)
     }
 
-    /// Claims the next due pending message (`only`: just that id; never one of the
-    /// `skip` channels): its next attempt is pushed `lease_ms` ahead and its attempt
-    /// counted, so a concurrent run does not send it too, and a run killed mid-attempt
-    /// leaves it due again once the lease expires.
+    /// Claims the next pending message due by `due_by` (`only`: just that id; never one
+    /// of the `skip` channels): its next attempt is pushed to `lease_until` and its
+    /// attempt counted, so a concurrent run does not send it too, and a run killed
+    /// mid-attempt leaves it due again once the lease expires.
     pub fn claim_due(
         &mut self,
-        now: i64,
-        lease_ms: i64,
+        due_by: i64,
+        lease_until: i64,
         only: Option<i64>,
         skip: &[String],
     ) -> Result<Option<OutboxRow>> {
@@ -188,7 +188,7 @@ impl Store {
                      AND channel NOT IN (SELECT value FROM json_each(?3)) \
                      ORDER BY next_attempt_at, id LIMIT 1"
                 ),
-                params![now, only, skip],
+                params![due_by, only, skip],
                 row,
             )
             .optional()
@@ -198,7 +198,7 @@ impl Store {
         };
         tx.execute(
             "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?2 WHERE id = ?1",
-            params![r.id, now + lease_ms],
+            params![r.id, lease_until],
         )
         .map_err(e)?;
         tx.commit().map_err(e)?;
@@ -385,16 +385,24 @@ mod tests {
             .unwrap();
         assert_eq!(ids.len(), 2);
         let skip = ["hook".to_string()];
-        assert!(s.claim_due(1000, 500, None, &skip).unwrap().is_none());
+        assert!(s.claim_due(1000, 1500, None, &skip).unwrap().is_none());
         assert_eq!(s.next_pending_at(None, &skip).unwrap(), None);
-        let r = s.claim_due(1000, 500, Some(ids[0]), &[]).unwrap().unwrap();
+        let r = s.claim_due(1000, 1500, Some(ids[0]), &[]).unwrap().unwrap();
         assert_eq!((r.id, r.attempts), (ids[0], 1));
         // leased: not due again until the lease expires
-        assert!(s.claim_due(1000, 500, Some(ids[0]), &[]).unwrap().is_none());
+        assert!(
+            s.claim_due(1000, 1500, Some(ids[0]), &[])
+                .unwrap()
+                .is_none()
+        );
         assert_eq!(s.next_pending_at(Some(ids[0]), &[]).unwrap(), Some(1500));
         s.mark_retry(r.id, 2000, "503").unwrap();
-        assert!(s.claim_due(1999, 500, Some(ids[0]), &[]).unwrap().is_none());
-        let r = s.claim_due(2000, 500, Some(ids[0]), &[]).unwrap().unwrap();
+        assert!(
+            s.claim_due(1999, 2499, Some(ids[0]), &[])
+                .unwrap()
+                .is_none()
+        );
+        let r = s.claim_due(2000, 2500, Some(ids[0]), &[]).unwrap().unwrap();
         assert_eq!(r.attempts, 2);
         assert_eq!(s.last_delivered_findings("acme").unwrap(), None);
         s.mark_delivered(r.id, 2100).unwrap();
@@ -416,6 +424,31 @@ mod tests {
         assert!(s.requeue(ids[0], 3000).is_err());
         s.drop_message(ids[1]).unwrap();
         assert!(s.drop_message(ids[1]).is_err());
+    }
+
+    #[test]
+    fn two_connections_never_claim_the_same_message() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let mut a = Store::open(&path).unwrap();
+        let mut b = Store::open(&path).unwrap();
+        let msgs: Vec<NewMessage> = (0..10).map(|i| msg(&format!("m{i}"))).collect();
+        a.enqueue("acme", "[]", &msgs, 0).unwrap();
+        let mut claimed = Vec::new();
+        for turn in 0..30 {
+            let s = if turn % 2 == 0 { &mut a } else { &mut b };
+            if let Some(r) = s.claim_due(0, 1_000, None, &[]).unwrap() {
+                claimed.push(r.id);
+            }
+        }
+        claimed.sort();
+        let n = claimed.len();
+        claimed.dedup();
+        assert_eq!(
+            (n, claimed.len()),
+            (10, 10),
+            "each message claimed exactly once"
+        );
     }
 
     #[test]

@@ -228,3 +228,43 @@ fn report_renders_scan_json_in_every_format_without_sending() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("bad.json: neither"));
 }
+
+#[test]
+fn two_concurrent_runs_deliver_each_message_once() {
+    let rx = Receiver::start(&[], 503);
+    let s = Setup::new(&format!(
+        "{}[notify.retry]\nbase_delay_ms = 1\nmax_delay_ms = 1\nmax_attempts = 100\nrun_budget_ms = 0\n",
+        webhook_toml("siem", "KW_TEST_URL", "")
+    ))
+    .env("KW_TEST_URL", &rx.url);
+    let out = s.scan_notify();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("still pending"), "{stderr}");
+    assert_eq!(s.outbox_rows().len(), 5);
+    rx.set_default(200);
+    let config = s.config.display().to_string();
+    let runs: Vec<Child> = (0..2)
+        .map(|_| {
+            s.std_cmd(&["outbox", "deliver", "--config", &config])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut c in runs {
+        c.wait().unwrap();
+    }
+    // Whatever one run could not claim in time, a third run sends.
+    s.outbox(&["deliver"]);
+    let accepted: Vec<String> = rx
+        .requests()
+        .iter()
+        .filter(|r| r.status == 200)
+        .map(|r| r.header("webhook-id").unwrap().to_string())
+        .collect();
+    let unique: std::collections::BTreeSet<&String> = accepted.iter().collect();
+    assert_eq!(accepted.len(), 5, "{accepted:?}");
+    assert_eq!(unique.len(), 5, "no message delivered twice: {accepted:?}");
+    assert!(s.outbox_rows().iter().all(|r| r["status"] == "delivered"));
+}
