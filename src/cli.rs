@@ -68,6 +68,12 @@ pub enum Command {
     /// Audit the workspace's keys: inactive, overdue for rotation, over-scoped, leaked.
     #[command(after_help = AUDIT_HELP)]
     Audit(AuditArgs),
+    /// List, retry, drop or deliver notifications in the outbox (`[notify]`, `[state]`).
+    #[command(after_help = OUTBOX_HELP)]
+    Outbox(OutboxArgs),
+    /// Render a scan or audit JSON report as the notifications show it (text, markdown,
+    /// html, json), without sending anything: to preview templates.
+    Report(ReportArgs),
 }
 
 const HOOK_HELP: &str = "\
@@ -136,6 +142,37 @@ pub struct BaselineArgs {
     /// Glob of paths not to scan; repeatable.
     #[arg(long, value_name = "GLOB")]
     pub exclude: Vec<String>,
+}
+
+/// `keywarden report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The JSON of `keywarden scan --format json` or `keywarden audit --format json`;
+    /// `-` reads stdin.
+    #[arg(value_name = "FILE")]
+    pub input: PathBuf,
+
+    /// Output format.
+    #[arg(long, short = 'f', value_enum, default_value_t = ReportFormatArg::Text)]
+    pub format: ReportFormatArg,
+
+    /// A directory whose report.txt / report.md / report.html replace the built-in
+    /// templates (as `[notify] templates`).
+    #[arg(long, value_name = "DIR")]
+    pub templates: Option<PathBuf>,
+}
+
+/// Formats of `keywarden report`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormatArg {
+    /// Plain text (the email's text part).
+    Text,
+    /// Markdown.
+    Markdown,
+    /// HTML (the email's HTML part).
+    Html,
+    /// The versioned report model.
+    Json,
 }
 
 const SCAN_HELP: &str = "\
@@ -267,6 +304,93 @@ pub struct ScanArgs {
     /// MASK API base URL for --verify [default: https://api.mask.bz/v1].
     #[arg(long, value_name = "URL", env = "MASK_API_URL")]
     pub api_url: Option<String>,
+    /// Send the report through the channels in [notify] of the service config (email,
+    /// webhook), via the persistent outbox. Without it nothing is sent.
+    #[arg(long)]
+    pub notify: bool,
+
+    /// The service config with [notify] and [state] (`--config` here is the repository's
+    /// .keywarden.toml).
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "KEYWARDEN_SERVICE_CONFIG",
+        default_value = "/etc/keywarden/keywarden.toml",
+        requires = "notify"
+    )]
+    pub service_config: PathBuf,
+}
+
+const OUTBOX_HELP: &str = "\
+Every notification is written to the outbox (the [state] SQLite file) before it is
+sent. Transient failures (connection refused, timeouts, SMTP 4xx, HTTP 5xx/408/429)
+are retried with exponential backoff across runs; permanent ones (SMTP 5xx, HTTP 4xx)
+are dead-lettered with the reason; HTTP 410 disables the channel until `retry`.
+
+Examples:
+  keywarden outbox --config /etc/keywarden/keywarden.toml          list pending and dead
+  keywarden outbox list --all --format json --config keywarden.toml
+  keywarden outbox retry 42 --config keywarden.toml
+  keywarden outbox drop 42 --config keywarden.toml
+  keywarden outbox deliver --config keywarden.toml                  send what is due
+
+Exit codes:
+  0  done (retry/deliver: everything attempted was delivered)
+  1  retry/deliver: something is still pending or was dead-lettered
+  2  an error: bad config, unreadable state store, unknown id";
+
+/// `keywarden outbox …`.
+#[derive(Debug, Args)]
+pub struct OutboxArgs {
+    /// The service config ([notify] channels and [state] path).
+    #[arg(
+        long,
+        visible_alias = "service-config",
+        value_name = "FILE",
+        env = "KEYWARDEN_SERVICE_CONFIG",
+        default_value = "/etc/keywarden/keywarden.toml",
+        global = true
+    )]
+    pub config: PathBuf,
+
+    /// What to do (default: list).
+    #[command(subcommand)]
+    pub action: Option<OutboxCommand>,
+}
+
+/// Outbox actions.
+#[derive(Debug, Subcommand)]
+pub enum OutboxCommand {
+    /// List pending and dead-lettered messages (and disabled channels).
+    List {
+        /// Also list delivered messages.
+        #[arg(long)]
+        all: bool,
+        /// Output format.
+        #[arg(long, short = 'f', value_enum, default_value_t = OutboxFormat::Text)]
+        format: OutboxFormat,
+    },
+    /// Make a pending or dead message due now (re-enabling its channel) and send it.
+    Retry {
+        /// The message id (from `list`).
+        id: i64,
+    },
+    /// Delete a message from the outbox without sending it.
+    Drop {
+        /// The message id (from `list`).
+        id: i64,
+    },
+    /// Send every due message now (what `scan --notify` does before it exits).
+    Deliver,
+}
+
+/// Output of `keywarden outbox list`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutboxFormat {
+    /// A table.
+    Text,
+    /// `{"version": 1, "messages": […], "disabled_channels": […]}`.
+    Json,
 }
 
 /// `keywarden rules …`.

@@ -67,6 +67,16 @@ pub enum Error {
         /// How to fix it.
         hint: String,
     },
+    /// The state store (SQLite) could not be opened, migrated, read or written.
+    #[error("state store {path}: {message}\n  hint: {hint}")]
+    Store {
+        /// The SQLite file.
+        path: PathBuf,
+        /// What failed.
+        message: String,
+        /// How to fix it.
+        hint: String,
+    },
     /// The pre-commit hook could not be installed or removed.
     #[error("{path}: {message}\n  hint: {hint}")]
     Hook {
@@ -158,6 +168,19 @@ pub enum Error {
         /// How to fix it.
         hint: String,
     },
+    /// A notification setting is invalid (`key` is the config key, e.g.
+    /// `notify.email[security].tls`).
+    #[error("{path}: {key}: {message}\n  hint: {hint}")]
+    NotifyConfig {
+        /// The config file.
+        path: PathBuf,
+        /// The config key.
+        key: String,
+        /// What is wrong.
+        message: String,
+        /// How to fix it.
+        hint: String,
+    },
     /// No usable audit key was found, or it is malformed.
     #[error("audit key: {message}\n  hint: {hint}")]
     AuditKey {
@@ -165,6 +188,37 @@ pub enum Error {
         message: String,
         /// How to fix it.
         hint: String,
+    },
+    /// A secret (SMTP password, webhook URL or signing secret) could not be read. The
+    /// message never contains the secret.
+    #[error("{what}: {message}\n  hint: {hint}")]
+    Secret {
+        /// Which secret (config key).
+        what: String,
+        /// What failed.
+        message: String,
+        /// How to fix it.
+        hint: String,
+    },
+    /// A report template failed to load or render.
+    #[error(
+        "template {name}: {message}\n  hint: fix the template, or remove it from [notify] templates to use the built-in one"
+    )]
+    Template {
+        /// Template name or path.
+        name: String,
+        /// The engine's message, with line.
+        message: String,
+    },
+    /// An input report (audit or scan JSON) could not be read.
+    #[error(
+        "{origin}: {message}\n  hint: pass the JSON of `keywarden scan --format json` or `keywarden audit --format json`"
+    )]
+    ReportInput {
+        /// File or `stdin`.
+        origin: String,
+        /// What is wrong (with line and column).
+        message: String,
     },
     /// A JSON input file (inventory, scan findings) is malformed.
     #[error("{path}: {message}\n  hint: {hint}")]

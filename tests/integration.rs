@@ -14,6 +14,7 @@
 //! - `precommit`: the pre-commit framework (`pre-commit try-repo`) against this checkout.
 //! - `mask_client`: the MASK API client against loopback HTTP servers.
 //! - `audit_cli`: `keywarden audit` and `scan --verify` end to end.
+//! - `notify`: `scan --notify` and `outbox` against aiosmtpd and an HTTP receiver.
 
 mod util;
 
@@ -22,6 +23,7 @@ mod contexts;
 mod labeled;
 mod mask_client;
 mod no_leak;
+mod notify;
 mod props;
 mod rules_cli;
 mod scan_cli;

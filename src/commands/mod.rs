@@ -5,6 +5,8 @@ pub mod audit;
 pub mod baseline;
 pub mod git_scan;
 pub mod hook;
+pub mod outbox;
+pub mod report;
 pub mod rules;
 pub mod scan;
 pub mod verify;
@@ -38,6 +40,8 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<Exit> {
         Command::Hook(cmd) => hook::run(cmd, out),
         Command::Baseline(args) => baseline::run(args, cli, out),
         Command::Audit(args) => audit::run(args, cli, out),
+        Command::Outbox(args) => outbox::run(args, out),
+        Command::Report(args) => report::run(args, out),
     }
 }
 
