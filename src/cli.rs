@@ -58,9 +58,121 @@ pub enum Command {
     /// List or check detection rules.
     #[command(subcommand)]
     Rules(RulesCommand),
+    /// Install or remove the git pre-commit hook that runs `keywarden scan --staged`.
+    #[command(subcommand, after_help = HOOK_HELP)]
+    Hook(HookCommand),
+    /// Record current findings in a baseline file, so that `scan --baseline` reports only
+    /// new ones.
+    #[command(after_help = BASELINE_HELP)]
+    Baseline(BaselineArgs),
     /// Audit the workspace's keys: inactive, overdue for rotation, over-scoped, leaked.
     #[command(after_help = AUDIT_HELP)]
     Audit(AuditArgs),
+    /// List, retry, drop or deliver notifications in the outbox (`[notify]`, `[state]`).
+    #[command(after_help = OUTBOX_HELP)]
+    Outbox(OutboxArgs),
+    /// Render a scan or audit JSON report as the notifications show it (text, markdown,
+    /// html, json), without sending anything: to preview templates.
+    Report(ReportArgs),
+}
+
+const HOOK_HELP: &str = "\
+The hook runs `keywarden scan --staged` (with --baseline .keywarden-baseline.json when
+that file exists) and blocks a commit that adds a key. It is written to core.hooksPath
+when set, else .git/hooks/pre-commit. A hook keywarden did not write is never replaced
+without --force (it is then kept as pre-commit.keywarden-backup) and never uninstalled.
+With the pre-commit framework, use .pre-commit-hooks.yaml instead (see README).";
+
+const BASELINE_HELP: &str = "\
+Examples:
+  keywarden baseline --output .keywarden-baseline.json
+  keywarden scan --baseline .keywarden-baseline.json
+  keywarden baseline --history -o .keywarden-baseline.json   (known keys in history)
+
+Each entry is (path, rule, context, fingerprint): never the key, no line number. Moving
+a key within its file keeps it known; copying it to another file is a new finding.
+The file is sorted JSON without timestamps, so it diffs well in review.";
+
+/// `keywarden hook …`.
+#[derive(Debug, Subcommand)]
+pub enum HookCommand {
+    /// Write the repository's pre-commit hook.
+    Install {
+        /// Replace a pre-commit hook that keywarden did not write (kept as
+        /// pre-commit.keywarden-backup).
+        #[arg(long)]
+        force: bool,
+    },
+    /// Remove the pre-commit hook if keywarden wrote it.
+    Uninstall,
+}
+
+/// `keywarden baseline`.
+#[derive(Debug, Args)]
+pub struct BaselineArgs {
+    /// Files or directories to scan. Default: the current directory.
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+
+    /// Baseline file to write.
+    #[arg(
+        long,
+        short = 'o',
+        value_name = "FILE",
+        default_value = ".keywarden-baseline.json"
+    )]
+    pub output: PathBuf,
+
+    /// Record findings of the git history (all refs) instead of the files.
+    #[arg(long, conflicts_with = "paths")]
+    pub history: bool,
+
+    /// Repository config [default: .keywarden.toml].
+    #[arg(long, value_name = "FILE", env = "KEYWARDEN_CONFIG")]
+    pub config: Option<PathBuf>,
+
+    /// Do not read .keywarden.toml.
+    #[arg(long, conflicts_with = "config")]
+    pub no_config: bool,
+
+    /// Extra rules file; repeatable.
+    #[arg(long, value_name = "FILE")]
+    pub rules: Vec<PathBuf>,
+
+    /// Glob of paths not to scan; repeatable.
+    #[arg(long, value_name = "GLOB")]
+    pub exclude: Vec<String>,
+}
+
+/// `keywarden report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The JSON of `keywarden scan --format json` or `keywarden audit --format json`;
+    /// `-` reads stdin.
+    #[arg(value_name = "FILE")]
+    pub input: PathBuf,
+
+    /// Output format.
+    #[arg(long, short = 'f', value_enum, default_value_t = ReportFormatArg::Text)]
+    pub format: ReportFormatArg,
+
+    /// A directory whose report.txt / report.md / report.html replace the built-in
+    /// templates (as `[notify] templates`).
+    #[arg(long, value_name = "DIR")]
+    pub templates: Option<PathBuf>,
+}
+
+/// Formats of `keywarden report`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormatArg {
+    /// Plain text (the email's text part).
+    Text,
+    /// Markdown.
+    Markdown,
+    /// HTML (the email's HTML part).
+    Html,
+    /// The versioned report model.
+    Json,
 }
 
 const SCAN_HELP: &str = "\
@@ -69,6 +181,10 @@ Examples:
   keywarden scan src config --fail-on high
   keywarden scan . --format sarif -o keywarden.sarif
   cat build.log | keywarden scan - --stdin-path build.log
+  keywarden scan --staged                what the next commit adds (the pre-commit hook)
+  keywarden scan --history               every blob in every commit of all refs
+  keywarden scan --range \"$BEFORE..$AFTER\" --format sarif   a CI push's commits
+  keywarden scan --baseline .keywarden-baseline.json   only findings not in the baseline
 
 Every finding shows file:line:column, severity, rule, context, the redacted key
 (mk_live_4eC3…p7dc) and its SHA-256 fingerprint; the full key is never printed.
@@ -150,6 +266,36 @@ pub struct ScanArgs {
     #[arg(long, value_name = "NAME")]
     pub stdin_path: Option<String>,
 
+    /// Scan what the next commit would contain: the staged (index) content of added and
+    /// modified files, reporting keys on the lines the commit adds. A key already in HEAD
+    /// does not block; renamed-unchanged files, symlinks and submodules are skipped. Run
+    /// from anywhere in the repository; paths are relative to its top.
+    #[arg(long, conflicts_with_all = ["paths", "history", "since", "range"])]
+    pub staged: bool,
+
+    /// With --staged: report every key in the staged files, not only on added lines.
+    #[arg(long, requires = "staged")]
+    pub whole_files: bool,
+
+    /// Scan the git history: every blob reachable from all refs, each unique blob once.
+    /// Each finding names the commit that introduced it and says whether it is still in
+    /// HEAD. A shallow clone is an error (fetch the full history).
+    #[arg(long, conflicts_with = "paths")]
+    pub history: bool,
+
+    /// History of the commits reachable from HEAD but not from REV (REV..HEAD), e.g.
+    /// origin/main. An unresolvable REV is an error that says what to fetch.
+    #[arg(long, value_name = "REV", conflicts_with_all = ["paths", "range"])]
+    pub since: Option<String>,
+
+    /// History of the commits in A..B (reachable from B, not from A): a push's range in CI.
+    #[arg(long, value_name = "A..B", conflicts_with = "paths")]
+    pub range: Option<String>,
+
+    /// Report only findings not recorded in this baseline (see `keywarden baseline`);
+    /// known ones are listed as suppressed (kind `baseline`).
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
     /// Ask the MASK API whether each found key is live (`GET /workspace` with the key; only
     /// to the --api-url base). Findings gain `verified`; an active live key is critical.
     #[arg(long)]
@@ -158,6 +304,93 @@ pub struct ScanArgs {
     /// MASK API base URL for --verify [default: https://api.mask.bz/v1].
     #[arg(long, value_name = "URL", env = "MASK_API_URL")]
     pub api_url: Option<String>,
+    /// Send the report through the channels in [notify] of the service config (email,
+    /// webhook), via the persistent outbox. Without it nothing is sent.
+    #[arg(long)]
+    pub notify: bool,
+
+    /// The service config with [notify] and [state] (`--config` here is the repository's
+    /// .keywarden.toml).
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "KEYWARDEN_SERVICE_CONFIG",
+        default_value = "/etc/keywarden/keywarden.toml",
+        requires = "notify"
+    )]
+    pub service_config: PathBuf,
+}
+
+const OUTBOX_HELP: &str = "\
+Every notification is written to the outbox (the [state] SQLite file) before it is
+sent. Transient failures (connection refused, timeouts, SMTP 4xx, HTTP 5xx/408/429)
+are retried with exponential backoff across runs; permanent ones (SMTP 5xx, HTTP 4xx)
+are dead-lettered with the reason; HTTP 410 disables the channel until `retry`.
+
+Examples:
+  keywarden outbox --config /etc/keywarden/keywarden.toml          list pending and dead
+  keywarden outbox list --all --format json --config keywarden.toml
+  keywarden outbox retry 42 --config keywarden.toml
+  keywarden outbox drop 42 --config keywarden.toml
+  keywarden outbox deliver --config keywarden.toml                  send what is due
+
+Exit codes:
+  0  done (retry/deliver: everything attempted was delivered)
+  1  retry/deliver: something is still pending or was dead-lettered
+  2  an error: bad config, unreadable state store, unknown id";
+
+/// `keywarden outbox …`.
+#[derive(Debug, Args)]
+pub struct OutboxArgs {
+    /// The service config ([notify] channels and [state] path).
+    #[arg(
+        long,
+        visible_alias = "service-config",
+        value_name = "FILE",
+        env = "KEYWARDEN_SERVICE_CONFIG",
+        default_value = "/etc/keywarden/keywarden.toml",
+        global = true
+    )]
+    pub config: PathBuf,
+
+    /// What to do (default: list).
+    #[command(subcommand)]
+    pub action: Option<OutboxCommand>,
+}
+
+/// Outbox actions.
+#[derive(Debug, Subcommand)]
+pub enum OutboxCommand {
+    /// List pending and dead-lettered messages (and disabled channels).
+    List {
+        /// Also list delivered messages.
+        #[arg(long)]
+        all: bool,
+        /// Output format.
+        #[arg(long, short = 'f', value_enum, default_value_t = OutboxFormat::Text)]
+        format: OutboxFormat,
+    },
+    /// Make a pending or dead message due now (re-enabling its channel) and send it.
+    Retry {
+        /// The message id (from `list`).
+        id: i64,
+    },
+    /// Delete a message from the outbox without sending it.
+    Drop {
+        /// The message id (from `list`).
+        id: i64,
+    },
+    /// Send every due message now (what `scan --notify` does before it exits).
+    Deliver,
+}
+
+/// Output of `keywarden outbox list`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutboxFormat {
+    /// A table.
+    Text,
+    /// `{"version": 1, "messages": […], "disabled_channels": […]}`.
+    Json,
 }
 
 /// `keywarden rules …`.

@@ -58,6 +58,35 @@ pub enum Error {
     /// Writing the report failed.
     #[error("writing the report: {0}")]
     Output(#[source] std::io::Error),
+    /// Reading the git repository failed, or it cannot answer what was asked (a shallow
+    /// clone, a revision that is not there).
+    #[error("git: {message}\n  hint: {hint}")]
+    Git {
+        /// What failed.
+        message: String,
+        /// How to fix it.
+        hint: String,
+    },
+    /// The state store (SQLite) could not be opened, migrated, read or written.
+    #[error("state store {path}: {message}\n  hint: {hint}")]
+    Store {
+        /// The SQLite file.
+        path: PathBuf,
+        /// What failed.
+        message: String,
+        /// How to fix it.
+        hint: String,
+    },
+    /// The pre-commit hook could not be installed or removed.
+    #[error("{path}: {message}\n  hint: {hint}")]
+    Hook {
+        /// The hook file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+        /// How to fix it.
+        hint: String,
+    },
     /// The MASK API rejected the audit key (401): wrong, revoked, or from another workspace.
     #[error(
         "{url}: 401 Unauthorized: the MASK API rejected the audit key {key} (wrong or revoked){}\n  hint: create a key with only the workspace:read scope and pass it in MASK_API_KEY, --key-file or the systemd credential `mask-api-key`",
@@ -139,6 +168,19 @@ pub enum Error {
         /// How to fix it.
         hint: String,
     },
+    /// A notification setting is invalid (`key` is the config key, e.g.
+    /// `notify.email[security].tls`).
+    #[error("{path}: {key}: {message}\n  hint: {hint}")]
+    NotifyConfig {
+        /// The config file.
+        path: PathBuf,
+        /// The config key.
+        key: String,
+        /// What is wrong.
+        message: String,
+        /// How to fix it.
+        hint: String,
+    },
     /// No usable audit key was found, or it is malformed.
     #[error("audit key: {message}\n  hint: {hint}")]
     AuditKey {
@@ -146,6 +188,37 @@ pub enum Error {
         message: String,
         /// How to fix it.
         hint: String,
+    },
+    /// A secret (SMTP password, webhook URL or signing secret) could not be read. The
+    /// message never contains the secret.
+    #[error("{what}: {message}\n  hint: {hint}")]
+    Secret {
+        /// Which secret (config key).
+        what: String,
+        /// What failed.
+        message: String,
+        /// How to fix it.
+        hint: String,
+    },
+    /// A report template failed to load or render.
+    #[error(
+        "template {name}: {message}\n  hint: fix the template, or remove it from [notify] templates to use the built-in one"
+    )]
+    Template {
+        /// Template name or path.
+        name: String,
+        /// The engine's message, with line.
+        message: String,
+    },
+    /// An input report (audit or scan JSON) could not be read.
+    #[error(
+        "{origin}: {message}\n  hint: pass the JSON of `keywarden scan --format json` or `keywarden audit --format json`"
+    )]
+    ReportInput {
+        /// File or `stdin`.
+        origin: String,
+        /// What is wrong (with line and column).
+        message: String,
     },
     /// A JSON input file (inventory, scan findings) is malformed.
     #[error("{path}: {message}\n  hint: {hint}")]
@@ -167,6 +240,14 @@ fn rid(request_id: &Option<String>) -> String {
 }
 
 impl Error {
+    /// A git error: what failed and how to fix it.
+    pub fn git(message: impl Into<String>, hint: impl Into<String>) -> Self {
+        Error::Git {
+            message: message.into(),
+            hint: hint.into(),
+        }
+    }
+
     /// Wraps an I/O error with the path it concerns.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {

@@ -8,12 +8,17 @@
 //! - [`rules`]: rules as data (TOML schema, loading, compiled database, `rules check`).
 //! - [`scan`]: the engine: walk, prefilter + regex matcher, context, placeholders, outcome.
 //! - [`report`]: text, JSON and SARIF renderers.
+//! - [`notify`]: the report model, its templates, email and webhook delivery via the outbox.
+//! - [`store`]: the SQLite state store (outbox, report history); the only module with SQL.
 //! - [`config`]: the repository's `.keywarden.toml` (scan settings, allowlist, rules).
 //! - [`service_config`]: the service config (`--config FILE`): [audit], [notify], [state], [daemon].
 //! - [`finding`]: the model (severity, context, environment, finding).
 //! - [`secret`]: the only holder of key bytes: fingerprints and redaction.
 //! - [`error`]: typed errors that say what, where and how to fix.
+//! - [`git`]: the repository read in-process with gix: index vs HEAD, history, hooks.
+//! - [`baseline`]: known findings (fingerprint + path + rule + context), sorted JSON.
 //! - [`logging`]: tracing setup.
+//! - [`tls`]: the single rustls crypto provider (ring).
 //! - [`mask`]: the MASK API client (the one place that knows the API's shape).
 //! - [`audit`]: key-hygiene policies (pure), the recommendation model, the audit report.
 //!
@@ -23,19 +28,24 @@
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod audit;
+pub mod baseline;
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod error;
 pub mod finding;
+pub mod git;
 pub mod logging;
 pub mod mask;
+pub mod notify;
 pub mod report;
 pub mod rules;
 pub mod scan;
 pub mod secret;
 pub mod service_config;
 pub mod settings;
+pub mod store;
+pub mod tls;
 
 pub use commands::Exit;
 pub use error::{Error, Result};

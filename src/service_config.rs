@@ -19,11 +19,11 @@ pub struct ServiceConfig {
 
     /// `[notify]`: channels (owned by `notify`).
     #[serde(default)]
-    pub notify: toml::Table,
+    pub notify: crate::notify::NotifyConfig,
 
     /// `[state]`: where the state store lives (owned by `store`).
     #[serde(default)]
-    pub state: toml::Table,
+    pub state: crate::store::StateConfig,
 
     /// `[daemon]`: schedules, scan targets, watch (owned by `daemon`).
     #[serde(default)]

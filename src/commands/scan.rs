@@ -85,8 +85,15 @@ pub fn exit_code(report: &ScanReport, settings: &ScanSettings) -> Exit {
 
 /// Runs `keywarden scan`.
 pub fn run(args: &ScanArgs, cli: &Cli, out: &mut dyn Write) -> Result<Exit> {
+    if args.staged || args.history || args.since.is_some() || args.range.is_some() {
+        return super::git_scan::run(args, cli, out);
+    }
     let settings = ScanSettings::resolve(args, cli.color, cli.quiet)?;
     let engine = engine(&settings)?;
+    let notify = args
+        .notify
+        .then(|| super::outbox::open(&args.service_config))
+        .transpose()?;
     let started = Instant::now();
     let pb = progress_bar(settings.progress);
     let on_file = |bytes: u64| {
@@ -95,7 +102,7 @@ pub fn run(args: &ScanArgs, cli: &Cli, out: &mut dyn Write) -> Result<Exit> {
             pb.set_message(report::human_bytes(bytes));
         }
     };
-    let walked = scan::walk::scan(&engine, &settings.options, &on_file)?;
+    let mut walked = scan::walk::scan(&engine, &settings.options, &on_file)?;
     pb.finish_and_clear();
     if walked.files == 0 {
         let why = if walked.skipped.is_empty() {
@@ -111,6 +118,9 @@ pub fn run(args: &ScanArgs, cli: &Cli, out: &mut dyn Write) -> Result<Exit> {
         };
         return Err(Error::NothingScanned(why));
     }
+    if let Some(path) = &args.baseline {
+        crate::baseline::Baseline::load(path)?.apply(&mut walked.findings);
+    }
     let today = chrono::Local::now().date_naive();
     let mut report = scan::outcome::finish(
         &engine.db,
@@ -123,5 +133,39 @@ pub fn run(args: &ScanArgs, cli: &Cli, out: &mut dyn Write) -> Result<Exit> {
         super::verify::verify(&mut report, args.api_url.as_deref())?;
     }
     render(&engine, &settings, &report, out)?;
+    if let Some((cfg, mut store)) = notify {
+        notify_report(&cfg, &mut store, &settings, &report, &args.service_config)?;
+    }
     Ok(exit_code(&report, &settings))
+}
+
+/// `--notify`: the scan's report through the outbox to the configured channels.
+fn notify_report(
+    cfg: &crate::notify::NotifyConfig,
+    store: &mut crate::store::Store,
+    settings: &ScanSettings,
+    report: &ScanReport,
+    config: &std::path::Path,
+) -> Result<()> {
+    if cfg.is_empty() {
+        return Err(Error::Usage(format!(
+            "--notify: {} has no [[notify.email]] or [[notify.webhook]] channel\n  hint: add one, or drop --notify",
+            config.display()
+        )));
+    }
+    let source = settings
+        .options
+        .paths()
+        .iter()
+        .map(|p| {
+            std::fs::canonicalize(p)
+                .unwrap_or_else(|_| p.clone())
+                .display()
+                .to_string()
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let model = crate::notify::ReportModel::from_scan(report, &source);
+    crate::notify::enqueue_and_deliver(cfg, store, model)?;
+    Ok(())
 }

@@ -123,6 +123,7 @@ impl ClientBuilder {
     /// Builds a client that authenticates with `key`.
     pub fn build(&self, key: SecretKey) -> Result<Client> {
         let base = check_base_url(&self.base_url)?;
+        crate::tls::install_provider();
         let http = reqwest::Client::builder()
             .timeout(self.timeout)
             .connect_timeout(self.connect_timeout)

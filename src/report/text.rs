@@ -91,6 +91,17 @@ pub fn write_text(
                 .unwrap_or_default();
             writeln!(out, "      verified: {v} (MASK API)")?;
         }
+        if let Some(c) = &f.commit {
+            writeln!(
+                out,
+                "      introduced in {} ({}, {}): {}\n      {}",
+                c.commit.get(..12).unwrap_or(&c.commit),
+                c.date,
+                c.author,
+                c.subject,
+                p.s(if c.in_head { "33" } else { "1;31" }, &c.status)
+            )?;
+        }
         if let Some(s) = &f.suppressed {
             writeln!(
                 out,

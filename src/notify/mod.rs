@@ -1,0 +1,137 @@
+//! Notifications: a report goes into the outbox (the state store) first, then to email
+//! and webhook channels, with retries across runs; nothing is lost, nothing doubled.
+//!
+//! # Entry points
+//!
+//! - [`enqueue_and_deliver`]: what `keywarden scan --notify` (and `audit --notify`) call:
+//!   compute the changes since the last delivered report, render, enqueue one message per
+//!   channel and event, then deliver everything due.
+//! - [`enqueue`] and [`deliver_due`]: the two halves, for the daemon.
+//! - [`ReportModel::from_json`]: the model from audit or scan JSON.
+//!
+//! # Layout
+//!
+//! - `config`: `[notify]` (channels, retry policy, secrets).
+//! - `model`: the report model and its changes since the last delivered report.
+//! - `render`: minijinja templates (text, Markdown, HTML) and JSON.
+//! - `email`: SMTP with lettre. `webhook`: Standard Webhooks and Slack with reqwest.
+//! - `deliver`: the delivery loop: claim, send, classify, back off, dead-letter.
+
+pub mod config;
+mod deliver;
+pub mod email;
+mod input;
+pub mod model;
+pub mod render;
+pub mod webhook;
+
+pub use config::{NotifyConfig, RetryPolicy, SecretSource};
+pub use deliver::{DeliveryStats, deliver_due};
+pub use model::ReportModel;
+pub use render::{Renderer, ReportFormat};
+
+use crate::error::Result;
+use crate::store::{NewMessage, Store, now_ms};
+use model::FindingRef;
+
+/// The result of one attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Accepted.
+    Delivered,
+    /// Try again later (connection refused, timeout, SMTP 4xx, HTTP 5xx/408/429).
+    Transient(String),
+    /// Never going to work as is (SMTP 5xx, HTTP 4xx): dead-letter with the reason.
+    Permanent(String),
+    /// `410 Gone`: the receiver asks us to stop; the channel is disabled.
+    Gone(String),
+}
+
+fn random_id() -> String {
+    let bytes: [u8; 16] = rand::random();
+    hex::encode(bytes)
+}
+
+/// Computes the report's changes since the last delivered report of its source, renders
+/// it for every configured channel and event, and writes every message to the outbox in
+/// one transaction. Returns the outbox ids. Nothing is sent.
+pub fn enqueue(cfg: &NotifyConfig, store: &mut Store, mut report: ReportModel) -> Result<Vec<i64>> {
+    let previous: Option<Vec<FindingRef>> = store
+        .last_delivered_findings(&report.source)?
+        .and_then(|j| serde_json::from_str(&j).ok());
+    report.diff_against(previous.as_deref());
+    let renderer = Renderer::new(cfg.templates.as_deref())?;
+    let mut messages = Vec::new();
+    if !cfg.email.is_empty() {
+        let payload = email::EmailPayload {
+            subject: report.subject(),
+            text: renderer.render(&report, ReportFormat::Text)?,
+            html: renderer.render(&report, ReportFormat::Html)?,
+        };
+        let bytes = serde_json::to_vec(&payload).unwrap_or_default();
+        for ch in &cfg.email {
+            messages.push(NewMessage {
+                channel: ch.name.clone(),
+                transport: "email",
+                event: "keywarden.report".into(),
+                message_id: email::message_id(&ch.from, &format!("keywarden.{}", random_id())),
+                payload: bytes.clone(),
+            });
+        }
+    }
+    if !cfg.webhook.is_empty() {
+        let timestamp = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let events = webhook::events(&report);
+        let slack = webhook::slack_body(&report);
+        for ch in &cfg.webhook {
+            for (event, data) in &events {
+                if !ch.wants(event) {
+                    continue;
+                }
+                let payload = match ch.format {
+                    config::WebhookFormat::Slack => slack.clone(),
+                    config::WebhookFormat::Standard => webhook::body(event, &timestamp, data),
+                };
+                messages.push(NewMessage {
+                    channel: ch.name.clone(),
+                    transport: "webhook",
+                    event: (*event).to_string(),
+                    message_id: format!("msg_{}", random_id()),
+                    payload,
+                });
+            }
+        }
+    }
+    let refs = serde_json::to_string(&report.finding_refs()).unwrap_or_else(|_| "[]".into());
+    let ids = store.enqueue(&report.source, &refs, &messages, now_ms())?;
+    tracing::info!(
+        "enqueued {} notification(s) for {} in {}",
+        ids.len(),
+        report.source,
+        store.path().display()
+    );
+    Ok(ids)
+}
+
+/// [`enqueue`], then [`deliver_due`] (which also sends what earlier runs left pending).
+///
+/// ```no_run
+/// # fn main() -> keywarden::Result<()> {
+/// use keywarden::notify::{self, ReportModel};
+/// let loaded = keywarden::service_config::LoadedConfig::load("keywarden.toml".as_ref())?;
+/// let mut cfg = loaded.config.notify.clone();
+/// cfg.resolve_paths(std::path::Path::new("."));
+/// let path = loaded.config.state.resolve_path(std::path::Path::new("."));
+/// let mut store = keywarden::store::Store::open(&path)?;
+/// let report = ReportModel::from_json(&std::fs::read_to_string("audit.json").unwrap(), "audit.json", None)?;
+/// let stats = notify::enqueue_and_deliver(&cfg, &mut store, report)?;
+/// # Ok(()) }
+/// ```
+pub fn enqueue_and_deliver(
+    cfg: &NotifyConfig,
+    store: &mut Store,
+    report: ReportModel,
+) -> Result<DeliveryStats> {
+    enqueue(cfg, store, report)?;
+    deliver_due(cfg, store, None)
+}

@@ -1,0 +1,204 @@
+//! The state store: one SQLite file (WAL, created 0600) and the only module that runs SQL.
+//!
+//! The schema lives in `schema.sql`; [`Store::open`] checks `PRAGMA user_version` and
+//! applies missing migrations in one transaction. A file written by a newer Keywarden is
+//! refused with a message that says so. Times are Unix milliseconds.
+
+mod outbox;
+
+pub use outbox::{NewMessage, OutboxRow, Status};
+
+use crate::error::{Error, Result};
+use rusqlite::Connection;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+/// Migrations, in order: entry `i` takes the schema from version `i` to `i + 1`.
+const MIGRATIONS: &[&str] = &[include_str!("schema.sql")];
+
+/// `[state]` of the service config.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StateConfig {
+    /// The SQLite file. Relative paths are relative to the config file's directory.
+    /// Default: `$STATE_DIRECTORY/state.db` (systemd's `StateDirectory=`), else
+    /// `/var/lib/keywarden/state.db`.
+    pub path: Option<PathBuf>,
+}
+
+impl StateConfig {
+    /// The store's path, resolving a relative `path` against `base` (the config's
+    /// directory).
+    pub fn resolve_path(&self, base: &Path) -> PathBuf {
+        match &self.path {
+            Some(p) if p.is_relative() => base.join(p),
+            Some(p) => p.clone(),
+            None => std::env::var_os("STATE_DIRECTORY")
+                .filter(|v| !v.is_empty())
+                .map(|d| {
+                    // systemd may pass several colon-separated directories: use the first.
+                    let first = d
+                        .to_string_lossy()
+                        .split(':')
+                        .next()
+                        .unwrap_or("")
+                        .to_string();
+                    PathBuf::from(first).join("state.db")
+                })
+                .unwrap_or_else(|| PathBuf::from("/var/lib/keywarden/state.db")),
+        }
+    }
+}
+
+/// An open state store.
+#[derive(Debug)]
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Opens (creating it 0600 if missing) and migrates the store at `path`.
+    pub fn open(path: &Path) -> Result<Store> {
+        create_private(path)?;
+        let conn = Connection::open(path).map_err(|e| db_error(path, "opening", e))?;
+        let mut store = Store {
+            conn,
+            path: path.to_path_buf(),
+        };
+        store
+            .conn
+            .busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(|e| store.err("configuring", e))?;
+        let mode: String = store
+            .conn
+            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+            .map_err(|e| store.err("switching to WAL", e))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            tracing::warn!("{}: journal mode is {mode}, not WAL", path.display());
+        }
+        store
+            .conn
+            .execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")
+            .map_err(|e| store.err("configuring", e))?;
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// The file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The schema version this build writes.
+    pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+    fn migrate(&mut self) -> Result<()> {
+        let path = self.path.clone();
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(|e| db_error(&path, "starting the migration", e))?;
+        let version: i64 = tx
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(|e| db_error(&path, "reading the schema version", e))?;
+        if version > Self::SCHEMA_VERSION {
+            return Err(Error::Store {
+                path,
+                message: format!(
+                    "schema version {version} is newer than this keywarden understands ({})",
+                    Self::SCHEMA_VERSION
+                ),
+                hint: "upgrade keywarden, or point [state] path at another file".into(),
+            });
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            tx.execute_batch(sql)
+                .map_err(|e| db_error(&path, &format!("migrating to schema {}", i + 1), e))?;
+            tx.pragma_update(None, "user_version", (i + 1) as i64)
+                .map_err(|e| db_error(&path, "setting the schema version", e))?;
+        }
+        tx.commit()
+            .map_err(|e| db_error(&path, "committing the migration", e))
+    }
+
+    fn err(&self, doing: &str, e: rusqlite::Error) -> Error {
+        db_error(&self.path, doing, e)
+    }
+}
+
+fn db_error(path: &Path, doing: &str, e: rusqlite::Error) -> Error {
+    Error::Store {
+        path: path.to_path_buf(),
+        message: format!("{doing}: {e}"),
+        hint: "check that the file is a Keywarden state store, that its directory is writable, and that no other program holds it locked".into(),
+    }
+}
+
+/// Creates `path` (and its directory) readable by the owner only, if it does not exist.
+fn create_private(path: &Path) -> Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    }
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    match opts.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(Error::io(path, e)),
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn creates_private_wal_store_and_reopens() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/state.db");
+        let s = Store::open(&path).unwrap();
+        drop(s);
+        let s = Store::open(&path).unwrap();
+        s.conn
+            .execute("INSERT INTO disabled_channels VALUES ('x', 1, 'y')", [])
+            .unwrap();
+        #[cfg(unix)]
+        for suffix in ["", "-wal", "-shm"] {
+            use std::os::unix::fs::PermissionsExt;
+            let p = format!("{}{suffix}", path.display());
+            let mode = std::fs::metadata(&p).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "{p}");
+        }
+        let v: i64 = s
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, Store::SCHEMA_VERSION);
+        let mode: String = s
+            .conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+    }
+
+    #[test]
+    fn refuses_a_newer_schema() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        drop(Store::open(&path).unwrap());
+        let c = Connection::open(&path).unwrap();
+        c.pragma_update(None, "user_version", 99).unwrap();
+        drop(c);
+        let e = Store::open(&path).unwrap_err().to_string();
+        assert!(e.contains("schema version 99"), "{e}");
+        assert!(e.contains("upgrade keywarden"), "{e}");
+    }
+}

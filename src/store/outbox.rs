@@ -1,0 +1,463 @@
+//! Outbox, report history and disabled channels: the SQL behind [`crate::notify`].
+
+use super::{Store, db_error};
+use crate::error::{Error, Result};
+use rusqlite::{OptionalExtension, Row, TransactionBehavior, params};
+use serde::Serialize;
+
+/// Where a message stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Waiting for its first or next attempt.
+    Pending,
+    /// Accepted by the receiver.
+    Delivered,
+    /// Failed permanently (or too often); kept with the reason until retried or dropped.
+    Dead,
+}
+
+impl Status {
+    fn parse(s: &str) -> Status {
+        match s {
+            "delivered" => Status::Delivered,
+            "dead" => Status::Dead,
+            _ => Status::Pending,
+        }
+    }
+
+    /// The lowercase name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pending => "pending",
+            Status::Delivered => "delivered",
+            Status::Dead => "dead",
+        }
+    }
+}
+
+/// A message to enqueue.
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    /// The configured channel's name.
+    pub channel: String,
+    /// `email` or `webhook`.
+    pub transport: &'static str,
+    /// Event type (`keywarden.report`, …).
+    pub event: String,
+    /// Stable id: the webhook's `webhook-id` or the email's `Message-ID`.
+    pub message_id: String,
+    /// The rendered message.
+    pub payload: Vec<u8>,
+}
+
+/// A message in the outbox.
+#[derive(Debug, Clone, Serialize)]
+pub struct OutboxRow {
+    /// Row id (what `keywarden outbox retry|drop` take).
+    pub id: i64,
+    /// Channel name.
+    pub channel: String,
+    /// `email` or `webhook`.
+    pub transport: String,
+    /// Event type.
+    pub event: String,
+    /// `webhook-id` or `Message-ID`.
+    pub message_id: String,
+    /// Status.
+    pub status: Status,
+    /// Attempts made so far.
+    pub attempts: i64,
+    /// Enqueued at (Unix ms).
+    pub created_at: i64,
+    /// Next attempt at (Unix ms), for pending messages.
+    pub next_attempt_at: i64,
+    /// Why the last attempt failed.
+    pub last_error: Option<String>,
+    /// Delivered or dead-lettered at (Unix ms).
+    pub finished_at: Option<i64>,
+    /// The rendered message (not listed).
+    #[serde(skip)]
+    pub payload: Vec<u8>,
+}
+
+const COLUMNS: &str = "id, channel, transport, event, message_id, status, attempts, created_at, \
+                       next_attempt_at, last_error, finished_at, payload";
+
+fn row(r: &Row<'_>) -> rusqlite::Result<OutboxRow> {
+    Ok(OutboxRow {
+        id: r.get(0)?,
+        channel: r.get(1)?,
+        transport: r.get(2)?,
+        event: r.get(3)?,
+        message_id: r.get(4)?,
+        status: Status::parse(&r.get::<_, String>(5)?),
+        attempts: r.get(6)?,
+        created_at: r.get(7)?,
+        next_attempt_at: r.get(8)?,
+        last_error: r.get(9)?,
+        finished_at: r.get(10)?,
+        payload: r.get(11)?,
+    })
+}
+
+impl Store {
+    /// The findings (JSON, as given to [`Store::enqueue`]) of the last delivered report of
+    /// `source`, if any.
+    pub fn last_delivered_findings(&self, source: &str) -> Result<Option<String>> {
+        let json: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT findings FROM reports WHERE source = ?1 AND delivered_at IS NOT NULL \
+                 ORDER BY delivered_at DESC, id DESC LIMIT 1",
+                params![source],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.err("reading the last delivered report", e))?;
+        Ok(json)
+    }
+
+    /// Records a report (its findings as JSON: ids and labels, no secrets) and its messages
+    /// in one transaction; returns the messages' ids.
+    pub fn enqueue(
+        &mut self,
+        source: &str,
+        findings: &str,
+        messages: &[NewMessage],
+        now: i64,
+    ) -> Result<Vec<i64>> {
+        let path = self.path.clone();
+        let e = |doing: &str, e| db_error(&path, doing, e);
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|x| e("enqueueing", x))?;
+        tx.execute(
+            "INSERT INTO reports (source, created_at, findings) VALUES (?1, ?2, ?3)",
+            params![source, now, findings],
+        )
+        .map_err(|x| e("recording the report", x))?;
+        let report_id = tx.last_insert_rowid();
+        let mut ids = Vec::with_capacity(messages.len());
+        for m in messages {
+            tx.execute(
+                "INSERT INTO outbox (report_id, channel, transport, event, message_id, payload, \
+                 status, created_at, next_attempt_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7, ?7)",
+                params![
+                    report_id,
+                    m.channel,
+                    m.transport,
+                    m.event,
+                    m.message_id,
+                    m.payload,
+                    now
+                ],
+            )
+            .map_err(|x| e("enqueueing a message", x))?;
+            ids.push(tx.last_insert_rowid());
+        }
+        tx.commit().map_err(|x| e("committing the outbox", x))?;
+        Ok(ids)
+    }
+
+    /// Claims the next pending message due by `due_by` (`only`: just that id; never one
+    /// of the `skip` channels): its next attempt is pushed to `lease_until` and its
+    /// attempt counted, so a concurrent run does not send it too, and a run killed
+    /// mid-attempt leaves it due again once the lease expires.
+    pub fn claim_due(
+        &mut self,
+        due_by: i64,
+        lease_until: i64,
+        only: Option<i64>,
+        skip: &[String],
+    ) -> Result<Option<OutboxRow>> {
+        let skip = serde_json::to_string(skip).unwrap_or_else(|_| "[]".into());
+        let path = self.path.clone();
+        let e = |x| db_error(&path, "claiming a due message", x);
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(e)?;
+        let found = tx
+            .query_row(
+                &format!(
+                    "SELECT {COLUMNS} FROM outbox WHERE status = 'pending' AND next_attempt_at <= ?1 \
+                     AND (?2 IS NULL OR id = ?2) \
+                     AND channel NOT IN (SELECT value FROM json_each(?3)) \
+                     ORDER BY next_attempt_at, id LIMIT 1"
+                ),
+                params![due_by, only, skip],
+                row,
+            )
+            .optional()
+            .map_err(e)?;
+        let Some(mut r) = found else {
+            return Ok(None);
+        };
+        tx.execute(
+            "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?2 WHERE id = ?1",
+            params![r.id, lease_until],
+        )
+        .map_err(e)?;
+        tx.commit().map_err(e)?;
+        r.attempts += 1;
+        Ok(Some(r))
+    }
+
+    /// The earliest next attempt among pending messages (`only`: just that id; not of
+    /// the `skip` channels).
+    pub fn next_pending_at(&self, only: Option<i64>, skip: &[String]) -> Result<Option<i64>> {
+        let skip = serde_json::to_string(skip).unwrap_or_else(|_| "[]".into());
+        self.conn
+            .query_row(
+                "SELECT MIN(next_attempt_at) FROM outbox WHERE status = 'pending' \
+                 AND (?1 IS NULL OR id = ?1) \
+                 AND channel NOT IN (SELECT value FROM json_each(?2))",
+                params![only, skip],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.err("reading the outbox", e))
+    }
+
+    /// Marks a message delivered (and its report, if it is the first of it delivered).
+    pub fn mark_delivered(&mut self, id: i64, now: i64) -> Result<()> {
+        let path = self.path.clone();
+        let e = |x| db_error(&path, "recording a delivery", x);
+        let tx = self.conn.transaction().map_err(e)?;
+        tx.execute(
+            "UPDATE outbox SET status = 'delivered', finished_at = ?2, last_error = NULL WHERE id = ?1",
+            params![id, now],
+        )
+        .map_err(e)?;
+        tx.execute(
+            "UPDATE reports SET delivered_at = ?2 WHERE delivered_at IS NULL \
+             AND id = (SELECT report_id FROM outbox WHERE id = ?1)",
+            params![id, now],
+        )
+        .map_err(e)?;
+        tx.commit().map_err(e)
+    }
+
+    /// Schedules the next attempt of a message that failed transiently.
+    pub fn mark_retry(&mut self, id: i64, next_at: i64, error: &str) -> Result<()> {
+        self.conn
+            .execute(
+                "UPDATE outbox SET next_attempt_at = ?2, last_error = ?3 WHERE id = ?1",
+                params![id, next_at, error],
+            )
+            .map(drop)
+            .map_err(|e| self.err("scheduling a retry", e))
+    }
+
+    /// Dead-letters a message with the reason.
+    pub fn mark_dead(&mut self, id: i64, now: i64, reason: &str) -> Result<()> {
+        self.conn
+            .execute(
+                "UPDATE outbox SET status = 'dead', finished_at = ?2, last_error = ?3 WHERE id = ?1",
+                params![id, now, reason],
+            )
+            .map(drop)
+            .map_err(|e| self.err("dead-lettering a message", e))
+    }
+
+    /// Messages, oldest first: pending and dead ones, and delivered ones with `all`.
+    pub fn list(&self, all: bool) -> Result<Vec<OutboxRow>> {
+        let mut stmt = self
+            .conn
+            .prepare(&format!(
+                "SELECT {COLUMNS} FROM outbox WHERE ?1 OR status != 'delivered' ORDER BY id"
+            ))
+            .map_err(|e| self.err("listing the outbox", e))?;
+        let rows = stmt
+            .query_map(params![all], row)
+            .and_then(|it| it.collect::<rusqlite::Result<Vec<_>>>())
+            .map_err(|e| self.err("listing the outbox", e))?;
+        Ok(rows)
+    }
+
+    /// One message.
+    pub fn get(&self, id: i64) -> Result<Option<OutboxRow>> {
+        self.conn
+            .query_row(
+                &format!("SELECT {COLUMNS} FROM outbox WHERE id = ?1"),
+                params![id],
+                row,
+            )
+            .optional()
+            .map_err(|e| self.err("reading the outbox", e))
+    }
+
+    /// Makes a pending or dead message due now with a fresh attempt count, and re-enables
+    /// its channel if a `410 Gone` had disabled it.
+    pub fn requeue(&mut self, id: i64, now: i64) -> Result<OutboxRow> {
+        let r = self.get(id)?.ok_or_else(|| no_such_message(id))?;
+        if r.status == Status::Delivered {
+            return Err(Error::Usage(format!(
+                "outbox message {id} was already delivered; nothing to retry"
+            )));
+        }
+        self.conn
+            .execute(
+                "UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = ?2, \
+                 finished_at = NULL WHERE id = ?1",
+                params![id, now],
+            )
+            .map_err(|e| self.err("requeueing a message", e))?;
+        self.enable_channel(&r.channel)?;
+        self.get(id)?.ok_or_else(|| no_such_message(id))
+    }
+
+    /// Deletes a message.
+    pub fn drop_message(&mut self, id: i64) -> Result<()> {
+        let n = self
+            .conn
+            .execute("DELETE FROM outbox WHERE id = ?1", params![id])
+            .map_err(|e| self.err("dropping a message", e))?;
+        if n == 0 {
+            return Err(no_such_message(id));
+        }
+        Ok(())
+    }
+
+    /// Disables a channel (after `410 Gone`).
+    pub fn disable_channel(&mut self, channel: &str, now: i64, reason: &str) -> Result<()> {
+        self.conn
+            .execute(
+                "INSERT INTO disabled_channels (channel, disabled_at, reason) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (channel) DO UPDATE SET disabled_at = ?2, reason = ?3",
+                params![channel, now, reason],
+            )
+            .map(drop)
+            .map_err(|e| self.err("disabling a channel", e))
+    }
+
+    /// Re-enables a channel.
+    pub fn enable_channel(&mut self, channel: &str) -> Result<()> {
+        self.conn
+            .execute(
+                "DELETE FROM disabled_channels WHERE channel = ?1",
+                params![channel],
+            )
+            .map(drop)
+            .map_err(|e| self.err("enabling a channel", e))
+    }
+
+    /// Disabled channels: (name, disabled at, reason).
+    pub fn disabled_channels(&self) -> Result<Vec<(String, i64, String)>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT channel, disabled_at, reason FROM disabled_channels ORDER BY channel")
+            .map_err(|e| self.err("reading disabled channels", e))?;
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .and_then(|it| it.collect::<rusqlite::Result<Vec<_>>>())
+            .map_err(|e| self.err("reading disabled channels", e))
+    }
+}
+
+fn no_such_message(id: i64) -> Error {
+    Error::Usage(format!(
+        "no outbox message with id {id}\n  hint: `keywarden outbox list --all` shows every id"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(id: &str) -> NewMessage {
+        NewMessage {
+            channel: "hook".into(),
+            transport: "webhook",
+            event: "keywarden.report".into(),
+            message_id: id.into(),
+            payload: b"{}".to_vec(),
+        }
+    }
+
+    #[test]
+    fn claim_lease_retry_deliver_and_history() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(&dir.path().join("s.db")).unwrap();
+        let ids = s
+            .enqueue("acme", "[\"a\"]", &[msg("m1"), msg("m2")], 1000)
+            .unwrap();
+        assert_eq!(ids.len(), 2);
+        let skip = ["hook".to_string()];
+        assert!(s.claim_due(1000, 1500, None, &skip).unwrap().is_none());
+        assert_eq!(s.next_pending_at(None, &skip).unwrap(), None);
+        let r = s.claim_due(1000, 1500, Some(ids[0]), &[]).unwrap().unwrap();
+        assert_eq!((r.id, r.attempts), (ids[0], 1));
+        // leased: not due again until the lease expires
+        assert!(
+            s.claim_due(1000, 1500, Some(ids[0]), &[])
+                .unwrap()
+                .is_none()
+        );
+        assert_eq!(s.next_pending_at(Some(ids[0]), &[]).unwrap(), Some(1500));
+        s.mark_retry(r.id, 2000, "503").unwrap();
+        assert!(
+            s.claim_due(1999, 2499, Some(ids[0]), &[])
+                .unwrap()
+                .is_none()
+        );
+        let r = s.claim_due(2000, 2500, Some(ids[0]), &[]).unwrap().unwrap();
+        assert_eq!(r.attempts, 2);
+        assert_eq!(s.last_delivered_findings("acme").unwrap(), None);
+        s.mark_delivered(r.id, 2100).unwrap();
+        assert_eq!(
+            s.last_delivered_findings("acme").unwrap(),
+            Some("[\"a\"]".to_string())
+        );
+        s.mark_dead(ids[1], 2200, "400 Bad Request").unwrap();
+        let listed: Vec<_> = s
+            .list(false)
+            .unwrap()
+            .into_iter()
+            .map(|r| r.status)
+            .collect();
+        assert_eq!(listed, vec![Status::Dead]);
+        assert_eq!(s.list(true).unwrap().len(), 2);
+        let r = s.requeue(ids[1], 3000).unwrap();
+        assert_eq!((r.status, r.attempts), (Status::Pending, 0));
+        assert!(s.requeue(ids[0], 3000).is_err());
+        s.drop_message(ids[1]).unwrap();
+        assert!(s.drop_message(ids[1]).is_err());
+    }
+
+    #[test]
+    fn two_connections_never_claim_the_same_message() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let mut a = Store::open(&path).unwrap();
+        let mut b = Store::open(&path).unwrap();
+        let msgs: Vec<NewMessage> = (0..10).map(|i| msg(&format!("m{i}"))).collect();
+        a.enqueue("acme", "[]", &msgs, 0).unwrap();
+        let mut claimed = Vec::new();
+        for turn in 0..30 {
+            let s = if turn % 2 == 0 { &mut a } else { &mut b };
+            if let Some(r) = s.claim_due(0, 1_000, None, &[]).unwrap() {
+                claimed.push(r.id);
+            }
+        }
+        claimed.sort();
+        let n = claimed.len();
+        claimed.dedup();
+        assert_eq!(
+            (n, claimed.len()),
+            (10, 10),
+            "each message claimed exactly once"
+        );
+    }
+
+    #[test]
+    fn disabled_channels_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(&dir.path().join("s.db")).unwrap();
+        s.disable_channel("hook", 5, "410 Gone").unwrap();
+        assert_eq!(s.disabled_channels().unwrap()[0].2, "410 Gone");
+        s.enable_channel("hook").unwrap();
+        assert!(s.disabled_channels().unwrap().is_empty());
+    }
+}
