@@ -140,7 +140,12 @@ impl ReportModel {
     pub fn from_json(text: &str, origin: &str, source: Option<&str>) -> Result<ReportModel> {
         let err = |e: serde_json::Error| Error::ReportInput {
             origin: origin.to_string(),
-            message: format!("{e} (line {}, column {})", e.line(), e.column()),
+            message: format!(
+                "{} (line {}, column {})",
+                crate::error::scrub(&e.to_string()),
+                e.line(),
+                e.column()
+            ),
         };
         let v: Value = serde_json::from_str(text).map_err(err)?;
         if v.get("keys").is_some() {
