@@ -366,7 +366,7 @@ pub const WEBHOOK_SECRETS: &str = "whsec_b2xkLXNpZ25pbmcta2V5LTAxMjM0NTY3ODlhYmN
 /// The `[[notify.webhook]]` TOML for a receiver URL (in env `var`).
 pub fn webhook_toml(name: &str, var: &str, extra: &str) -> String {
     format!(
-        "[[notify.webhook]]\nname = \"{name}\"\nurl = {{ env = \"{var}\" }}\nsecret = {{ env = \"KW_TEST_WEBHOOK_SECRET\" }}\ntimeout_secs = 5\n{extra}\n"
+        "[[notify.webhook]]\nname = \"{name}\"\nurl = {{ env = \"{var}\" }}\nsecret = {{ env = \"KW_TEST_WEBHOOK_SECRET\" }}\ntimeout_secs = 2\n{extra}\n"
     )
 }
 

@@ -216,7 +216,7 @@ fn timeouts_retry_and_redirects_are_not_followed() {
     let s = Setup::new(&format!(
         "{}{FAST_RETRY}",
         webhook_toml("siem", "KW_TEST_URL", "events = [\"keywarden.report\"]")
-            .replace("timeout_secs = 5", "timeout_secs = 1")
+            .replace("timeout_secs = 2", "timeout_secs = 1")
     ))
     .env("KW_TEST_URL", &rx.url);
     let out = s.scan_notify();
