@@ -235,3 +235,34 @@ fn timeouts_retry_and_redirects_are_not_followed() {
         "{rows:?}"
     );
 }
+
+#[test]
+fn url_and_secret_from_systemd_credentials() {
+    let rx = Receiver::start(&[], 200);
+    let s = Setup::new(&format!(
+        "[[notify.webhook]]\nname = \"siem\"\nurl = {{ credential = \"siem-url\" }}\nsecret = {{ credential = \"siem-secret\" }}\nevents = [\"keywarden.report\"]\n\n{FAST_RETRY}"
+    ));
+    let creds = s.tree.path().join("credentials");
+    std::fs::create_dir_all(&creds).unwrap();
+    std::fs::write(creds.join("siem-url"), format!("{}\n", rx.url)).unwrap();
+    let key_only = WEBHOOK_SECRETS.split(' ').nth(1).unwrap();
+    std::fs::write(creds.join("siem-secret"), format!("{key_only}\n")).unwrap();
+    let s = s.env("CREDENTIALS_DIRECTORY", creds.to_str().unwrap());
+    let out = s.scan_notify();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let reqs = rx.requests();
+    assert_eq!(reqs.len(), 1, "{stderr}");
+    assert!(verifies(&reqs[0], WEBHOOK_KEY_NEW));
+    assert!(
+        !verifies(&reqs[0], WEBHOOK_KEY_OLD),
+        "only the configured secret signs"
+    );
+    assert_eq!(
+        reqs[0]
+            .header("webhook-signature")
+            .unwrap()
+            .split(' ')
+            .count(),
+        1
+    );
+}
