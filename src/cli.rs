@@ -189,14 +189,13 @@ pub struct ScanArgs {
     #[arg(long)]
     pub notify: bool,
 
-    /// The service config with [notify] and [state] (`--config` here is the repository's
-    /// .keywarden.toml).
+    /// The service config whose [notify] and [state] `--notify` uses (`--config` here is
+    /// the repository's .keywarden.toml). Read only with --notify.
     #[arg(
         long,
         value_name = "FILE",
         env = "KEYWARDEN_SERVICE_CONFIG",
-        default_value = "/etc/keywarden/keywarden.toml",
-        requires = "notify"
+        default_value = "/etc/keywarden/keywarden.toml"
     )]
     pub service_config: PathBuf,
 }

@@ -169,8 +169,14 @@ fn the_next_scan_run_delivers_what_a_killed_run_left() {
 fn config_errors_say_where_and_nothing_is_sent_without_notify() {
     let rx = Receiver::start(&[], 200);
     let s = report_only(&rx);
-    // Without --notify nothing is sent and no store is created.
-    let out = s.cmd().args(["scan", "app"]).output().unwrap();
+    // Without --notify nothing is sent and no store is created, even with the service
+    // config in the environment.
+    let out = s
+        .cmd()
+        .args(["scan", "app"])
+        .env("KEYWARDEN_SERVICE_CONFIG", &s.config)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(rx.requests().is_empty());
     assert!(!s.state_db().exists());
