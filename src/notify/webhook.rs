@@ -4,7 +4,7 @@
 
 use super::Outcome;
 use super::config::{Secret, WebhookChannel, is_loopback_host};
-use super::model::ReportModel;
+use crate::report::model::ReportModel;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use hmac::{Hmac, Mac};
