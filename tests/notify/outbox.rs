@@ -274,3 +274,56 @@ fn two_concurrent_runs_deliver_each_message_once() {
     assert_eq!(unique.len(), 5, "no message delivered twice: {accepted:?}");
     assert!(s.outbox_rows().iter().all(|r| r["status"] == "delivered"));
 }
+
+/// `tests/data/audit-report.json` is `keywarden audit --inventory examples/inventory.json
+/// --format json` as issue 4's implementation writes it: the notifier reads it as is.
+#[test]
+fn report_reads_the_audit_json() {
+    let t = Tree::new();
+    let input = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/audit-report.json");
+    let out = t
+        .cmd()
+        .arg("report")
+        .arg(&input)
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["kind"], "audit");
+    assert_eq!(v["source"], "Acme Marketing");
+    assert_eq!(v["summary"]["keys"], 7);
+    assert_eq!(
+        [
+            &v["summary"]["revoke"],
+            &v["summary"]["rotate"],
+            &v["summary"]["narrow"],
+            &v["summary"]["inactive"]
+        ],
+        [2, 3, 1, 2]
+    );
+    assert_eq!(
+        v["actions"]["narrow"][0]["narrow_to"],
+        serde_json::json!(["links:read"])
+    );
+    let html = t
+        .cmd()
+        .arg("report")
+        .arg(&input)
+        .args(["--format", "html"])
+        .output()
+        .unwrap();
+    let html = String::from_utf8_lossy(&html.stdout);
+    assert!(
+        html.contains(
+            "[Keywarden] Acme Marketing: 2 to revoke, 3 to rotate, 1 to narrow, 2 inactive"
+        )
+    );
+    assert!(html.contains("Issue the replacement with the narrowed scopes (links:read)"));
+    assert!(html.contains("Link shortener backend (mk_live_…p7dc)"));
+}
