@@ -266,3 +266,43 @@ fn url_and_secret_from_systemd_credentials() {
         1
     );
 }
+
+#[test]
+fn https_with_a_private_ca_and_refused_without_it() {
+    let (rx, pem) = Receiver::start_tls(&[], 200);
+    let toml = |extra: &str| {
+        format!(
+            "[state]\npath = \"state/keywarden.db\"\n\n{}[notify.retry]\nbase_delay_ms = 60000\nrun_budget_ms = 0\n",
+            webhook_toml(
+                "siem",
+                "KW_TEST_URL",
+                &format!("events = [\"keywarden.report\"]\n{extra}")
+            )
+        )
+    };
+    let s = Setup::new("").env("KW_TEST_URL", &rx.url);
+    std::fs::write(&s.config, toml("")).unwrap();
+    // The certificate is not trusted: the handshake fails, nothing reaches the receiver.
+    let out = s.scan_notify();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(rx.requests().is_empty(), "{stderr}");
+    let rows = s.outbox_rows();
+    assert_eq!(rows[0]["status"], "pending", "{stderr}");
+    assert_eq!(rows[0]["attempts"], 1);
+    let err = rows[0]["last_error"].as_str().unwrap();
+    assert!(err.to_lowercase().contains("certificate"), "{err}");
+    let id = rows[0]["id"].as_i64().unwrap().to_string();
+    // Trusting the private CA (path relative to the config file), the retry goes through.
+    s.tree.write("etc/ca.pem", &pem);
+    std::fs::write(&s.config, toml("ca_file = \"ca.pem\"")).unwrap();
+    let out = s.outbox(&["retry", &id]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let reqs = rx.requests();
+    assert_eq!(reqs.len(), 1);
+    assert!(verifies(&reqs[0], WEBHOOK_KEY_NEW));
+}
