@@ -37,6 +37,9 @@ pub enum Outcome {
     Delivered,
     /// Try again later (connection refused, timeout, SMTP 4xx, HTTP 5xx/408/429).
     Transient(String),
+    /// Transient, and the receiver said when to come back (`Retry-After`, in ms): the next
+    /// attempt waits at least that long (capped by `max_delay_ms`).
+    RetryAfter(String, u64),
     /// Never going to work as is (SMTP 5xx, HTTP 4xx): dead-letter with the reason.
     Permanent(String),
     /// `410 Gone`: the receiver asks us to stop; the channel is disabled.

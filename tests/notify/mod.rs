@@ -45,7 +45,7 @@ struct State {
 
 /// A small HTTP/1.1 receiver: answers with the scripted statuses, then the default one,
 /// and records every request. Status 0 never answers (for timeouts); 3xx answers point
-/// elsewhere with `location`.
+/// elsewhere with `location`; 429 asks for `retry-after: 30`.
 pub struct Receiver {
     pub url: String,
     state: Arc<Mutex<State>>,
@@ -184,7 +184,12 @@ fn serve<S: Read + Write>(conn: S, state: &Mutex<State>) -> std::io::Result<()> 
     }
     write!(
         conn,
-        "HTTP/1.1 {status} X\r\nlocation: /elsewhere\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok"
+        "HTTP/1.1 {status} X\r\nlocation: /elsewhere\r\n{}content-length: 2\r\nconnection: close\r\n\r\nok",
+        if status == 429 {
+            "retry-after: 30\r\n"
+        } else {
+            ""
+        }
     )?;
     conn.flush()
 }

@@ -306,3 +306,25 @@ fn https_with_a_private_ca_and_refused_without_it() {
     assert_eq!(reqs.len(), 1);
     assert!(verifies(&reqs[0], WEBHOOK_KEY_NEW));
 }
+
+#[test]
+fn retry_after_is_honoured_across_runs() {
+    let rx = Receiver::start(&[429], 200);
+    let s = Setup::new(&format!(
+        "{}[notify.retry]\nbase_delay_ms = 40\nmax_delay_ms = 3600000\nrun_budget_ms = 0\n",
+        webhook_toml("siem", "KW_TEST_URL", "events = [\"keywarden.report\"]")
+    ))
+    .env("KW_TEST_URL", &rx.url);
+    let out = s.scan_notify();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let rows = s.outbox_rows();
+    assert_eq!(rows[0]["status"], "pending", "{stderr}");
+    let wait =
+        rows[0]["next_attempt_at"].as_i64().unwrap() - rows[0]["created_at"].as_i64().unwrap();
+    // Backoff alone would be at most 40 ms; the receiver asked for 30 s.
+    assert!(
+        wait >= 30_000,
+        "next attempt only {wait} ms after: {stderr}"
+    );
+    assert_eq!(rx.requests().len(), 1);
+}
