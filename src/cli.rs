@@ -58,12 +58,90 @@ pub enum Command {
     /// List or check detection rules.
     #[command(subcommand)]
     Rules(RulesCommand),
+    /// Install or remove the git pre-commit hook that runs `keywarden scan --staged`.
+    #[command(subcommand, after_help = HOOK_HELP)]
+    Hook(HookCommand),
+    /// Record current findings in a baseline file, so that `scan --baseline` reports only
+    /// new ones.
+    #[command(after_help = BASELINE_HELP)]
+    Baseline(BaselineArgs),
+    /// Audit the workspace's keys: inactive, overdue for rotation, over-scoped, leaked.
+    #[command(after_help = AUDIT_HELP)]
+    Audit(AuditArgs),
     /// List, retry, drop or deliver notifications in the outbox (`[notify]`, `[state]`).
     #[command(after_help = OUTBOX_HELP)]
     Outbox(OutboxArgs),
     /// Render a scan or audit JSON report as the notifications show it (text, markdown,
     /// html, json), without sending anything: to preview templates.
     Report(ReportArgs),
+}
+
+const HOOK_HELP: &str = "\
+The hook runs `keywarden scan --staged` (with --baseline .keywarden-baseline.json when
+that file exists) and blocks a commit that adds a key. It is written to core.hooksPath
+when set, else .git/hooks/pre-commit. A hook keywarden did not write is never replaced
+without --force (it is then kept as pre-commit.keywarden-backup) and never uninstalled.
+With the pre-commit framework, use .pre-commit-hooks.yaml instead (see README).";
+
+const BASELINE_HELP: &str = "\
+Examples:
+  keywarden baseline --output .keywarden-baseline.json
+  keywarden scan --baseline .keywarden-baseline.json
+  keywarden baseline --history -o .keywarden-baseline.json   (known keys in history)
+
+Each entry is (path, rule, context, fingerprint): never the key, no line number. Moving
+a key within its file keeps it known; copying it to another file is a new finding.
+The file is sorted JSON without timestamps, so it diffs well in review.";
+
+/// `keywarden hook …`.
+#[derive(Debug, Subcommand)]
+pub enum HookCommand {
+    /// Write the repository's pre-commit hook.
+    Install {
+        /// Replace a pre-commit hook that keywarden did not write (kept as
+        /// pre-commit.keywarden-backup).
+        #[arg(long)]
+        force: bool,
+    },
+    /// Remove the pre-commit hook if keywarden wrote it.
+    Uninstall,
+}
+
+/// `keywarden baseline`.
+#[derive(Debug, Args)]
+pub struct BaselineArgs {
+    /// Files or directories to scan. Default: the current directory.
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+
+    /// Baseline file to write.
+    #[arg(
+        long,
+        short = 'o',
+        value_name = "FILE",
+        default_value = ".keywarden-baseline.json"
+    )]
+    pub output: PathBuf,
+
+    /// Record findings of the git history (all refs) instead of the files.
+    #[arg(long, conflicts_with = "paths")]
+    pub history: bool,
+
+    /// Repository config [default: .keywarden.toml].
+    #[arg(long, value_name = "FILE", env = "KEYWARDEN_CONFIG")]
+    pub config: Option<PathBuf>,
+
+    /// Do not read .keywarden.toml.
+    #[arg(long, conflicts_with = "config")]
+    pub no_config: bool,
+
+    /// Extra rules file; repeatable.
+    #[arg(long, value_name = "FILE")]
+    pub rules: Vec<PathBuf>,
+
+    /// Glob of paths not to scan; repeatable.
+    #[arg(long, value_name = "GLOB")]
+    pub exclude: Vec<String>,
 }
 
 /// `keywarden report`.
@@ -103,6 +181,10 @@ Examples:
   keywarden scan src config --fail-on high
   keywarden scan . --format sarif -o keywarden.sarif
   cat build.log | keywarden scan - --stdin-path build.log
+  keywarden scan --staged                what the next commit adds (the pre-commit hook)
+  keywarden scan --history               every blob in every commit of all refs
+  keywarden scan --range \"$BEFORE..$AFTER\" --format sarif   a CI push's commits
+  keywarden scan --baseline .keywarden-baseline.json   only findings not in the baseline
 
 Every finding shows file:line:column, severity, rule, context, the redacted key
 (mk_live_4eC3…p7dc) and its SHA-256 fingerprint; the full key is never printed.
@@ -184,6 +266,44 @@ pub struct ScanArgs {
     #[arg(long, value_name = "NAME")]
     pub stdin_path: Option<String>,
 
+    /// Scan what the next commit would contain: the staged (index) content of added and
+    /// modified files, reporting keys on the lines the commit adds. A key already in HEAD
+    /// does not block; renamed-unchanged files, symlinks and submodules are skipped. Run
+    /// from anywhere in the repository; paths are relative to its top.
+    #[arg(long, conflicts_with_all = ["paths", "history", "since", "range"])]
+    pub staged: bool,
+
+    /// With --staged: report every key in the staged files, not only on added lines.
+    #[arg(long, requires = "staged")]
+    pub whole_files: bool,
+
+    /// Scan the git history: every blob reachable from all refs, each unique blob once.
+    /// Each finding names the commit that introduced it and says whether it is still in
+    /// HEAD. A shallow clone is an error (fetch the full history).
+    #[arg(long, conflicts_with = "paths")]
+    pub history: bool,
+
+    /// History of the commits reachable from HEAD but not from REV (REV..HEAD), e.g.
+    /// origin/main. An unresolvable REV is an error that says what to fetch.
+    #[arg(long, value_name = "REV", conflicts_with_all = ["paths", "range"])]
+    pub since: Option<String>,
+
+    /// History of the commits in A..B (reachable from B, not from A): a push's range in CI.
+    #[arg(long, value_name = "A..B", conflicts_with = "paths")]
+    pub range: Option<String>,
+
+    /// Report only findings not recorded in this baseline (see `keywarden baseline`);
+    /// known ones are listed as suppressed (kind `baseline`).
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+    /// Ask the MASK API whether each found key is live (`GET /workspace` with the key; only
+    /// to the --api-url base). Findings gain `verified`; an active live key is critical.
+    #[arg(long)]
+    pub verify: bool,
+
+    /// MASK API base URL for --verify [default: https://api.mask.bz/v1].
+    #[arg(long, value_name = "URL", env = "MASK_API_URL")]
+    pub api_url: Option<String>,
     /// Send the report through the channels in [notify] of the service config (email,
     /// webhook), via the persistent outbox. Without it nothing is sent.
     #[arg(long)]
@@ -298,4 +418,71 @@ pub enum RulesCommand {
 
 fn parse_severity(s: &str) -> Result<Severity, String> {
     s.parse()
+}
+
+const AUDIT_HELP: &str = "\
+Examples:
+  keywarden audit --inventory examples/inventory.json     no account needed
+  MASK_API_KEY=mk_live_… keywarden audit --format markdown
+  keywarden scan . --format json -o scan.json && keywarden audit --findings scan.json
+
+The audit key (only the workspace:read scope is needed) is read from --key-file, else
+the MASK_API_KEY environment variable, else the systemd credential mask-api-key; never
+from the command line or the config file.
+
+Exit codes:
+  0  no finding at or above --fail-on (excepted findings do not count)
+  1  at least one finding at or above --fail-on
+  2  an error: bad usage, bad config or input, API unreachable or refusing the key";
+
+/// `keywarden audit`.
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// Audit this inventory file (the API's `/api-keys` list shape, optionally with
+    /// `workspace` and `usage`) instead of calling the API.
+    #[arg(long, value_name = "FILE")]
+    pub inventory: Option<PathBuf>,
+
+    /// MASK API base URL [default: [audit] api_url, or https://api.mask.bz/v1]. Plain
+    /// http:// only to loopback.
+    #[arg(long, value_name = "URL", env = "MASK_API_URL")]
+    pub api_url: Option<String>,
+
+    /// Read the audit key from FILE (else MASK_API_KEY, else the systemd credential).
+    #[arg(long, value_name = "FILE")]
+    pub key_file: Option<PathBuf>,
+
+    /// Service config with an [audit] section (thresholds, exceptions, API settings).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// The JSON report of `keywarden scan --format json`: keys found in code are matched to
+    /// the workspace's keys (environment and last four).
+    #[arg(long, value_name = "FILE")]
+    pub findings: Option<PathBuf>,
+
+    /// List revoked keys too.
+    #[arg(long)]
+    pub include_revoked: bool,
+
+    /// Output format [default: text].
+    #[arg(long, short = 'f', value_enum)]
+    pub format: Option<crate::report::AuditFormat>,
+
+    /// Write the report to FILE instead of stdout.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Lowest severity that makes the exit code 1 [default: [audit] fail_on, or medium].
+    #[arg(long, value_name = "SEVERITY", value_parser = parse_severity)]
+    pub fail_on: Option<Severity>,
+
+    /// Judge as of this time (RFC 3339, or YYYY-MM-DD) instead of now: reproducible
+    /// reports.
+    #[arg(long, value_name = "TIME")]
+    pub as_of: Option<String>,
+
+    /// Usage calls in flight at once [default: [audit] concurrency, or 8].
+    #[arg(long, value_name = "N")]
+    pub concurrency: Option<usize>,
 }

@@ -58,12 +58,112 @@ pub enum Error {
     /// Writing the report failed.
     #[error("writing the report: {0}")]
     Output(#[source] std::io::Error),
+    /// Reading the git repository failed, or it cannot answer what was asked (a shallow
+    /// clone, a revision that is not there).
+    #[error("git: {message}\n  hint: {hint}")]
+    Git {
+        /// What failed.
+        message: String,
+        /// How to fix it.
+        hint: String,
+    },
     /// The state store (SQLite) could not be opened, migrated, read or written.
     #[error("state store {path}: {message}\n  hint: {hint}")]
     Store {
         /// The SQLite file.
         path: PathBuf,
         /// What failed.
+        message: String,
+        /// How to fix it.
+        hint: String,
+    },
+    /// The pre-commit hook could not be installed or removed.
+    #[error("{path}: {message}\n  hint: {hint}")]
+    Hook {
+        /// The hook file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+        /// How to fix it.
+        hint: String,
+    },
+    /// The MASK API rejected the audit key (401): wrong, revoked, or from another workspace.
+    #[error(
+        "{url}: 401 Unauthorized: the MASK API rejected the audit key {key} (wrong or revoked){}\n  hint: create a key with only the workspace:read scope and pass it in MASK_API_KEY, --key-file or the systemd credential `mask-api-key`",
+        rid(.request_id)
+    )]
+    ApiUnauthorized {
+        /// The URL called.
+        url: String,
+        /// The audit key, redacted.
+        key: String,
+        /// The response's `Request-Id`.
+        request_id: Option<String>,
+    },
+    /// The audit key lacks a scope (403).
+    #[error(
+        "{url}: 403 Forbidden: the audit key {key} lacks the scope `{scope}`{}\n  hint: give the audit key the `{scope}` scope in Settings → API Keys (the auditor needs only workspace:read)",
+        rid(.request_id)
+    )]
+    ApiForbidden {
+        /// The URL called.
+        url: String,
+        /// The audit key, redacted.
+        key: String,
+        /// The missing scope (`error.required_scope`, or `workspace:read` when absent).
+        scope: String,
+        /// The response's `Request-Id`.
+        request_id: Option<String>,
+    },
+    /// The MASK API answered with an error status (after retries, for 429 and 5xx).
+    #[error("{url}: HTTP {status}: {message}{} (after {attempts} attempt(s))\n  hint: {hint}", rid(.request_id))]
+    ApiStatus {
+        /// The URL called.
+        url: String,
+        /// The HTTP status.
+        status: u16,
+        /// The error message from the body, or the status text.
+        message: String,
+        /// The response's `Request-Id`.
+        request_id: Option<String>,
+        /// How many times the call was made.
+        attempts: u32,
+        /// How to fix it.
+        hint: String,
+    },
+    /// The MASK API could not be reached (connect error, timeout, dropped connection), after retries.
+    #[error(
+        "{url}: {message} (after {attempts} attempt(s))\n  hint: check the network and --api-url / MASK_API_URL; the call is retried with backoff up to the configured deadline"
+    )]
+    ApiUnreachable {
+        /// The URL called.
+        url: String,
+        /// What went wrong.
+        message: String,
+        /// How many times the call was made.
+        attempts: u32,
+    },
+    /// The MASK API answered with a body that does not match the expected shape.
+    #[error(
+        "{url}: malformed response: field `{field}`: {message}{}\n  hint: the API's shape may have changed; report it with the Request-Id",
+        rid(.request_id)
+    )]
+    ApiMalformed {
+        /// The URL called.
+        url: String,
+        /// The JSON path of the bad field (`data[3].last_four`), or `.` for the whole body.
+        field: String,
+        /// What is wrong with it.
+        message: String,
+        /// The response's `Request-Id`.
+        request_id: Option<String>,
+    },
+    /// The API base URL is invalid or not allowed.
+    #[error("MASK API URL {url:?}: {message}\n  hint: {hint}")]
+    ApiUrl {
+        /// The URL as given.
+        url: String,
+        /// What is wrong.
         message: String,
         /// How to fix it.
         hint: String,
@@ -76,6 +176,14 @@ pub enum Error {
         path: PathBuf,
         /// The config key.
         key: String,
+        /// What is wrong.
+        message: String,
+        /// How to fix it.
+        hint: String,
+    },
+    /// No usable audit key was found, or it is malformed.
+    #[error("audit key: {message}\n  hint: {hint}")]
+    AuditKey {
         /// What is wrong.
         message: String,
         /// How to fix it.
@@ -112,9 +220,34 @@ pub enum Error {
         /// What is wrong (with line and column).
         message: String,
     },
+    /// A JSON input file (inventory, scan findings) is malformed.
+    #[error("{path}: {message}\n  hint: {hint}")]
+    Input {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong (with the JSON path of the bad field).
+        message: String,
+        /// How to fix it.
+        hint: String,
+    },
+}
+
+fn rid(request_id: &Option<String>) -> String {
+    match request_id {
+        Some(id) => format!(" (Request-Id: {id})"),
+        None => String::new(),
+    }
 }
 
 impl Error {
+    /// A git error: what failed and how to fix it.
+    pub fn git(message: impl Into<String>, hint: impl Into<String>) -> Self {
+        Error::Git {
+            message: message.into(),
+            hint: hint.into(),
+        }
+    }
+
     /// Wraps an I/O error with the path it concerns.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {

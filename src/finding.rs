@@ -165,6 +165,23 @@ pub struct Suppression {
     pub reason: Option<String>,
 }
 
+/// The commit that introduced a key found in git history (`scan --history`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Introduced {
+    /// Full commit hash.
+    pub commit: String,
+    /// Author name.
+    pub author: String,
+    /// Author date, RFC 3339.
+    pub date: String,
+    /// First line of the commit message.
+    pub subject: String,
+    /// The key is still at this path in HEAD.
+    pub in_head: bool,
+    /// `in HEAD`, or `in history only: still leaked, revoke it`.
+    pub status: String,
+}
+
 /// One key found in one place.
 #[derive(Clone, Debug, Serialize)]
 pub struct Finding {
@@ -198,9 +215,27 @@ pub struct Finding {
     pub fix: String,
     /// Set when a directive, allowlist or baseline suppresses it.
     pub suppressed: Option<Suppression>,
+    /// For history scans: the commit that introduced the key at this path.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub commit: Option<Introduced>,
     /// The full key, in memory only (for `--verify`); never serialized or printed.
     #[serde(skip)]
     pub secret: Option<SecretKey>,
+    /// What `scan --verify` learnt from the MASK API; absent without `--verify`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verified: Option<Verification>,
+}
+
+/// Whether the MASK API accepts a found key (`scan --verify`: `GET /workspace` with it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verification {
+    /// 200 or 403: the key works.
+    Active,
+    /// 401: revoked or unknown to MASK.
+    Revoked,
+    /// The API could not tell (errors, retries exhausted).
+    Unknown,
 }
 
 impl Finding {

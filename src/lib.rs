@@ -15,19 +15,28 @@
 //! - [`finding`]: the model (severity, context, environment, finding).
 //! - [`secret`]: the only holder of key bytes: fingerprints and redaction.
 //! - [`error`]: typed errors that say what, where and how to fix.
+//! - [`git`]: the repository read in-process with gix: index vs HEAD, history, hooks.
+//! - [`baseline`]: known findings (fingerprint + path + rule + context), sorted JSON.
 //! - [`logging`]: tracing setup.
+//! - [`tls`]: the single rustls crypto provider (ring).
+//! - [`mask`]: the MASK API client (the one place that knows the API's shape).
+//! - [`audit`]: key-hygiene policies (pure), the recommendation model, the audit report.
 //!
 //! Dependencies run one way: commands → engines (scan) and delivery (report) → model.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod audit;
+pub mod baseline;
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod error;
 pub mod finding;
+pub mod git;
 pub mod logging;
+pub mod mask;
 pub mod notify;
 pub mod report;
 pub mod rules;
@@ -36,6 +45,7 @@ pub mod secret;
 pub mod service_config;
 pub mod settings;
 pub mod store;
+pub mod tls;
 
 pub use commands::Exit;
 pub use error::{Error, Result};

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 pub struct ServiceConfig {
     /// `[audit]`: thresholds, exceptions, API settings (owned by `audit`).
     #[serde(default)]
-    pub audit: toml::Table,
+    pub audit: crate::audit::AuditConfig,
 
     /// `[notify]`: channels (owned by `notify`).
     #[serde(default)]

@@ -1,10 +1,15 @@
 //! One module per subcommand; each `run` returns an [`Exit`] and writes through the
 //! writers it is given (the library never prints on its own).
 
+pub mod audit;
+pub mod baseline;
+pub mod git_scan;
+pub mod hook;
 pub mod outbox;
 pub mod report;
 pub mod rules;
 pub mod scan;
+pub mod verify;
 
 use crate::cli::{Cli, Command};
 use crate::error::Result;
@@ -32,6 +37,9 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<Exit> {
     match &cli.command {
         Command::Scan(args) => scan::run(args, cli, out),
         Command::Rules(cmd) => rules::run(cmd, out),
+        Command::Hook(cmd) => hook::run(cmd, out),
+        Command::Baseline(args) => baseline::run(args, cli, out),
+        Command::Audit(args) => audit::run(args, cli, out),
         Command::Outbox(args) => outbox::run(args, out),
         Command::Report(args) => report::run(args, out),
     }

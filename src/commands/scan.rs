@@ -85,6 +85,9 @@ pub fn exit_code(report: &ScanReport, settings: &ScanSettings) -> Exit {
 
 /// Runs `keywarden scan`.
 pub fn run(args: &ScanArgs, cli: &Cli, out: &mut dyn Write) -> Result<Exit> {
+    if args.staged || args.history || args.since.is_some() || args.range.is_some() {
+        return super::git_scan::run(args, cli, out);
+    }
     let settings = ScanSettings::resolve(args, cli.color, cli.quiet)?;
     let engine = engine(&settings)?;
     let notify = args
@@ -99,7 +102,7 @@ pub fn run(args: &ScanArgs, cli: &Cli, out: &mut dyn Write) -> Result<Exit> {
             pb.set_message(report::human_bytes(bytes));
         }
     };
-    let walked = scan::walk::scan(&engine, &settings.options, &on_file)?;
+    let mut walked = scan::walk::scan(&engine, &settings.options, &on_file)?;
     pb.finish_and_clear();
     if walked.files == 0 {
         let why = if walked.skipped.is_empty() {
@@ -115,14 +118,20 @@ pub fn run(args: &ScanArgs, cli: &Cli, out: &mut dyn Write) -> Result<Exit> {
         };
         return Err(Error::NothingScanned(why));
     }
+    if let Some(path) = &args.baseline {
+        crate::baseline::Baseline::load(path)?.apply(&mut walked.findings);
+    }
     let today = chrono::Local::now().date_naive();
-    let report = scan::outcome::finish(
+    let mut report = scan::outcome::finish(
         &engine.db,
         walked,
         &settings.repo.allow,
         today,
         started.elapsed().as_millis() as u64,
     );
+    if args.verify {
+        super::verify::verify(&mut report, args.api_url.as_deref())?;
+    }
     render(&engine, &settings, &report, out)?;
     if let Some((cfg, mut store)) = notify {
         notify_report(&cfg, &mut store, &settings, &report, &args.service_config)?;

@@ -154,7 +154,7 @@ pub fn sign(keys: &[Vec<u8>], id: &str, timestamp: i64, body: &[u8]) -> String {
 
 /// The HTTP client of a channel (build once per run: it loads the system's roots).
 pub fn client(ch: &WebhookChannel) -> Result<reqwest::blocking::Client, String> {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    crate::tls::install_provider();
     let mut b = reqwest::blocking::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(ch.timeout_secs.max(1)))

@@ -5,6 +5,8 @@
 //! [`model`] is the one report model of audits and scans that notifications carry, and
 //! [`templates`] renders it (text, Markdown, HTML, JSON) from `templates/`.
 
+mod audit;
+mod audit_html;
 mod input;
 mod json;
 pub mod model;
@@ -12,6 +14,7 @@ mod sarif;
 pub mod templates;
 mod text;
 
+pub use audit::{AuditFormat, write_audit};
 pub use json::write_json;
 pub use sarif::write_sarif;
 pub use text::{TextOptions, write_text};

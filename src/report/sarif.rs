@@ -99,6 +99,18 @@ pub fn write_sarif(db: &RuleDb, report: &ScanReport, out: &mut dyn Write) -> std
                     "encoding": f.encoding,
                 },
             });
+            if let Some(c) = &f.commit {
+                r["properties"]["commit"] = json!(c);
+                r["message"]["text"] = json!(format!(
+                    "{} (introduced in commit {} by {} on {}: {}; {})",
+                    r["message"]["text"].as_str().unwrap_or_default(),
+                    c.commit.get(..12).unwrap_or(&c.commit),
+                    c.author,
+                    c.date,
+                    c.subject,
+                    c.status
+                ));
+            }
             if let Some(s) = &f.suppressed {
                 let kind = if s.kind == "inline" { "inSource" } else { "external" };
                 let mut sup = json!({"kind": kind, "status": "accepted"});

@@ -84,6 +84,17 @@ pub fn write_text(
             f.fingerprint.short()
         )?;
         writeln!(out, "      fix: {}", f.fix)?;
+        if let Some(c) = &f.commit {
+            writeln!(
+                out,
+                "      introduced in {} ({}, {}): {}\n      {}",
+                c.commit.get(..12).unwrap_or(&c.commit),
+                c.date,
+                c.author,
+                c.subject,
+                p.s(if c.in_head { "33" } else { "1;31" }, &c.status)
+            )?;
+        }
         if let Some(s) = &f.suppressed {
             writeln!(
                 out,

@@ -210,6 +210,9 @@ fn prove(
         report.rules += 1;
     }
     for c in db.contexts.iter().filter(|c| checked.contains(&c.origin)) {
+        if let Err(e) = c.check_compiles() {
+            problem(&c.origin, 0..0, true, format!("context {:?}: {e}", c.id));
+        }
         for ex in &c.examples {
             let got = classify(db, ex.get_ref(), b"", b"");
             if got != c.context {

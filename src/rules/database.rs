@@ -5,9 +5,10 @@ use super::Source;
 use super::schema::{ContextSpec, PlaceholderKind, PlaceholderSpec, RuleSpec};
 use crate::error::{Error, Result, line_col};
 use crate::finding::{Context, Environment, Severity};
-use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
+use globset::{Glob, GlobBuilder, GlobSet, GlobSetBuilder};
 use regex::bytes::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
 use std::collections::{HashMap, HashSet};
+use std::sync::OnceLock;
 use toml::Spanned;
 
 /// Compiled regexes may use at most this much memory each.
@@ -121,7 +122,9 @@ impl Placeholder {
     }
 }
 
-/// A compiled context classifier.
+/// A context classifier. Its globs and regexes are checked when the rules load and
+/// compiled on first use: a scan that finds no key never pays for them (startup matters
+/// for a pre-commit hook).
 #[derive(Debug)]
 pub struct ContextRule {
     /// Stable id.
@@ -132,36 +135,102 @@ pub struct ContextRule {
     pub priority: i64,
     /// What it recognises.
     pub description: String,
-    line_markers: Option<RegexSet>,
-    paths: GlobSet,
-    content_markers: Option<RegexSet>,
+    line_src: Vec<String>,
+    globs: Vec<Glob>,
+    content_src: Vec<String>,
+    compiled: OnceLock<Compiled>,
     /// Paths that must get this context.
     pub examples: Vec<Spanned<String>>,
     /// Where it was defined.
     pub origin: String,
 }
 
+#[derive(Debug, Default)]
+struct Compiled {
+    line_markers: Option<RegexSet>,
+    paths: Option<GlobSet>,
+    content_markers: Option<RegexSet>,
+}
+
+/// ASCII classes (`\s`, `\b`, `\w`): the lazy DFA runs them at memory speed, where
+/// Unicode word boundaries would fall back to a slow engine.
+fn regex_set(list: &[String]) -> Result<Option<RegexSet>, String> {
+    if list.is_empty() {
+        return Ok(None);
+    }
+    RegexSetBuilder::new(list)
+        .unicode(false)
+        .size_limit(REGEX_SIZE_LIMIT * 4)
+        .build()
+        .map(Some)
+        .map_err(|e| format!("regexes too large together: {e}"))
+}
+
 impl ContextRule {
+    fn try_compile(&self) -> Result<Compiled, String> {
+        let paths = if self.globs.is_empty() {
+            None
+        } else {
+            let mut b = GlobSetBuilder::new();
+            self.globs.iter().for_each(|g| {
+                b.add(g.clone());
+            });
+            Some(b.build().map_err(|e| e.to_string())?)
+        };
+        Ok(Compiled {
+            line_markers: regex_set(&self.line_src)?,
+            paths,
+            content_markers: regex_set(&self.content_src)?,
+        })
+    }
+
+    fn compiled(&self) -> &Compiled {
+        self.compiled.get_or_init(|| {
+            self.try_compile().unwrap_or_else(|e| {
+                tracing::warn!("context {:?} ({}) is not used: {e}", self.id, self.origin);
+                Compiled::default()
+            })
+        })
+    }
+
+    /// Compiles now and reports a failure (`rules check`).
+    pub fn check_compiles(&self) -> Result<(), String> {
+        self.try_compile().map(|_| ())
+    }
+
     /// Does the key's line window match a line marker?
     pub fn matches_line(&self, line: &[u8]) -> bool {
-        self.line_markers.as_ref().is_some_and(|s| s.is_match(line))
+        !self.line_src.is_empty()
+            && self
+                .compiled()
+                .line_markers
+                .as_ref()
+                .is_some_and(|s| s.is_match(line))
     }
 
     /// Does the path match a glob?
     pub fn matches_path(&self, path: &str) -> bool {
-        !self.paths.is_empty() && self.paths.is_match(path)
+        !self.globs.is_empty()
+            && self
+                .compiled()
+                .paths
+                .as_ref()
+                .is_some_and(|s| s.is_match(path))
     }
 
     /// Does the content match a content marker?
     pub fn matches_content(&self, content: &[u8]) -> bool {
-        self.content_markers
-            .as_ref()
-            .is_some_and(|s| s.is_match(content))
+        !self.content_src.is_empty()
+            && self
+                .compiled()
+                .content_markers
+                .as_ref()
+                .is_some_and(|s| s.is_match(content))
     }
 
     /// Does it have content markers at all?
     pub fn has_content_markers(&self) -> bool {
-        self.content_markers.is_some()
+        !self.content_src.is_empty()
     }
 }
 
@@ -462,52 +531,38 @@ fn compile_context(cx: &Ctx<'_>, id: &str, spec: &ContextSpec) -> Result<Context
         Ok(c) => c,
         Err(e) => return cx.err(spec.name.span(), e),
     };
-    let regexes = |list: &[Spanned<String>]| -> Result<Option<RegexSet>> {
-        if list.is_empty() {
-            return Ok(None);
-        }
+    let regexes = |list: &[Spanned<String>]| -> Result<Vec<String>> {
+        let mut parser = regex_syntax::ParserBuilder::new()
+            .unicode(false)
+            .utf8(false)
+            .build();
         for r in list {
-            if let Err(e) = RegexBuilder::new(r.get_ref())
-                .size_limit(REGEX_SIZE_LIMIT)
-                .build()
-            {
+            if let Err(e) = parser.parse(r.get_ref()) {
                 return cx.err(r.span(), format!("context {id:?}: invalid regex: {e}"));
             }
         }
-        match RegexSetBuilder::new(list.iter().map(|r| r.get_ref()))
-            .size_limit(REGEX_SIZE_LIMIT * 4)
-            .build()
-        {
-            Ok(s) => Ok(Some(s)),
-            Err(e) => cx.err(
-                list[0].span(),
-                format!("context {id:?}: regexes too large together: {e}"),
-            ),
-        }
+        Ok(list.iter().map(|r| r.get_ref().clone()).collect())
     };
-    let mut globs = GlobSetBuilder::new();
+    let mut globs = Vec::new();
     for g in &spec.paths {
         match GlobBuilder::new(g.get_ref())
             .literal_separator(true)
             .backslash_escape(true)
             .build()
         {
-            Ok(glob) => globs.add(glob),
+            Ok(glob) => globs.push(glob),
             Err(e) => return cx.err(g.span(), format!("context {id:?}: invalid glob: {e}")),
         };
     }
-    let paths = match globs.build() {
-        Ok(p) => p,
-        Err(e) => return cx.err(spec.name.span(), format!("context {id:?}: {e}")),
-    };
     Ok(ContextRule {
         id: id.to_string(),
         context,
         priority: spec.priority.unwrap_or(0),
         description: spec.description.clone().unwrap_or_default(),
-        line_markers: regexes(&spec.line_markers)?,
-        paths,
-        content_markers: regexes(&spec.content_markers)?,
+        line_src: regexes(&spec.line_markers)?,
+        globs,
+        content_src: regexes(&spec.content_markers)?,
+        compiled: OnceLock::new(),
         examples: spec.examples.clone(),
         origin: cx.origin.to_string(),
     })

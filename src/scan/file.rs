@@ -9,7 +9,7 @@ use crate::rules::RuleDb;
 use std::io::{self, Read};
 
 /// Bytes read per chunk.
-pub const CHUNK: usize = 512 * 1024;
+pub const CHUNK: usize = 128 * 1024;
 /// Bytes after `limit` that a match starting before it may need.
 const TAIL: usize = B64_LOOKAHEAD + 2 * MAX_KEY_LEN;
 /// Bytes before the unsearched part kept for base64 tokens and the previous line.
@@ -125,22 +125,22 @@ impl<'a> FileScanner<'a> {
             }
             let limit = if eof { len } else { len.saturating_sub(TAIL) };
             self.raw.clear();
-            self.matcher
-                .find(self.db, &self.buf[..len], from, limit, &mut self.raw);
+            self.matcher.find(
+                self.db,
+                &self.buf[..len],
+                from,
+                limit,
+                out.binary,
+                &mut self.raw,
+            );
+            let mut cache = ContentCache::new(self.db);
             for m in self.raw.drain(..) {
                 let buf = &self.buf[..len];
                 let abs = base + m.start as u64;
                 lines.advance(buf, base, abs);
                 let line_start = lines.last_nl.map_or(0, |n| n + 1);
-                let located = locate(
-                    self.db,
-                    ctx_path,
-                    buf,
-                    m,
-                    lines.newlines + 1,
-                    abs - line_start + 1,
-                    abs,
-                );
+                let pos = (lines.newlines + 1, abs - line_start + 1, abs);
+                let located = locate(&mut cache, self.db, ctx_path, buf, m, pos);
                 out.hits.push(located);
             }
             if eof {
@@ -190,13 +190,12 @@ fn directive(line: &[u8], next_line: bool) -> Option<String> {
 }
 
 fn locate(
+    cache: &mut ContentCache,
     db: &RuleDb,
     ctx_path: &str,
     buf: &[u8],
     raw: RawMatch,
-    line: u64,
-    column: u64,
-    offset: u64,
+    (line, column, offset): (u64, u64, u64),
 ) -> Located {
     let (ls, le) = line_bounds(buf, raw.start, raw.end);
     let mut inline_allow = directive(&buf[ls..le], false);
@@ -206,7 +205,7 @@ fn locate(
     }
     let window =
         &buf[raw.start.saturating_sub(MARKER_REACH).max(ls)..(raw.end + MARKER_REACH).min(le)];
-    let context = classify(db, ctx_path, window, buf);
+    let context = classify_cached(db, ctx_path, window, buf, cache);
     let key = raw.key.expose();
     let body = raw.key.body();
     let placeholder = db
@@ -225,17 +224,39 @@ fn locate(
     }
 }
 
+/// Content-marker results for one chunk: each classifier's markers run at most once.
+pub struct ContentCache(Vec<Option<bool>>);
+
+impl ContentCache {
+    /// An empty cache for `db`'s classifiers.
+    pub fn new(db: &RuleDb) -> Self {
+        ContentCache(vec![None; db.contexts.len()])
+    }
+}
+
 /// The context of a key: the first classifier, by priority, whose line markers match the
 /// key's line window, whose globs match the path, or whose content markers match the text.
 pub fn classify(db: &RuleDb, path: &str, line_window: &[u8], content: &[u8]) -> Context {
-    db.contexts
-        .iter()
-        .find(|c| {
-            c.matches_line(line_window)
-                || c.matches_path(path)
-                || (c.has_content_markers() && c.matches_content(content))
-        })
-        .map_or(Context::Source, |c| c.context)
+    classify_cached(db, path, line_window, content, &mut ContentCache::new(db))
+}
+
+fn classify_cached(
+    db: &RuleDb,
+    path: &str,
+    line_window: &[u8],
+    content: &[u8],
+    cache: &mut ContentCache,
+) -> Context {
+    for (c, cached) in db.contexts.iter().zip(cache.0.iter_mut()) {
+        let hit = c.matches_line(line_window)
+            || c.matches_path(path)
+            || (c.has_content_markers()
+                && *cached.get_or_insert_with(|| c.matches_content(content)));
+        if hit {
+            return c.context;
+        }
+    }
+    Context::Source
 }
 
 #[cfg(test)]
@@ -300,8 +321,12 @@ mod tests {
     fn binary_detection_and_crlf() {
         let mut data = vec![0x7f, b'E', b'L', b'F', 0, 0, 0];
         data.extend_from_slice(K.as_bytes());
+        // a SQLite record glues columns together: no word boundary in binary data
+        data.extend_from_slice(b"\x05\x17settingsmk_api_key");
+        data.extend_from_slice(K.as_bytes());
         let out = scan_with_chunk(&data, "bin/app");
         assert!(out.binary);
+        assert_eq!(out.hits.len(), 2);
         assert_eq!(out.hits[0].offset, 7);
         let crlf = format!("@echo off\r\nset MK={K}\r\n");
         let out = scan_with_chunk(crlf.as_bytes(), "run.bat");

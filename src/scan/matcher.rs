@@ -153,13 +153,16 @@ impl Matcher {
     }
 
     /// Finds keys whose start lies in `from..limit` of `hay`; `hay` beyond `limit` is
-    /// context only (the caller keeps enough of it that no key is cut).
+    /// context only (the caller keeps enough of it that no key is cut). In `binary` data
+    /// the word-boundary check before a prefix is skipped: binary records glue fields
+    /// together (`…mk_api_keymk_live_…` in a SQLite page).
     pub fn find(
         &self,
         db: &RuleDb,
         hay: &[u8],
         from: usize,
         limit: usize,
+        binary: bool,
         out: &mut Vec<RawMatch>,
     ) {
         let limit = limit.min(hay.len());
@@ -180,7 +183,7 @@ impl Matcher {
             let rule = &db.rules[p.rule];
             match p.form {
                 Form::Plain => {
-                    if rule.boundary && s > 0 && is_word(hay[s - 1]) {
+                    if rule.boundary && !binary && s > 0 && is_word(hay[s - 1]) {
                         continue;
                     }
                     let window = &hay[s..(s + MAX_KEY_LEN).min(hay.len())];
@@ -294,7 +297,7 @@ mod tests {
         let db = db();
         let m = Matcher::new(&db).unwrap();
         let mut out = Vec::new();
-        m.find(&db, hay, 0, hay.len(), &mut out);
+        m.find(&db, hay, 0, hay.len(), false, &mut out);
         out.iter()
             .map(|r| {
                 (

@@ -5,8 +5,10 @@
 //! This module never touches the network.
 
 pub mod file;
+pub mod history;
 pub mod matcher;
 pub mod outcome;
+pub mod staged;
 pub mod walk;
 
 pub use file::{FileOutcome, FileScanner, Located};
@@ -79,7 +81,9 @@ impl Engine {
                     kind: "inline".into(),
                     reason: (!reason.is_empty()).then_some(reason),
                 }),
+                commit: None,
                 secret: Some(h.raw.key),
+                verified: None,
             });
         }
     }

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Times `keywarden scan` against ripgrep on the same trees, in one run, and checks that
+# keywarden found every planted key. Quote the ratios, not the seconds: machines are noisy.
+#
+# usage: benches/compare-ripgrep.sh [CORPUS_DIR]
+#   CORPUS_DIR  built with ../shared/bench/make-corpus.sh if it has no small/ yet
+#               (default /tmp/keywarden-corpus: 100,000 small files, 16 x 64 MiB big files,
+#               200 MB of real crate sources with planted keys)
+# env: RUNS (default 5), REAL_TREE (default ~/.cargo/registry/src), SHARED (../shared)
+# needs: rg, hyperfine, GNU time (/usr/bin/time), python3
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+CORPUS=${1:-/tmp/keywarden-corpus}
+SHARED=${SHARED:-$ROOT/../shared}
+RUNS=${RUNS:-5}
+REAL=${REAL_TREE:-$HOME/.cargo/registry/src}
+RE='mk_(live|test)_[A-Za-z0-9]{12,}'
+
+for tool in rg hyperfine /usr/bin/time python3; do
+  command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install ripgrep hyperfine time)" >&2; exit 2; }
+done
+if [ ! -d "$CORPUS/small" ]; then
+  "$SHARED/bench/make-corpus.sh" --real-mb 200 --small-files 100000 --big-files 16 --big-mb 64 "$CORPUS"
+fi
+cargo build --release --quiet --manifest-path "$ROOT/Cargo.toml"
+KW=$ROOT/target/release/keywarden
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+
+echo "## recall (keywarden --no-ignore vs the corpus manifests)"
+for v in small big mixed; do
+  (cd "$CORPUS/$v" && "$KW" scan --no-ignore --quiet --format json . > "$TMP/$v.json" || true)
+  decoys=-; [ -f "$CORPUS/manifests/$v.decoys.tsv" ] && decoys="$CORPUS/manifests/$v.decoys.tsv"
+  (cd "$CORPUS/$v" && python3 "$ROOT/benches/recall.py" "$CORPUS/manifests/$v.tsv" "$decoys" "$TMP/$v.json") | sed "s/^/$v: /"
+done
+
+echo
+echo "## wall time, median of $RUNS runs (warm cache)"
+echo
+echo "| corpus | size | threads | ripgrep | keywarden | ratio (kw / rg) | keywarden peak RSS |"
+echo "| --- | --- | --- | --- | --- | --- | --- |"
+for name in small big mixed real; do
+  case $name in
+    real) dir=$REAL ;;
+    *) dir=$CORPUS/$name ;;
+  esac
+  [ -d "$dir" ] || continue
+  size=$(du -sh "$dir" | cut -f1); files=$(find "$dir" -type f | wc -l)
+  for j in 1 2; do
+    hyperfine -N -i --warmup 1 --runs "$RUNS" --export-json "$TMP/h.json" \
+      "rg -uuu -j$j -o $RE $dir" \
+      "$KW scan --no-ignore --quiet -j$j --format json $dir" >/dev/null 2>&1
+    rss=$( { /usr/bin/time -f "%M" "$KW" scan --no-ignore --quiet -j"$j" --format json "$dir" >/dev/null || true; } 2>&1 | tail -1)
+    python3 - "$TMP/h.json" "$name" "$size, $files files" "$j" "$rss" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))["results"]
+rg, kw = r[0]["median"], r[1]["median"]
+print(f"| {sys.argv[2]} | {sys.argv[3]} | {sys.argv[4]} | {rg:.3f} s | {kw:.3f} s | {kw/rg:.2f} | {int(sys.argv[5])/1024:.0f} MB |")
+PY
+  done
+done

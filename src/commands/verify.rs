@@ -1,0 +1,68 @@
+//! `scan --verify`: asks the MASK API whether each found key is live. Orchestrated here,
+//! above the scanner (which never touches the network), only ever to the configured base.
+
+use crate::error::{Error, Result};
+use crate::finding::{Environment, Severity, Verification};
+use crate::mask::{self, ClientBuilder};
+use crate::scan::ScanReport;
+use crate::secret::Fingerprint;
+use futures_util::{StreamExt, stream};
+use std::collections::HashMap;
+
+/// Verifies every distinct found key once (at most 4 calls in flight, paced by the API's
+/// rate-limit headers), sets `verified` on each finding, and makes an active live key
+/// critical (the summary follows).
+pub fn verify(report: &mut ScanReport, api_url: Option<&str>) -> Result<()> {
+    let mut distinct: HashMap<Fingerprint, crate::secret::SecretKey> = HashMap::new();
+    for f in &report.findings {
+        if let Some(k) = &f.secret {
+            distinct
+                .entry(f.fingerprint.clone())
+                .or_insert_with(|| k.clone());
+        }
+    }
+    let Some(first) = distinct.values().next().cloned() else {
+        return Ok(());
+    };
+    let client = ClientBuilder::new()
+        .base_url(api_url.unwrap_or(mask::DEFAULT_BASE_URL))
+        .max_retries(2)
+        .build(first)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Usage(format!("cannot start the async runtime: {e}")))?;
+    let answers: HashMap<Fingerprint, Verification> = runtime.block_on(
+        stream::iter(distinct)
+            .map(|(fp, key)| {
+                let client = client.clone();
+                async move { (fp, client.verify(&key).await) }
+            })
+            .buffer_unordered(4)
+            .collect(),
+    );
+    for f in &mut report.findings {
+        let v = answers
+            .get(&f.fingerprint)
+            .copied()
+            .unwrap_or(Verification::Unknown);
+        f.verified = Some(v);
+        if v == Verification::Active
+            && f.environment == Environment::Live
+            && f.severity != Severity::Critical
+        {
+            if f.is_active() {
+                if let Some(n) = report.summary.by_severity.get_mut(&f.severity) {
+                    *n = n.saturating_sub(1);
+                }
+                *report
+                    .summary
+                    .by_severity
+                    .entry(Severity::Critical)
+                    .or_default() += 1;
+            }
+            f.severity = Severity::Critical;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,318 @@
+//! The history to scan: which commits, and which blobs each one introduced at which path.
+//!
+//! Each commit's tree is compared with its parents' trees, skipping identical subtrees by
+//! id, so a commit costs the trees it changed. A blob introduced by many commits (a file
+//! reverted and re-applied, the same config in many branches) is listed once, with every
+//! (commit, path) that introduced it.
+
+use super::{Repository, fail, path_str};
+use crate::error::{Error, Result};
+use gix::ObjectId;
+use gix::objs::FindExt;
+use std::collections::{HashMap, HashSet};
+
+/// Which commits to scan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Selection {
+    /// Everything reachable from any ref (branches, tags, remotes, stash) and HEAD.
+    All,
+    /// Commits reachable from HEAD and not from REV (`REV..HEAD`).
+    Since(String),
+    /// `A..B`: commits reachable from B and not from A.
+    Range(String, String),
+}
+
+impl Selection {
+    /// Parses `--range A..B` (`A...B` is refused: it means something else in git).
+    pub fn range(spec: &str) -> Result<Selection> {
+        match spec.split_once("..") {
+            Some((a, b)) if !a.is_empty() && !b.is_empty() && !b.starts_with('.') => {
+                Ok(Selection::Range(a.to_string(), b.to_string()))
+            }
+            _ => Err(Error::Usage(format!(
+                "--range {spec:?}: expected A..B, two revisions (e.g. origin/main..HEAD, or the before..after of a push)"
+            ))),
+        }
+    }
+}
+
+/// A commit's metadata, for reports.
+#[derive(Debug, Clone)]
+pub struct CommitMeta {
+    /// Its id.
+    pub id: ObjectId,
+    /// Author name.
+    pub author: String,
+    /// Author time, seconds since the epoch.
+    pub time: i64,
+    /// Author time zone offset, seconds east of UTC.
+    pub offset: i32,
+    /// First line of the message.
+    pub subject: String,
+}
+
+/// A place where a commit introduced a blob.
+#[derive(Debug, Clone)]
+pub struct Intro {
+    /// Index into [`History::commits`].
+    pub commit: usize,
+    /// Repository-relative path.
+    pub path: String,
+}
+
+/// What a history scan reads.
+#[derive(Debug, Default)]
+pub struct History {
+    /// Commits in the selection, in walk order.
+    pub commits: Vec<CommitMeta>,
+    /// Each unique blob, with every place it was introduced.
+    pub blobs: Vec<(ObjectId, Vec<Intro>)>,
+}
+
+fn resolve(repo: &Repository, spec: &str, flag: &str) -> Result<ObjectId> {
+    let id = repo.rev_parse_single(spec).map_err(|e| {
+        Error::git(
+            format!("{flag}: cannot resolve {spec:?} to a commit ({e})"),
+            format!(
+                "fetch it first (`git fetch origin {spec}`, or `git fetch --unshallow`; in GitHub Actions use actions/checkout with `fetch-depth: 0`)"
+            ),
+        )
+    })?;
+    let commit = id
+        .object()
+        .and_then(|o| o.peel_to_commit())
+        .map_err(|e| fail(format!("{flag}: {spec:?} is not a commit"), e))?;
+    Ok(commit.id)
+}
+
+fn shallow_error(what: &str) -> Error {
+    Error::git(
+        format!(
+            "this is a shallow clone: {what}; scanning it would miss history and report a false clean result"
+        ),
+        "fetch the full history with `git fetch --unshallow` (GitHub Actions: actions/checkout with `fetch-depth: 0`; GitLab: GIT_DEPTH: 0)",
+    )
+}
+
+/// The tips and hidden commits of `sel`.
+fn endpoints(repo: &Repository, sel: &Selection) -> Result<(Vec<ObjectId>, Vec<ObjectId>)> {
+    Ok(match sel {
+        Selection::All => {
+            let mut tips = Vec::new();
+            let refs = repo.references().map_err(|e| fail("listing refs", e))?;
+            let all = refs.all().map_err(|e| fail("listing refs", e))?;
+            for r in all {
+                let Ok(mut r) = r else { continue };
+                // Tags of trees or blobs are not history; skip them.
+                if let Ok(c) = r.peel_to_commit() {
+                    tips.push(c.id);
+                }
+            }
+            if let Ok(h) = repo.head_id() {
+                tips.push(h.detach());
+            }
+            tips.sort();
+            tips.dedup();
+            (tips, Vec::new())
+        }
+        Selection::Since(rev) => {
+            let head = resolve(repo, "HEAD", "HEAD")?;
+            (vec![head], vec![resolve(repo, rev, "--since")?])
+        }
+        Selection::Range(a, b) => (
+            vec![resolve(repo, b, "--range")?],
+            vec![resolve(repo, a, "--range")?],
+        ),
+    })
+}
+
+/// Walks the selected commits and lists the blobs they introduced.
+pub fn plan(repo: &Repository, sel: &Selection) -> Result<History> {
+    let shallow: HashSet<ObjectId> = repo
+        .shallow_commits()
+        .map_err(|e| fail("reading .git/shallow", e))?
+        .map(|c| c.iter().copied().collect())
+        .unwrap_or_default();
+    if !shallow.is_empty() && *sel == Selection::All {
+        return Err(shallow_error("--history needs every commit"));
+    }
+    let (tips, hidden) = endpoints(repo, sel)?;
+    let mut out = History::default();
+    if tips.is_empty() {
+        return Ok(out);
+    }
+    let walk = repo
+        .rev_walk(tips)
+        .with_hidden(hidden)
+        .all()
+        .map_err(|e| fail("walking commits", e))?;
+    let mut blobs: HashMap<ObjectId, Vec<Intro>> = HashMap::new();
+    let mut order = Vec::new();
+    let mut buf = Vec::new();
+    let mut differ = Differ::default();
+    for info in walk {
+        let info = info.map_err(|e| {
+            if shallow.is_empty() {
+                fail("walking commits", e)
+            } else {
+                shallow_error("the range reaches past the fetched commits")
+            }
+        })?;
+        if shallow.contains(&info.id) {
+            return Err(shallow_error(&format!(
+                "commit {} is a shallow boundary inside the range",
+                info.id
+            )));
+        }
+        let (tree, parents, meta) = {
+            let c = repo
+                .objects
+                .find_commit(&info.id, &mut buf)
+                .map_err(|e| fail(format!("reading commit {}", info.id), e))?;
+            let (author, time, offset) = match c.author() {
+                Ok(a) => {
+                    let t = a.time().unwrap_or_default();
+                    (a.name.to_string(), t.seconds, t.offset)
+                }
+                Err(_) => (String::new(), 0, 0),
+            };
+            let meta = CommitMeta {
+                id: info.id,
+                author,
+                time,
+                offset,
+                subject: c.message().summary().to_string(),
+            };
+            (c.tree(), c.parents().collect::<Vec<_>>(), meta)
+        };
+        let idx = out.commits.len();
+        out.commits.push(meta);
+        let mut parent_trees = Vec::with_capacity(parents.len());
+        for p in &parents {
+            let c = repo
+                .objects
+                .find_commit(p, &mut buf)
+                .map_err(|e| fail(format!("reading commit {p}"), e))?;
+            parent_trees.push(c.tree());
+        }
+        let changed = differ.introduced(repo, tree, &parent_trees)?;
+        for (path, id) in changed {
+            let e = blobs.entry(id).or_insert_with(|| {
+                order.push(id);
+                Vec::new()
+            });
+            e.push(Intro {
+                commit: idx,
+                path: path_str(&path),
+            });
+        }
+    }
+    out.blobs = order
+        .into_iter()
+        .map(|id| {
+            let intros = blobs.remove(&id).unwrap_or_default();
+            (id, intros)
+        })
+        .collect();
+    Ok(out)
+}
+
+type Entries = Vec<(Vec<u8>, gix::objs::tree::EntryMode, ObjectId)>;
+
+/// Tree comparison with a cache of decoded trees.
+#[derive(Default)]
+struct Differ {
+    buf: Vec<u8>,
+    cache: HashMap<ObjectId, std::rc::Rc<Entries>>,
+}
+
+impl Differ {
+    fn entries(&mut self, repo: &Repository, id: ObjectId) -> Result<std::rc::Rc<Entries>> {
+        if let Some(e) = self.cache.get(&id) {
+            return Ok(e.clone());
+        }
+        let t = repo
+            .objects
+            .find_tree(&id, &mut self.buf)
+            .map_err(|e| fail(format!("reading tree {id}"), e))?;
+        let v: Entries = t
+            .entries
+            .iter()
+            .map(|e| (e.filename.to_vec(), e.mode, e.oid.to_owned()))
+            .collect();
+        let v = std::rc::Rc::new(v);
+        if self.cache.len() > 50_000 {
+            self.cache.clear();
+        }
+        self.cache.insert(id, v.clone());
+        Ok(v)
+    }
+
+    /// Blobs (regular files) of `tree` that differ from the same path in every parent.
+    fn introduced(
+        &mut self,
+        repo: &Repository,
+        tree: ObjectId,
+        parents: &[ObjectId],
+    ) -> Result<Vec<(Vec<u8>, ObjectId)>> {
+        let mut out = Vec::new();
+        let olds: Vec<Option<ObjectId>> = if parents.is_empty() {
+            vec![None]
+        } else {
+            parents.iter().map(|p| Some(*p)).collect()
+        };
+        self.diff(repo, &olds, tree, &mut Vec::new(), &mut out)?;
+        Ok(out)
+    }
+
+    /// Recursive: entries of `new` that differ from the same name in every tree of `olds`.
+    fn diff(
+        &mut self,
+        repo: &Repository,
+        olds: &[Option<ObjectId>],
+        new: ObjectId,
+        prefix: &mut Vec<u8>,
+        out: &mut Vec<(Vec<u8>, ObjectId)>,
+    ) -> Result<()> {
+        if olds.contains(&Some(new)) {
+            return Ok(());
+        }
+        let new_entries = self.entries(repo, new)?;
+        let mut old_maps = Vec::with_capacity(olds.len());
+        for o in olds {
+            let map: HashMap<Vec<u8>, (gix::objs::tree::EntryMode, ObjectId)> = match o {
+                Some(id) => self
+                    .entries(repo, *id)?
+                    .iter()
+                    .map(|(n, m, i)| (n.clone(), (*m, *i)))
+                    .collect(),
+                None => HashMap::new(),
+            };
+            old_maps.push(map);
+        }
+        for (name, mode, id) in new_entries.iter() {
+            if old_maps
+                .iter()
+                .any(|m| m.get(name).is_some_and(|(_, oid)| oid == id))
+            {
+                continue;
+            }
+            let len = prefix.len();
+            if !prefix.is_empty() {
+                prefix.push(b'/');
+            }
+            prefix.extend_from_slice(name);
+            if mode.is_tree() {
+                let sub: Vec<Option<ObjectId>> = old_maps
+                    .iter()
+                    .map(|m| m.get(name).filter(|(m, _)| m.is_tree()).map(|(_, i)| *i))
+                    .collect();
+                self.diff(repo, &sub, *id, prefix, out)?;
+            } else if mode.is_blob() {
+                out.push((prefix.clone(), *id));
+            }
+            prefix.truncate(len);
+        }
+        Ok(())
+    }
+}

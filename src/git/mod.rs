@@ -1,0 +1,111 @@
+//! Read-only access to a git repository with `gix`, in-process (no `git` subprocess):
+//! the index against HEAD ([`staged`]), the commit graph and trees ([`history`]), and
+//! the hooks directory ([`hooks`]).
+//!
+//! Object ids and paths leave this module as plain values; blob bytes are read by the
+//! scan sources in `crate::scan::{staged, history}`.
+
+pub mod history;
+pub mod hooks;
+pub mod staged;
+
+use crate::error::{Error, Result};
+use gix::ObjectId;
+use gix::objs::FindExt;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+pub use gix::Repository;
+
+/// Opens the repository that holds `dir` (searching upwards, like git does).
+pub fn open(dir: &Path) -> Result<Repository> {
+    let mut repo = gix::discover(dir).map_err(|e| {
+        Error::git(
+            format!("{}: not in a git repository ({e})", dir.display()),
+            "run the command inside a git work tree, or `git init` one",
+        )
+    })?;
+    // Trees and small blobs are read many times over in a history walk.
+    repo.object_cache_size_if_unset(16 * 1024 * 1024);
+    Ok(repo)
+}
+
+/// The top directory of the work tree (the git dir for a bare repository).
+pub fn workdir(repo: &Repository) -> PathBuf {
+    repo.workdir()
+        .map_or_else(|| repo.git_dir().to_path_buf(), Path::to_path_buf)
+}
+
+/// Wraps a gix error: `what` failed, with the underlying cause.
+pub(crate) fn fail(what: impl std::fmt::Display, e: impl std::fmt::Display) -> Error {
+    Error::git(
+        format!("{what}: {e}"),
+        "check the repository with `git fsck`; run with -vv for details",
+    )
+}
+
+/// The tree HEAD points to, or `None` on an unborn branch (a repository without commits).
+pub fn head_tree(repo: &Repository) -> Result<Option<ObjectId>> {
+    let head = repo.head().map_err(|e| fail("reading HEAD", e))?;
+    if head.is_unborn() {
+        return Ok(None);
+    }
+    let id = repo
+        .head_tree_id()
+        .map_err(|e| fail("reading HEAD's tree", e))?;
+    Ok(Some(id.detach()))
+}
+
+/// A blob entry of a tree, flattened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlobEntry {
+    /// The blob.
+    pub id: ObjectId,
+    /// A regular (or executable) file, as opposed to a symlink or a submodule.
+    pub regular: bool,
+}
+
+/// Every blob, symlink and submodule of `tree`, by `/`-separated path.
+pub fn flatten_tree(repo: &Repository, tree: ObjectId) -> Result<HashMap<Vec<u8>, BlobEntry>> {
+    let mut out = HashMap::new();
+    let mut buf = Vec::new();
+    let mut stack = vec![(tree, Vec::new())];
+    while let Some((id, prefix)) = stack.pop() {
+        let t = repo
+            .objects
+            .find_tree(&id, &mut buf)
+            .map_err(|e| fail(format!("reading tree {id}"), e))?;
+        for e in &t.entries {
+            let mut path = prefix.clone();
+            if !path.is_empty() {
+                path.push(b'/');
+            }
+            path.extend_from_slice(e.filename);
+            if e.mode.is_tree() {
+                stack.push((e.oid.to_owned(), path));
+            } else {
+                out.insert(
+                    path,
+                    BlobEntry {
+                        id: e.oid.to_owned(),
+                        regular: e.mode.is_blob(),
+                    },
+                );
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Reads a blob into `buf`.
+pub fn read_blob<'a>(repo: &Repository, id: &ObjectId, buf: &'a mut Vec<u8>) -> Result<&'a [u8]> {
+    repo.objects
+        .find_blob(id, buf)
+        .map(|b| b.data)
+        .map_err(|e| fail(format!("reading blob {id}"), e))
+}
+
+/// `/`-separated display form of a git path (lossy for non-UTF-8 names).
+pub fn path_str(p: &[u8]) -> String {
+    String::from_utf8_lossy(p).into_owned()
+}

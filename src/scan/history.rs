@@ -1,0 +1,260 @@
+//! Source: git history (`scan --history`, `--since`, `--range`).
+//!
+//! Every unique blob the selected commits introduced is read from the object database
+//! and scanned once, in parallel. A blob with keys is classified again for each other
+//! path it appeared under (context depends on the path). Findings are kept once per
+//! (key, rule, path), naming the earliest commit that introduced the key there, and are
+//! flagged as still in HEAD or in history only.
+
+use super::{Engine, FileOutcome, WalkResult};
+use crate::error::Result;
+use crate::finding::{Finding, Introduced};
+use crate::git::history::{CommitMeta, History, Intro, Selection};
+use crate::git::{self, Repository};
+use crate::secret::Fingerprint;
+use gix::ObjectId;
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+/// What a history scan found and read.
+#[derive(Debug)]
+pub struct HistoryScan {
+    /// Findings and counts, for [`super::outcome::finish`].
+    pub result: WalkResult,
+    /// Commits walked.
+    pub commits: u64,
+    /// Unique blobs scanned (each once, however many commits hold it).
+    pub unique_blobs: u64,
+    /// (commit, path) places that introduced a blob.
+    pub introductions: u64,
+}
+
+impl HistoryScan {
+    /// The `git` field of the JSON summary.
+    pub fn stats(&self, sel: &Selection) -> serde_json::Value {
+        let selection = match sel {
+            Selection::All => "all refs".to_string(),
+            Selection::Since(r) => format!("{r}..HEAD"),
+            Selection::Range(a, b) => format!("{a}..{b}"),
+        };
+        serde_json::json!({
+            "commits": self.commits,
+            "unique_blobs": self.unique_blobs,
+            "bytes": self.result.bytes,
+            "introductions": self.introductions,
+            "selection": selection,
+        })
+    }
+}
+
+/// Scans the history `sel` selects with `threads` workers (0: one per core).
+pub fn scan(
+    engine: &Engine,
+    repo: &Repository,
+    sel: &Selection,
+    threads: usize,
+) -> Result<HistoryScan> {
+    let plan = git::history::plan(repo, sel)?;
+    let (hits, bytes) = scan_blobs(engine, repo, &plan, threads)?;
+    let mut result = WalkResult {
+        files: plan.blobs.len() as u64,
+        bytes,
+        ..WalkResult::default()
+    };
+    // Keys per blob with hits, for the in-HEAD check.
+    let mut blob_keys: HashMap<ObjectId, HashSet<Fingerprint>> = HashMap::new();
+    let mut best: HashMap<(Fingerprint, String, String), (Finding, usize)> = HashMap::new();
+    let mut scanner = engine.file_scanner();
+    let mut buf = Vec::new();
+    for (i, outcome) in hits {
+        let (id, intros) = &plan.blobs[i];
+        blob_keys.insert(
+            *id,
+            outcome
+                .hits
+                .iter()
+                .map(|h| h.raw.key.fingerprint())
+                .collect(),
+        );
+        let mut paths: Vec<&str> = Vec::new();
+        for intro in intros {
+            if !paths.contains(&intro.path.as_str()) {
+                paths.push(&intro.path);
+            }
+        }
+        let mut first = Some(outcome);
+        for path in paths {
+            let is_first = first.is_some();
+            let outcome = match first.take() {
+                Some(o) => o,
+                None => {
+                    let data = git::read_blob(repo, id, &mut buf)?;
+                    scanner
+                        .scan(path, &mut &data[..])
+                        .map_err(|e| crate::Error::io(path, e))?
+                }
+            };
+            let mut found = Vec::new();
+            let mut ph = Vec::new();
+            engine.findings(path, outcome, &mut found, &mut ph);
+            if is_first {
+                result.placeholders.append(&mut ph);
+            }
+            let commit = earliest(&plan, intros, path);
+            for f in found {
+                let key = (f.fingerprint.clone(), f.rule.clone(), f.path.clone());
+                match best.get(&key) {
+                    Some((_, c)) if !earlier(&plan.commits, commit, *c) => {}
+                    _ => {
+                        best.insert(key, (f, commit));
+                    }
+                }
+            }
+        }
+    }
+    let head = match git::head_tree(repo)? {
+        Some(t) if !best.is_empty() => git::flatten_tree(repo, t)?,
+        _ => HashMap::new(),
+    };
+    for (_, (mut f, c)) in best {
+        let in_head = match head.get(f.path.as_bytes()) {
+            Some(b) => match blob_keys.entry(b.id) {
+                std::collections::hash_map::Entry::Occupied(e) => e.get().contains(&f.fingerprint),
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    // Scanned blobs without hits are not in `blob_keys`; HEAD's blob may
+                    // also lie outside a --range. Either way, look at it now.
+                    let data = git::read_blob(repo, &b.id, &mut buf)?;
+                    let o = scanner
+                        .scan(&f.path, &mut &data[..])
+                        .map_err(|e| crate::Error::io(&f.path, e))?;
+                    let keys: HashSet<Fingerprint> =
+                        o.hits.iter().map(|h| h.raw.key.fingerprint()).collect();
+                    e.insert(keys).contains(&f.fingerprint)
+                }
+            },
+            None => false,
+        };
+        f.commit = Some(introduced(&plan.commits[c], in_head));
+        result.findings.push(f);
+    }
+    let introductions = plan.blobs.iter().map(|(_, i)| i.len() as u64).sum();
+    Ok(HistoryScan {
+        commits: plan.commits.len() as u64,
+        unique_blobs: plan.blobs.len() as u64,
+        introductions,
+        result,
+    })
+}
+
+/// Scans every blob of `plan` once; returns the outcomes that have hits (by blob index)
+/// and the bytes read.
+fn scan_blobs(
+    engine: &Engine,
+    repo: &Repository,
+    plan: &History,
+    threads: usize,
+) -> Result<(Vec<(usize, FileOutcome)>, u64)> {
+    let threads = if threads == 0 {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        threads
+    }
+    .clamp(1, 16)
+    .min(plan.blobs.len().max(1));
+    // gix without its `parallel` feature has thread-local handles: each worker opens its own.
+    let git_dir = repo.git_dir().to_path_buf();
+    let next = AtomicUsize::new(0);
+    let bytes = AtomicU64::new(0);
+    let hits = Mutex::new(Vec::new());
+    let error = Mutex::new(None);
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| {
+                let repo = match git::open(&git_dir) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        if let Ok(mut slot) = error.lock() {
+                            slot.get_or_insert(e);
+                        }
+                        return;
+                    }
+                };
+                let mut scanner = engine.file_scanner();
+                let mut buf = Vec::new();
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some((id, intros)) = plan.blobs.get(i) else {
+                        break;
+                    };
+                    let path = intros.first().map_or("", |x| x.path.as_str());
+                    let outcome = git::read_blob(&repo, id, &mut buf).and_then(|data| {
+                        scanner
+                            .scan(path, &mut &data[..])
+                            .map_err(|e| crate::Error::io(path, e))
+                    });
+                    match outcome {
+                        Ok(o) => {
+                            bytes.fetch_add(o.bytes, Ordering::Relaxed);
+                            if !o.hits.is_empty()
+                                && let Ok(mut h) = hits.lock()
+                            {
+                                h.push((i, o));
+                            }
+                        }
+                        Err(e) => {
+                            if let Ok(mut slot) = error.lock() {
+                                slot.get_or_insert(e);
+                            }
+                            next.store(plan.blobs.len(), Ordering::Relaxed);
+                            break;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    if let Some(e) = error.into_inner().unwrap_or_else(|e| e.into_inner()) {
+        return Err(e);
+    }
+    let mut hits = hits.into_inner().unwrap_or_else(|e| e.into_inner());
+    hits.sort_by_key(|(i, _)| *i);
+    Ok((hits, bytes.into_inner()))
+}
+
+/// Is commit `a` older than commit `b`? Author time; on equal times the walk order (which
+/// visits children before parents) decides: the later-visited one is older.
+fn earlier(commits: &[CommitMeta], a: usize, b: usize) -> bool {
+    let (ca, cb) = (&commits[a], &commits[b]);
+    ca.time < cb.time || (ca.time == cb.time && a > b)
+}
+
+/// The earliest commit that introduced the blob at `path`.
+fn earliest(plan: &History, intros: &[Intro], path: &str) -> usize {
+    intros
+        .iter()
+        .filter(|i| i.path == path)
+        .map(|i| i.commit)
+        .reduce(|a, b| if earlier(&plan.commits, b, a) { b } else { a })
+        .unwrap_or(0)
+}
+
+fn introduced(c: &CommitMeta, in_head: bool) -> Introduced {
+    let date = chrono::FixedOffset::east_opt(c.offset)
+        .and_then(|tz| {
+            chrono::DateTime::from_timestamp(c.time, 0).map(|d| d.with_timezone(&tz).to_rfc3339())
+        })
+        .unwrap_or_default();
+    Introduced {
+        commit: c.id.to_string(),
+        author: c.author.clone(),
+        date,
+        subject: c.subject.clone(),
+        in_head,
+        status: if in_head {
+            "in HEAD".into()
+        } else {
+            "in history only: still leaked, revoke it".into()
+        },
+    }
+}
