@@ -485,4 +485,9 @@ pub struct AuditArgs {
     /// Usage calls in flight at once [default: [audit] concurrency, or 8].
     #[arg(long, value_name = "N")]
     pub concurrency: Option<usize>,
+
+    /// Send the report through the channels in [notify] of the --config file (email,
+    /// webhook), via the persistent outbox. Without it nothing is sent.
+    #[arg(long, requires = "config")]
+    pub notify: bool,
 }

@@ -327,3 +327,49 @@ fn report_reads_the_audit_json() {
     assert!(html.contains("Issue the replacement with the narrowed scopes (links:read)"));
     assert!(html.contains("Link shortener backend (mk_live_…p7dc)"));
 }
+
+#[test]
+fn audit_notify_sends_the_audit_report_and_its_changes() {
+    let rx = Receiver::start(&[], 200);
+    let s = report_only(&rx);
+    let inventory = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/inventory.json");
+    let audit = || {
+        s.cmd()
+            .arg("audit")
+            .arg("--inventory")
+            .arg(&inventory)
+            .args([
+                "--as-of",
+                "2026-11-27T12:00:00Z",
+                "--format",
+                "json",
+                "--notify",
+            ])
+            .arg("--config")
+            .arg(&s.config)
+            .output()
+            .unwrap()
+    };
+    // Without --config, --notify is a usage error.
+    let out = s.cmd().args(["audit", "--notify"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let first = audit();
+    let stderr = String::from_utf8_lossy(&first.stderr);
+    assert!(first.status.code() != Some(2), "{stderr}");
+    let reqs = rx.requests();
+    assert_eq!(reqs.len(), 1, "{stderr}");
+    let data = &reqs[0].json()["data"];
+    assert_eq!(data["kind"], "audit");
+    assert_eq!(data["source"], "Acme Marketing");
+    assert_eq!(data["changes"]["first"], true);
+    assert!(data["summary"]["rotate"].as_u64().unwrap() > 0, "{data}");
+    // The same inventory again: nothing new, nothing resolved, everything still open.
+    audit();
+    let reqs = rx.requests();
+    assert_eq!(reqs.len(), 2);
+    let changes = &reqs[1].json()["data"]["changes"];
+    assert_eq!(changes["first"], false);
+    assert_eq!(changes["new"], serde_json::json!([]));
+    assert_eq!(changes["resolved"], serde_json::json!([]));
+    assert_eq!(changes["still_open"], data["summary"]["findings"]);
+}
