@@ -177,6 +177,10 @@ pub fn deliver_due(
         let due_by = if now <= deadline { now } else { start };
         if let Some(row) = store.claim_due(due_by, now.saturating_add(lease), only, &skip)? {
             let outcome = attempt(cfg, store, &row, &resolved)?;
+            let outcome_after = match &outcome {
+                Outcome::RetryAfter(_, ms) => Some(*ms),
+                _ => None,
+            };
             let what = format!(
                 "outbox {} ({} {} to {}, attempt {})",
                 row.id, row.transport, row.event, row.channel, row.attempts
@@ -188,14 +192,20 @@ pub fn deliver_due(
                     stats.delivered += 1;
                     tracing::info!("{what}: delivered");
                 }
-                Outcome::Transient(e) if row.attempts >= i64::from(policy.max_attempts) => {
+                Outcome::Transient(e) | Outcome::RetryAfter(e, _)
+                    if row.attempts >= i64::from(policy.max_attempts) =>
+                {
                     let reason = format!("gave up after {} attempts; last: {e}", row.attempts);
                     store.mark_dead(row.id, done, &reason)?;
                     stats.dead += 1;
                     tracing::error!("{what}: dead-lettered: {reason}");
                 }
-                Outcome::Transient(e) => {
-                    let delay = backoff_ms(policy, row.attempts as u32);
+                Outcome::Transient(e) | Outcome::RetryAfter(e, _) => {
+                    let asked = match &outcome_after {
+                        Some(ms) => (*ms).min(policy.max_delay_ms),
+                        None => 0,
+                    };
+                    let delay = backoff_ms(policy, row.attempts as u32).max(asked);
                     store.mark_retry(row.id, done.saturating_add(delay as i64), &e)?;
                     tracing::warn!("{what}: {e}; retrying in {:.1}s", delay as f64 / 1000.0);
                 }
