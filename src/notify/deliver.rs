@@ -156,7 +156,7 @@ pub fn deliver_due(
 ) -> Result<DeliveryStats> {
     let policy = &cfg.retry;
     let start = now_ms();
-    let deadline = start.saturating_add(policy.run_budget_ms as i64);
+    let deadline = start.saturating_add(i64::try_from(policy.run_budget_ms).unwrap_or(i64::MAX));
     let longest_timeout = cfg
         .email
         .iter()
@@ -165,7 +165,8 @@ pub fn deliver_due(
         .max()
         .unwrap_or(30);
     // A claimed message is hidden this long from other runs: longer than one attempt.
-    let lease = (longest_timeout as i64)
+    let lease = i64::try_from(longest_timeout)
+        .unwrap_or(i64::MAX)
         .saturating_mul(3_000)
         .saturating_add(5_000);
     let mut stats = DeliveryStats::default();
@@ -206,7 +207,11 @@ pub fn deliver_due(
                         None => 0,
                     };
                     let delay = backoff_ms(policy, row.attempts as u32).max(asked);
-                    store.mark_retry(row.id, done.saturating_add(delay as i64), &e)?;
+                    store.mark_retry(
+                        row.id,
+                        done.saturating_add(i64::try_from(delay).unwrap_or(i64::MAX)),
+                        &e,
+                    )?;
                     tracing::warn!("{what}: {e}; retrying in {:.1}s", delay as f64 / 1000.0);
                 }
                 Outcome::Permanent(e) => {

@@ -184,11 +184,14 @@ impl ReportModel {
     }
 
     /// Builds the model of a scan run in this process.
-    pub fn from_scan(report: &crate::scan::ScanReport, source: &str) -> ReportModel {
+    pub fn from_scan(report: &crate::scan::ScanReport, source: &str) -> Result<ReportModel> {
         let findings = serde_json::to_value(&report.findings)
             .and_then(serde_json::from_value::<Vec<ScanFindingIn>>)
-            .unwrap_or_default();
-        Self::from_scan_in(ScanIn { findings }, source)
+            .map_err(|e| Error::ReportInput {
+                origin: source.to_string(),
+                message: crate::error::scrub(&e.to_string()),
+            })?;
+        Ok(Self::from_scan_in(ScanIn { findings }, source))
     }
 
     fn from_scan_in(input: ScanIn, source: &str) -> ReportModel {
