@@ -112,7 +112,10 @@ impl Baseline {
             path: path.to_path_buf(),
             line: e.line(),
             column: e.column(),
-            message: format!("not a keywarden baseline: {e}"),
+            message: format!(
+                "not a keywarden baseline: {}",
+                crate::error::scrub(&e.to_string())
+            ),
             hint: "regenerate it with `keywarden baseline --output FILE`".into(),
         })?;
         if file.version != 1 {

@@ -309,14 +309,13 @@ pub struct ScanArgs {
     #[arg(long)]
     pub notify: bool,
 
-    /// The service config with [notify] and [state] (`--config` here is the repository's
-    /// .keywarden.toml).
+    /// The service config whose [notify] and [state] `--notify` uses (`--config` here is
+    /// the repository's .keywarden.toml). Read only with --notify.
     #[arg(
         long,
         value_name = "FILE",
         env = "KEYWARDEN_SERVICE_CONFIG",
-        default_value = "/etc/keywarden/keywarden.toml",
-        requires = "notify"
+        default_value = "/etc/keywarden/keywarden.toml"
     )]
     pub service_config: PathBuf,
 }
@@ -486,4 +485,9 @@ pub struct AuditArgs {
     /// Usage calls in flight at once [default: [audit] concurrency, or 8].
     #[arg(long, value_name = "N")]
     pub concurrency: Option<usize>,
+
+    /// Send the report through the channels in [notify] of the --config file (email,
+    /// webhook), via the persistent outbox. Without it nothing is sent.
+    #[arg(long, requires = "config")]
+    pub notify: bool,
 }

@@ -88,7 +88,12 @@ pub struct AllowEntry {
 impl AllowEntry {
     /// Does it cover this finding?
     pub fn covers(&self, f: &Finding) -> bool {
-        (self.paths.is_empty() || self.globs.is_match(&f.path))
+        let path = if f.repo_path.is_empty() {
+            &f.path
+        } else {
+            &f.repo_path
+        };
+        (self.paths.is_empty() || self.globs.is_match(path))
             && (self.fingerprints.is_empty() || self.fingerprints.contains(&f.fingerprint))
     }
 
@@ -139,7 +144,7 @@ impl RepoConfig {
         let raw: RawRepoConfig = toml::from_str(text).map_err(|e| {
             err(
                 e.span().unwrap_or(0..0),
-                e.message().trim().to_string(),
+                crate::error::scrub(e.message().trim()),
                 "see the configuration reference in the README (sections [scan], [[allow]], [[rule]], [[context]], [[placeholder]])",
             )
         })?;

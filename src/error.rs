@@ -269,3 +269,68 @@ pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let column = text[line_start..offset].chars().count() + 1;
     (line, column)
 }
+
+/// Removes values from a parser's message before it reaches a user: serde and toml quote
+/// the offending value (`invalid type: string "hunter2"`, ``unknown variant `mk_live_…` ``),
+/// and a value in the wrong place may be a password, a webhook URL or a key. Quoted
+/// strings become `"…"`; backticked words are kept only when they look like identifiers
+/// (field and variant names) and not like a key.
+pub fn scrub(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut chars = message.chars();
+    while let Some(c) = chars.next() {
+        if c != '"' && c != '`' {
+            out.push(c);
+            continue;
+        }
+        let mut inner = String::new();
+        let mut closed = false;
+        for d in chars.by_ref() {
+            if d == c {
+                closed = true;
+                break;
+            }
+            inner.push(d);
+        }
+        let identifier = inner.len() <= 40
+            && inner
+                .chars()
+                .all(|x| x.is_ascii_alphanumeric() || "_-.:[]".contains(x))
+            && !inner.contains("mk_live_")
+            && !inner.contains("mk_test_");
+        out.push(c);
+        out.push_str(if c == '`' && identifier {
+            &inner
+        } else {
+            "…"
+        });
+        if closed {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod scrub_tests {
+    use super::scrub;
+
+    #[test]
+    fn values_are_removed_names_are_kept() {
+        assert_eq!(
+            scrub("invalid type: string \"hunter2\", expected struct SecretSource"),
+            "invalid type: string \"…\", expected struct SecretSource"
+        );
+        assert_eq!(
+            scrub(
+                "unknown variant `mk_live_4eC39HqLyjWDarjtT1zdp7dc`, expected one of `low`, `high`"
+            ),
+            "unknown variant `…`, expected one of `low`, `high`"
+        );
+        assert_eq!(
+            scrub("unknown field `fail_onn`"),
+            "unknown field `fail_onn`"
+        );
+        assert_eq!(scrub("unterminated \"abc"), "unterminated \"…");
+    }
+}

@@ -218,6 +218,13 @@ pub struct Finding {
     /// For history scans: the commit that introduced the key at this path.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub commit: Option<Introduced>,
+    /// The path relative to the repository (or scan root): what allowlists and baselines
+    /// match, whatever directory the scan ran from.
+    #[serde(skip)]
+    pub repo_path: String,
+    /// 1-based column in UTF-16 code units (for SARIF).
+    #[serde(skip)]
+    pub column_utf16: u64,
     /// The full key, in memory only (for `--verify`); never serialized or printed.
     #[serde(skip)]
     pub secret: Option<SecretKey>,

@@ -7,8 +7,8 @@
 //! - [`commands`]: one module per subcommand; each returns an exit code.
 //! - [`rules`]: rules as data (TOML schema, loading, compiled database, `rules check`).
 //! - [`scan`]: the engine: walk, prefilter + regex matcher, context, placeholders, outcome.
-//! - [`report`]: text, JSON and SARIF renderers.
-//! - [`notify`]: the report model, its templates, email and webhook delivery via the outbox.
+//! - [`report`]: text, JSON and SARIF renderers; the report model and its templates.
+//! - [`notify`]: email and webhook delivery of reports through the outbox.
 //! - [`store`]: the SQLite state store (outbox, report history); the only module with SQL.
 //! - [`config`]: the repository's `.keywarden.toml` (scan settings, allowlist, rules).
 //! - [`service_config`]: the service config (`--config FILE`): [audit], [notify], [state], [daemon].

@@ -56,7 +56,7 @@ impl LoadedConfig {
                 path: path.to_path_buf(),
                 line,
                 column,
-                message: e.message().trim().to_string(),
+                message: crate::error::scrub(e.message().trim()),
                 hint: "top-level sections are [audit], [notify], [state] and [daemon]; see the README's configuration reference".into(),
             }
         })?;

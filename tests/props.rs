@@ -40,3 +40,49 @@ proptest! {
         prop_assert_eq!(h.raw.key.fingerprint(), keywarden::Fingerprint::of(key.as_bytes()));
     }
 }
+
+/// Keys planted around chunk boundaries (plain, UTF-16 and a base64 blob holding two keys)
+/// are each found exactly once, at the right offset.
+#[test]
+fn keys_across_chunk_boundaries_are_found_once() {
+    use base64::Engine as _;
+    let chunk = keywarden::scan::file::CHUNK;
+    let live = "mk_live_4eC39HqLyjWDarjtT1zdp7dc";
+    let test = "mk_test_Hk3Jm9Qp2Rs5Tv8Wx1Yz4Ab7";
+    let blob = base64::engine::general_purpose::STANDARD.encode(format!("A={live}\nB={test}\n"));
+    for around in [
+        chunk - 40_000,
+        chunk - 12_000,
+        chunk - 11_000,
+        chunk - 10_300,
+        chunk - 100,
+        chunk,
+        chunk + 3,
+    ] {
+        for shift in [0usize, 1, 7, 33] {
+            let mut data = "x = 1;\n".repeat((around + shift) / 7).into_bytes();
+            let plain_at = data.len();
+            data.extend_from_slice(format!(" {live}\n").as_bytes());
+            data.extend_from_slice(b"filler filler filler\n");
+            let blob_at = data.len();
+            data.extend_from_slice(format!("k: {blob}\n").as_bytes());
+            data.extend_from_slice(&"y = 2;\n".repeat(40_000).into_bytes());
+            let mut s = engine().file_scanner();
+            let out = s.scan("x.txt", &mut data.as_slice()).unwrap();
+            let got: Vec<(u64, String)> = out
+                .hits
+                .iter()
+                .map(|h| (h.offset, h.raw.key.redacted()))
+                .collect();
+            assert_eq!(
+                got,
+                vec![
+                    (plain_at as u64 + 1, "mk_live_4eC3…p7dc".to_string()),
+                    (blob_at as u64 + 3, "mk_live_4eC3…p7dc".to_string()),
+                    (blob_at as u64 + 3, "mk_test_Hk3J…4Ab7".to_string()),
+                ],
+                "around {around} shift {shift}"
+            );
+        }
+    }
+}

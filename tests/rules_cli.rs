@@ -105,3 +105,19 @@ fn custom_rules_file_adds_a_rule_to_scan_and_list() {
         "{e}"
     );
 }
+
+#[test]
+fn rules_sharing_a_prefix_do_not_hide_each_other() {
+    let t = Tree::new();
+    t.write(
+        "any.toml",
+        "[[rule]]\nid = \"acme.any-mask\"\nenvironment = \"live\"\nprefix = \"mk_\"\nbody = \"(?:live|test)_[A-Za-z0-9]{12,256}\"\nexamples = [\"mk_live_93842716aBcDeFgH\"]\nnegative_examples = [\"mk_prod_93842716aBcDeFgH\"]\n[rule.severity]\ndefault = \"medium\"\n[rule.fix]\ndefault = \"x\"\n",
+    );
+    t.write("src/a.txt", format!("k = {LIVE}\n"));
+    let (_, v) = t.scan_json(&["src", "--rules", "any.toml"]);
+    let rules: Vec<String> = rows(&v).into_iter().map(|r| r.2).collect();
+    assert_eq!(
+        rules,
+        vec!["acme.any-mask".to_string(), "mask.live-key".to_string()]
+    );
+}

@@ -42,7 +42,11 @@ pub fn parse_findings(path: &Path, text: &str) -> Result<Vec<ScanHit>> {
     let de = &mut serde_json::Deserializer::from_str(text);
     let doc: ScanJson = serde_path_to_error::deserialize(de).map_err(|e| Error::Input {
         path: path.to_path_buf(),
-        message: format!("field `{}`: {}", e.path(), e.inner()),
+        message: format!(
+            "field `{}`: {}",
+            e.path(),
+            crate::error::scrub(&e.inner().to_string())
+        ),
         hint: "pass the JSON report of `keywarden scan --format json`".into(),
     })?;
     Ok(doc.findings)

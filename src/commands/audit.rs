@@ -133,6 +133,11 @@ pub fn fetch_inventory(s: &AuditSettings) -> Result<(Inventory, Vec<String>)> {
 /// Runs `keywarden audit`.
 pub fn run(args: &AuditArgs, cli: &Cli, out: &mut dyn Write) -> Result<Exit> {
     let s = AuditSettings::resolve(args, cli)?;
+    // Open the outbox first: a bad [notify] or [state] fails before any API call.
+    let notify = match (&args.config, args.notify) {
+        (Some(path), true) => Some(super::outbox::open(path)?),
+        _ => None,
+    };
     let (inventory, mut warnings, source) = match &s.inventory {
         Some(path) => (mask::load_inventory(path)?, Vec::new(), "inventory"),
         None => {
@@ -171,6 +176,11 @@ pub fn run(args: &AuditArgs, cli: &Cli, out: &mut dyn Write) -> Result<Exit> {
         report::write_audit(&report, s.format, s.color, sink)?;
         sink.flush()
     })?;
+    if let Some((cfg, mut store)) = notify {
+        let json = serde_json::to_string(&report).map_err(|e| Error::Usage(e.to_string()))?;
+        let model = crate::notify::ReportModel::from_json(&json, "audit report", None)?;
+        crate::notify::enqueue_and_deliver(&cfg, &mut store, model)?;
+    }
     Ok(if report.worst().is_some_and(|w| w >= s.fail_on) {
         Exit::Findings
     } else {

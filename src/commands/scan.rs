@@ -165,7 +165,7 @@ fn notify_report(
         })
         .collect::<Vec<_>>()
         .join(", ");
-    let model = crate::notify::ReportModel::from_scan(report, &source);
+    let model = crate::notify::ReportModel::from_scan(report, &source)?;
     crate::notify::enqueue_and_deliver(cfg, store, model)?;
     Ok(())
 }

@@ -286,7 +286,7 @@ impl Client {
                 Failure::Fatal(Error::ApiMalformed {
                     url: url.to_string(),
                     field,
-                    message: e.inner().to_string(),
+                    message: crate::error::scrub(&e.inner().to_string()),
                     request_id,
                 })
             });

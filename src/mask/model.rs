@@ -150,7 +150,7 @@ pub fn load_inventory(path: &Path) -> Result<Inventory> {
     let de = &mut serde_json::Deserializer::from_str(&text);
     serde_path_to_error::deserialize(de).map_err(|e| Error::Input {
         path: path.to_path_buf(),
-        message: format!("field `{}`: {}", e.path(), e.inner()),
+        message: format!("field `{}`: {}", e.path(), crate::error::scrub(&e.inner().to_string())),
         hint: "an inventory is the API's /api-keys list shape: {\"workspace\": {\"id\", \"name\"}, \"data\": [keys], \"usage\": [per-key usage]}; see examples/inventory.json".into(),
     })
 }

@@ -156,7 +156,7 @@ pub fn deliver_due(
 ) -> Result<DeliveryStats> {
     let policy = &cfg.retry;
     let start = now_ms();
-    let deadline = start.saturating_add(policy.run_budget_ms as i64);
+    let deadline = start.saturating_add(i64::try_from(policy.run_budget_ms).unwrap_or(i64::MAX));
     let longest_timeout = cfg
         .email
         .iter()
@@ -165,7 +165,8 @@ pub fn deliver_due(
         .max()
         .unwrap_or(30);
     // A claimed message is hidden this long from other runs: longer than one attempt.
-    let lease = (longest_timeout as i64)
+    let lease = i64::try_from(longest_timeout)
+        .unwrap_or(i64::MAX)
         .saturating_mul(3_000)
         .saturating_add(5_000);
     let mut stats = DeliveryStats::default();
@@ -177,6 +178,10 @@ pub fn deliver_due(
         let due_by = if now <= deadline { now } else { start };
         if let Some(row) = store.claim_due(due_by, now.saturating_add(lease), only, &skip)? {
             let outcome = attempt(cfg, store, &row, &resolved)?;
+            let outcome_after = match &outcome {
+                Outcome::RetryAfter(_, ms) => Some(*ms),
+                _ => None,
+            };
             let what = format!(
                 "outbox {} ({} {} to {}, attempt {})",
                 row.id, row.transport, row.event, row.channel, row.attempts
@@ -188,15 +193,25 @@ pub fn deliver_due(
                     stats.delivered += 1;
                     tracing::info!("{what}: delivered");
                 }
-                Outcome::Transient(e) if row.attempts >= i64::from(policy.max_attempts) => {
+                Outcome::Transient(e) | Outcome::RetryAfter(e, _)
+                    if row.attempts >= i64::from(policy.max_attempts) =>
+                {
                     let reason = format!("gave up after {} attempts; last: {e}", row.attempts);
                     store.mark_dead(row.id, done, &reason)?;
                     stats.dead += 1;
                     tracing::error!("{what}: dead-lettered: {reason}");
                 }
-                Outcome::Transient(e) => {
-                    let delay = backoff_ms(policy, row.attempts as u32);
-                    store.mark_retry(row.id, done.saturating_add(delay as i64), &e)?;
+                Outcome::Transient(e) | Outcome::RetryAfter(e, _) => {
+                    let asked = match &outcome_after {
+                        Some(ms) => (*ms).min(policy.max_delay_ms),
+                        None => 0,
+                    };
+                    let delay = backoff_ms(policy, row.attempts as u32).max(asked);
+                    store.mark_retry(
+                        row.id,
+                        done.saturating_add(i64::try_from(delay).unwrap_or(i64::MAX)),
+                        &e,
+                    )?;
                     tracing::warn!("{what}: {e}; retrying in {:.1}s", delay as f64 / 1000.0);
                 }
                 Outcome::Permanent(e) => {

@@ -7,32 +7,28 @@
 //!   compute the changes since the last delivered report, render, enqueue one message per
 //!   channel and event, then deliver everything due.
 //! - [`enqueue`] and [`deliver_due`]: the two halves, for the daemon.
-//! - [`ReportModel::from_json`]: the model from audit or scan JSON.
+//! - [`ReportModel::from_json`]: the model from audit or scan JSON (the model and its
+//!   templates live in [`crate::report`]: `report/` renders, `notify/` sends).
 //!
 //! # Layout
 //!
 //! - `config`: `[notify]` (channels, retry policy, secrets).
-//! - `model`: the report model and its changes since the last delivered report.
-//! - `render`: minijinja templates (text, Markdown, HTML) and JSON.
 //! - `email`: SMTP with lettre. `webhook`: Standard Webhooks and Slack with reqwest.
 //! - `deliver`: the delivery loop: claim, send, classify, back off, dead-letter.
 
 pub mod config;
 mod deliver;
 pub mod email;
-mod input;
-pub mod model;
-pub mod render;
 pub mod webhook;
 
+pub use crate::report::model::ReportModel;
+pub use crate::report::templates::{Renderer, ReportFormat};
 pub use config::{NotifyConfig, RetryPolicy, SecretSource};
 pub use deliver::{DeliveryStats, deliver_due};
-pub use model::ReportModel;
-pub use render::{Renderer, ReportFormat};
 
 use crate::error::Result;
+use crate::report::model::FindingRef;
 use crate::store::{NewMessage, Store, now_ms};
-use model::FindingRef;
 
 /// The result of one attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,6 +37,9 @@ pub enum Outcome {
     Delivered,
     /// Try again later (connection refused, timeout, SMTP 4xx, HTTP 5xx/408/429).
     Transient(String),
+    /// Transient, and the receiver said when to come back (`Retry-After`, in ms): the next
+    /// attempt waits at least that long (capped by `max_delay_ms`).
+    RetryAfter(String, u64),
     /// Never going to work as is (SMTP 5xx, HTTP 4xx): dead-letter with the reason.
     Permanent(String),
     /// `410 Gone`: the receiver asks us to stop; the channel is disabled.

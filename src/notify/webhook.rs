@@ -4,7 +4,7 @@
 
 use super::Outcome;
 use super::config::{Secret, WebhookChannel, is_loopback_host};
-use super::model::ReportModel;
+use crate::report::model::ReportModel;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use hmac::{Hmac, Mac};
@@ -204,7 +204,17 @@ pub fn send(
             .header("webhook-signature", sign(keys, message_id, ts, payload));
     }
     match req.send() {
-        Ok(resp) => classify(resp.status()),
+        Ok(resp) => {
+            let after = resp
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(retry_after_ms);
+            match (classify(resp.status()), after) {
+                (Outcome::Transient(what), Some(ms)) => Outcome::RetryAfter(what, ms),
+                (outcome, _) => outcome,
+            }
+        }
         Err(e) if e.is_timeout() => {
             Outcome::Transient(format!("timed out after {}s", ch.timeout_secs))
         }
@@ -223,6 +233,17 @@ pub fn send(
             Outcome::Transient(msg)
         }
     }
+}
+
+/// `Retry-After`: delay-seconds or an HTTP date, in ms from now.
+pub fn retry_after_ms(value: &str) -> Option<u64> {
+    let v = value.trim();
+    if let Ok(secs) = v.parse::<u64>() {
+        return Some(secs.saturating_mul(1000));
+    }
+    let at = chrono::DateTime::parse_from_rfc2822(v).ok()?;
+    let ms = at.timestamp_millis() - chrono::Utc::now().timestamp_millis();
+    Some(ms.max(0) as u64)
 }
 
 /// 2xx delivered; 410 disables the endpoint; 408, 429, 5xx retry; other statuses
@@ -262,6 +283,9 @@ mod tests {
         assert_eq!(sign(&keys, "m", 1, b"x").split(' ').count(), 2);
         assert!(signing_keys(&Secret::new("whsec_!!")).is_err());
         assert_eq!(slack_escape("a & <b>"), "a &amp; &lt;b&gt;");
+        assert_eq!(retry_after_ms("7"), Some(7000));
+        assert_eq!(retry_after_ms("Wed, 21 Oct 2015 07:28:00 GMT"), Some(0));
+        assert_eq!(retry_after_ms("soon"), None);
         assert!(matches!(
             classify(reqwest::StatusCode::GONE),
             Outcome::Gone(_)

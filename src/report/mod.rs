@@ -1,11 +1,17 @@
 //! Renders scan reports: human text, JSON (versioned) and SARIF 2.1.0. Only redacted keys
 //! and fingerprints ever reach a renderer: [`crate::finding::Finding`] holds nothing else
 //! that serializes.
+//!
+//! [`model`] is the one report model of audits and scans that notifications carry, and
+//! [`templates`] renders it (text, Markdown, HTML, JSON) from `templates/`.
 
 mod audit;
 mod audit_html;
+mod input;
 mod json;
+pub mod model;
 mod sarif;
+pub mod templates;
 mod text;
 
 pub use audit::{AuditFormat, write_audit};

@@ -76,7 +76,7 @@ pub fn write_sarif(db: &RuleDb, report: &ScanReport, out: &mut dyn Write) -> std
         .findings
         .iter()
         .map(|f| {
-            let mut region = json!({"startLine": f.line, "startColumn": f.column});
+            let mut region = json!({"startLine": f.line, "startColumn": f.column_utf16.max(1)});
             if f.binary {
                 region = json!({"byteOffset": f.offset});
             }
@@ -134,7 +134,7 @@ pub fn write_sarif(db: &RuleDb, report: &ScanReport, out: &mut dyn Write) -> std
                 "rules": rules,
             }},
             "results": results,
-            "columnKind": "unicodeCodePoints",
+            "columnKind": "utf16CodeUnits",
             "invocations": [{"executionSuccessful": report.summary.errors == 0}],
         }],
     });

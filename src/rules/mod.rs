@@ -86,7 +86,7 @@ pub(crate) fn toml_error(origin: &str, text: &str, e: &toml::de::Error) -> Error
         origin: origin.to_string(),
         line,
         column,
-        message: e.message().trim().to_string(),
+        message: crate::error::scrub(e.message().trim()),
     }
 }
 

@@ -30,6 +30,8 @@ pub struct Located {
     pub line: u64,
     /// 1-based byte column.
     pub column: u64,
+    /// 1-based column in UTF-16 code units (SARIF's default column kind).
+    pub column_utf16: u64,
     /// Context.
     pub context: Context,
     /// Set when a placeholder filter matched (its id).
@@ -47,6 +49,9 @@ pub struct FileOutcome {
     pub bytes: u64,
     /// The file looked binary (a NUL byte in its first 8 KiB, no UTF-16 BOM).
     pub binary: bool,
+    /// The path contexts were matched against (relative to the repository), when keys
+    /// were found.
+    pub ctx_path: String,
 }
 
 /// Reusable per-thread scanning state.
@@ -104,6 +109,7 @@ impl<'a> FileScanner<'a> {
             last_nl: None,
         };
         let mut first = true;
+        let mut b64_done = 0usize;
         loop {
             let mut eof = false;
             while len < self.buf.len() {
@@ -131,6 +137,7 @@ impl<'a> FileScanner<'a> {
                 from,
                 limit,
                 out.binary,
+                &mut b64_done,
                 &mut self.raw,
             );
             let mut cache = ContentCache::new(self.db);
@@ -145,6 +152,9 @@ impl<'a> FileScanner<'a> {
             }
             if eof {
                 out.bytes = base + len as u64;
+                if !out.hits.is_empty() {
+                    out.ctx_path = ctx_path.to_string();
+                }
                 return Ok(out);
             }
             lines.advance(&self.buf[..len], base, base + limit as u64);
@@ -153,6 +163,7 @@ impl<'a> FileScanner<'a> {
             len -= keep_from;
             base += keep_from as u64;
             from = limit - keep_from;
+            b64_done = b64_done.saturating_sub(keep_from);
         }
     }
 }
@@ -169,22 +180,31 @@ fn line_bounds(buf: &[u8], start: usize, end: usize) -> (usize, usize) {
 const ALLOW: &[u8] = b"keywarden:allow";
 const ALLOW_NEXT: &[u8] = b"keywarden:allow-next-line";
 
-/// The reason of a `keywarden:allow` directive in `line` (not `…-next-line`), if any.
-fn directive(line: &[u8], next_line: bool) -> Option<String> {
+/// The reason of a `keywarden:allow` directive in `line` (not `…-next-line`), if any: the
+/// text after the directive up to the end of its comment (`*/`, `-->`, `#}`, `%>`).
+/// A reason that holds anything like a key (a rule's prefix) is withheld, so a directive
+/// written before the key on its line never copies the key into a report.
+fn directive(db: &RuleDb, line: &[u8], next_line: bool) -> Option<String> {
     let needle = if next_line { ALLOW_NEXT } else { ALLOW };
     memchr::memmem::find_iter(line, needle).find_map(|i| {
-        let rest = &line[i + needle.len()..];
+        let mut rest = &line[i + needle.len()..];
         if !next_line && rest.starts_with(b"-next-line") {
             return None;
         }
+        for end in [&b"*/"[..], b"-->", b"#}", b"%>"] {
+            if let Some(j) = memchr::memmem::find(rest, end) {
+                rest = &rest[..j];
+            }
+        }
+        if db
+            .rules
+            .iter()
+            .any(|r| memchr::memmem::find(rest, &r.prefix).is_some())
+        {
+            return Some("(reason withheld: it contains key material)".to_string());
+        }
         let reason = String::from_utf8_lossy(rest);
-        let reason = reason
-            .trim()
-            .trim_start_matches([':', '-', '='])
-            .trim_end_matches("*/")
-            .trim_end_matches("-->")
-            .trim_end_matches("#}")
-            .trim();
+        let reason = reason.trim().trim_start_matches([':', '-', '=']).trim();
         Some(reason.chars().take(200).collect())
     })
 }
@@ -198,14 +218,26 @@ fn locate(
     (line, column, offset): (u64, u64, u64),
 ) -> Located {
     let (ls, le) = line_bounds(buf, raw.start, raw.end);
-    let mut inline_allow = directive(&buf[ls..le], false);
+    let mut inline_allow = directive(db, &buf[ls..le], false);
     if inline_allow.is_none() && ls > 0 {
         let (pls, _) = line_bounds(buf, ls - 1, ls - 1);
-        inline_allow = directive(&buf[pls..ls - 1], true);
+        inline_allow = directive(db, &buf[pls..ls - 1], true);
     }
     let window =
         &buf[raw.start.saturating_sub(MARKER_REACH).max(ls)..(raw.end + MARKER_REACH).min(le)];
     let context = classify_cached(db, ctx_path, window, buf, cache);
+    // Columns in UTF-16 units: a continuation byte adds none, a 4-byte sequence's lead
+    // byte adds two (a surrogate pair), any other byte one.
+    let before = &buf[ls..raw.start];
+    let units: u64 = before
+        .iter()
+        .map(|&b| match b {
+            0x80..=0xbf => 0,
+            0xf0..=0xf7 => 2,
+            _ => 1,
+        })
+        .sum();
+    let saved = (before.len() as u64).saturating_sub(units);
     let key = raw.key.expose();
     let body = raw.key.body();
     let placeholder = db
@@ -218,6 +250,7 @@ fn locate(
         offset,
         line,
         column,
+        column_utf16: column.saturating_sub(saved).max(1),
         context,
         placeholder,
         inline_allow,
@@ -307,10 +340,16 @@ mod tests {
     #[test]
     fn directives_cover_their_line_and_the_next() {
         let text = format!(
-            "a = \"{K}\" # keywarden:allow rotated already\n# keywarden:allow-next-line fixture\nb = {K}\nc = {K}\n"
+            "a = \"{K}\" # keywarden:allow rotated already\n# keywarden:allow-next-line fixture\nb = {K}\nc = {K}\n/* keywarden:allow */ d = \"{K}\";\n<!-- keywarden:allow {K} -->\n"
         );
         let out = scan_with_chunk(text.as_bytes(), "x.py");
         let allows: Vec<_> = out.hits.iter().map(|h| h.inline_allow.clone()).collect();
+        assert_eq!(allows[3], Some(String::new()));
+        assert_eq!(
+            allows[4],
+            Some("(reason withheld: it contains key material)".into())
+        );
+        let allows = &allows[..3];
         assert_eq!(
             allows,
             vec![Some("rotated already".into()), Some("fixture".into()), None]

@@ -19,7 +19,7 @@ pub const B64_LOOKBEHIND: usize = 4 * 1024;
 /// How far forward from a base64 hit the token may end.
 pub const B64_LOOKAHEAD: usize = 8 * 1024;
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 enum Form {
     Plain,
     Utf16Le,
@@ -27,7 +27,7 @@ enum Form {
     Base64,
 }
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 struct Pattern {
     rule: usize,
     form: Form,
@@ -49,11 +49,18 @@ pub struct RawMatch {
 }
 
 /// The compiled prefilter for a [`RuleDb`]. Cheap to share between threads.
+///
+/// Each distinct literal (a prefix in one of its forms) is searched once; at every hit,
+/// every literal that starts there is tried, for every rule that owns it, so rules that
+/// share or extend a prefix (`mk_`, `mk_live_`, `mk_live_ci_`) never hide each other.
 #[derive(Debug)]
 pub struct Matcher {
     ac: AhoCorasick,
-    patterns: Vec<Pattern>,
+    literals: Vec<Vec<u8>>,
+    owners: Vec<Vec<Pattern>>,
     plain_ac: AhoCorasick,
+    plain: Vec<Vec<u8>>,
+    plain_owners: Vec<Vec<usize>>,
 }
 
 fn is_word(b: u8) -> bool {
@@ -118,16 +125,53 @@ const B64_ENGINES: [GeneralPurpose; 2] = [
     ),
 ];
 
+/// Adds `lit` (owned by `owner`) to the distinct literal list.
+fn add_literal<T: PartialEq>(
+    lits: &mut Vec<Vec<u8>>,
+    owners: &mut Vec<Vec<T>>,
+    lit: Vec<u8>,
+    owner: T,
+) {
+    match lits.iter().position(|l| *l == lit) {
+        Some(i) if !owners[i].contains(&owner) => owners[i].push(owner),
+        Some(_) => {}
+        None => {
+            lits.push(lit);
+            owners.push(vec![owner]);
+        }
+    }
+}
+
+fn build_ac(lits: &[Vec<u8>]) -> crate::Result<AhoCorasick> {
+    AhoCorasick::builder()
+        .match_kind(MatchKind::LeftmostFirst)
+        .build(lits)
+        .map_err(|e| crate::Error::Usage(format!("the rules' prefixes cannot be compiled: {e}")))
+}
+
+/// Tries `rule`'s anchored regex at `s` of `hay` (after the boundary check); the key it
+/// matches, if any.
+fn try_rule<'h>(
+    rule: &crate::rules::Rule,
+    hay: &'h [u8],
+    s: usize,
+    boundary: bool,
+) -> Option<&'h [u8]> {
+    if boundary && rule.boundary && s > 0 && is_word(hay[s - 1]) {
+        return None;
+    }
+    let window = &hay[s..(s + MAX_KEY_LEN).min(hay.len())];
+    rule.regex.find(window).map(|k| k.as_bytes())
+}
+
 impl Matcher {
     /// Builds the prefilter for every rule in `db`.
     pub fn new(db: &RuleDb) -> crate::Result<Matcher> {
-        let mut literals: Vec<Vec<u8>> = Vec::new();
-        let mut patterns = Vec::new();
-        let mut plain = Vec::new();
+        let (mut literals, mut owners) = (Vec::new(), Vec::new());
+        let (mut plain, mut plain_owners) = (Vec::new(), Vec::new());
         for (i, r) in db.rules.iter().enumerate() {
             let mut add = |lit: Vec<u8>, form| {
-                literals.push(lit);
-                patterns.push(Pattern { rule: i, form });
+                add_literal(&mut literals, &mut owners, lit, Pattern { rule: i, form })
             };
             add(r.prefix.clone(), Form::Plain);
             add(utf16(&r.prefix, true), Form::Utf16Le);
@@ -135,27 +179,25 @@ impl Matcher {
             for b in base64_forms(&r.prefix) {
                 add(b, Form::Base64);
             }
-            plain.push(r.prefix.clone());
+            add_literal(&mut plain, &mut plain_owners, r.prefix.clone(), i);
         }
-        let build = |lits: &[Vec<u8>]| {
-            AhoCorasick::builder()
-                .match_kind(MatchKind::LeftmostFirst)
-                .build(lits)
-                .map_err(|e| {
-                    crate::Error::Usage(format!("the rules' prefixes cannot be compiled: {e}"))
-                })
-        };
         Ok(Matcher {
-            ac: build(&literals)?,
-            patterns,
-            plain_ac: build(&plain)?,
+            ac: build_ac(&literals)?,
+            literals,
+            owners,
+            plain_ac: build_ac(&plain)?,
+            plain,
+            plain_owners,
         })
     }
 
     /// Finds keys whose start lies in `from..limit` of `hay`; `hay` beyond `limit` is
     /// context only (the caller keeps enough of it that no key is cut). In `binary` data
     /// the word-boundary check before a prefix is skipped: binary records glue fields
-    /// together (`…mk_api_keymk_live_…` in a SQLite page).
+    /// together (`…mk_api_keymk_live_…` in a SQLite page). `b64_done` is the end of the
+    /// last base64 token decoded (an index into `hay`); tokens that start before it were
+    /// decoded already (by this call or, for a token across chunks, an earlier one).
+    #[allow(clippy::too_many_arguments)]
     pub fn find(
         &self,
         db: &RuleDb,
@@ -163,82 +205,103 @@ impl Matcher {
         from: usize,
         limit: usize,
         binary: bool,
+        b64_done: &mut usize,
         out: &mut Vec<RawMatch>,
     ) {
         let limit = limit.min(hay.len());
-        if from >= limit {
-            return;
-        }
         let search_end = (limit + 64).min(hay.len());
-        let mut b64_done = 0usize;
-        for m in self
-            .ac
-            .find_iter(Input::new(&hay[..search_end]).span(from..search_end))
-        {
+        let mut pos = from;
+        while pos < limit {
+            let Some(m) = self
+                .ac
+                .find(Input::new(&hay[..search_end]).span(pos..search_end))
+            else {
+                break;
+            };
             let s = m.start();
             if s >= limit {
                 break;
             }
-            let p = self.patterns[m.pattern().as_usize()];
-            let rule = &db.rules[p.rule];
-            match p.form {
-                Form::Plain => {
-                    if rule.boundary && !binary && s > 0 && is_word(hay[s - 1]) {
-                        continue;
-                    }
-                    let window = &hay[s..(s + MAX_KEY_LEN).min(hay.len())];
-                    if let Some(k) = rule.regex.find(window) {
-                        out.push(RawMatch {
-                            rule: p.rule,
-                            start: s,
-                            end: s + k.end(),
-                            key: crate::secret::SecretKey::new(k.as_bytes()),
-                            encoding: Encoding::Plain,
-                        });
-                    }
+            pos = s + 1;
+            for (lit, owners) in self.literals.iter().zip(&self.owners) {
+                if !hay[s..].starts_with(lit) {
+                    continue;
                 }
-                Form::Utf16Le | Form::Utf16Be => {
-                    let le = matches!(p.form, Form::Utf16Le);
-                    // Index of the ASCII byte within each 2-byte unit.
-                    let (lo, hi) = if le { (0, 1) } else { (1, 0) };
-                    if rule.boundary && s >= 2 && hay[s - 2 + hi] == 0 && is_word(hay[s - 2 + lo]) {
-                        continue;
-                    }
-                    let mut ascii = Vec::with_capacity(64);
-                    let mut i = s;
-                    while i + 1 < hay.len() && ascii.len() < MAX_KEY_LEN {
-                        let (a, z) = (hay[i + lo], hay[i + hi]);
-                        if z != 0 || a == 0 || !a.is_ascii() {
-                            break;
-                        }
-                        ascii.push(a);
-                        i += 2;
-                    }
-                    if let Some(k) = rule.regex.find(&ascii) {
-                        out.push(RawMatch {
-                            rule: p.rule,
-                            start: s,
-                            end: s + 2 * k.end(),
-                            key: crate::secret::SecretKey::new(k.as_bytes()),
-                            encoding: Encoding::Utf16,
-                        });
-                    }
+                for p in owners {
+                    self.try_pattern(db, *p, hay, s, binary, b64_done, out);
                 }
-                Form::Base64 => {
-                    if s < b64_done {
-                        continue;
-                    }
-                    let mut lo = s;
-                    while lo > 0 && s - lo < B64_LOOKBEHIND && is_b64(hay[lo - 1]) {
-                        lo -= 1;
-                    }
-                    let mut hi = s;
-                    while hi < hay.len() && hi - s < B64_LOOKAHEAD && is_b64(hay[hi]) {
-                        hi += 1;
-                    }
-                    b64_done = hi;
-                    self.find_base64(db, &hay[lo..hi], lo, out);
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn try_pattern(
+        &self,
+        db: &RuleDb,
+        p: Pattern,
+        hay: &[u8],
+        s: usize,
+        binary: bool,
+        b64_done: &mut usize,
+        out: &mut Vec<RawMatch>,
+    ) {
+        let rule = &db.rules[p.rule];
+        match p.form {
+            Form::Plain => {
+                if let Some(k) = try_rule(rule, hay, s, !binary) {
+                    out.push(RawMatch {
+                        rule: p.rule,
+                        start: s,
+                        end: s + k.len(),
+                        key: crate::secret::SecretKey::new(k),
+                        encoding: Encoding::Plain,
+                    });
                 }
+            }
+            Form::Utf16Le | Form::Utf16Be => {
+                // Index of the ASCII byte within each 2-byte unit.
+                let (lo, hi) = if matches!(p.form, Form::Utf16Le) {
+                    (0, 1)
+                } else {
+                    (1, 0)
+                };
+                if rule.boundary && s >= 2 && hay[s - 2 + hi] == 0 && is_word(hay[s - 2 + lo]) {
+                    return;
+                }
+                let mut ascii = Vec::with_capacity(64);
+                let mut i = s;
+                while i + 1 < hay.len() && ascii.len() < MAX_KEY_LEN {
+                    let (a, z) = (hay[i + lo], hay[i + hi]);
+                    if z != 0 || a == 0 || !a.is_ascii() {
+                        break;
+                    }
+                    ascii.push(a);
+                    i += 2;
+                }
+                if let Some(k) = try_rule(rule, &ascii, 0, false) {
+                    out.push(RawMatch {
+                        rule: p.rule,
+                        start: s,
+                        end: s + 2 * k.len(),
+                        key: crate::secret::SecretKey::new(k),
+                        encoding: Encoding::Utf16,
+                    });
+                }
+            }
+            Form::Base64 => {
+                let mut lo = s;
+                while lo > 0 && s - lo < B64_LOOKBEHIND && is_b64(hay[lo - 1]) {
+                    lo -= 1;
+                }
+                if lo < *b64_done {
+                    return;
+                }
+                let mut hi = s;
+                while hi < hay.len() && hi - s < B64_LOOKAHEAD && is_b64(hay[hi]) {
+                    hi += 1;
+                }
+                *b64_done = hi;
+                self.find_base64(db, &hay[lo..hi], lo, out);
             }
         }
     }
@@ -261,21 +324,28 @@ impl Matcher {
                 continue;
             };
             let before = out.len();
-            for m in self.plain_ac.find_iter(&decoded) {
+            let mut pos = 0;
+            while let Some(m) = self
+                .plain_ac
+                .find(Input::new(&decoded).span(pos..decoded.len()))
+            {
                 let s = m.start();
-                let rule = &db.rules[m.pattern().as_usize()];
-                if rule.boundary && s > 0 && is_word(decoded[s - 1]) {
-                    continue;
-                }
-                let window = &decoded[s..(s + MAX_KEY_LEN).min(decoded.len())];
-                if let Some(k) = rule.regex.find(window) {
-                    out.push(RawMatch {
-                        rule: m.pattern().as_usize(),
-                        start: at,
-                        end: at + token.len(),
-                        key: crate::secret::SecretKey::new(k.as_bytes()),
-                        encoding: Encoding::Base64,
-                    });
+                pos = s + 1;
+                for (lit, owners) in self.plain.iter().zip(&self.plain_owners) {
+                    if !decoded[s..].starts_with(lit) {
+                        continue;
+                    }
+                    for &r in owners {
+                        if let Some(k) = try_rule(&db.rules[r], &decoded, s, true) {
+                            out.push(RawMatch {
+                                rule: r,
+                                start: at,
+                                end: at + token.len(),
+                                key: crate::secret::SecretKey::new(k),
+                                encoding: Encoding::Base64,
+                            });
+                        }
+                    }
                 }
             }
             if out.len() > before {
@@ -297,7 +367,7 @@ mod tests {
         let db = db();
         let m = Matcher::new(&db).unwrap();
         let mut out = Vec::new();
-        m.find(&db, hay, 0, hay.len(), false, &mut out);
+        m.find(&db, hay, 0, hay.len(), false, &mut 0, &mut out);
         out.iter()
             .map(|r| {
                 (

@@ -82,6 +82,8 @@ impl Engine {
                     reason: (!reason.is_empty()).then_some(reason),
                 }),
                 commit: None,
+                repo_path: outcome.ctx_path.clone(),
+                column_utf16: h.column_utf16,
                 secret: Some(h.raw.key),
                 verified: None,
             });

@@ -308,10 +308,9 @@ fn walk_root(
                             &mut findings,
                             &mut placeholders,
                         );
-                        if let Ok(mut o) = shared.out.lock() {
-                            o.findings.append(&mut findings);
-                            o.placeholders.append(&mut placeholders);
-                        }
+                        let mut o = shared.out.lock().unwrap_or_else(|e| e.into_inner());
+                        o.findings.append(&mut findings);
+                        o.placeholders.append(&mut placeholders);
                     }
                 }
                 Err(e) => shared.skip(display_path(path), format!("unreadable: {e}"), true),

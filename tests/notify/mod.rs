@@ -9,7 +9,7 @@ mod webhook;
 use crate::util::*;
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command as StdCommand, Stdio};
 use std::sync::{Arc, Mutex};
@@ -45,7 +45,7 @@ struct State {
 
 /// A small HTTP/1.1 receiver: answers with the scripted statuses, then the default one,
 /// and records every request. Status 0 never answers (for timeouts); 3xx answers point
-/// elsewhere with `location`.
+/// elsewhere with `location`; 429 asks for `retry-after: 30`.
 pub struct Receiver {
     pub url: String,
     state: Arc<Mutex<State>>,
@@ -53,8 +53,41 @@ pub struct Receiver {
 
 impl Receiver {
     pub fn start(script: &[u16], default: u16) -> Receiver {
+        Self::start_with(script, default, None)
+    }
+
+    /// The same over TLS (rustls, ring) with a certificate for 127.0.0.1; returns the
+    /// receiver and the certificate (PEM) to trust.
+    pub fn start_tls(script: &[u16], default: u16) -> (Receiver, String) {
+        let cert = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).unwrap();
+        let pem = cert.cert.pem();
+        let key =
+            rustls::pki_types::PrivateKeyDer::try_from(cert.signing_key.serialize_der()).unwrap();
+        let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert.cert.der().clone()], key)
+        .unwrap();
+        (
+            Self::start_with(script, default, Some(Arc::new(config))),
+            pem,
+        )
+    }
+
+    fn start_with(
+        script: &[u16],
+        default: u16,
+        tls: Option<Arc<rustls::ServerConfig>>,
+    ) -> Receiver {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}/hooks/keywarden", listener.local_addr().unwrap());
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let url = format!(
+            "{scheme}://{}/hooks/keywarden",
+            listener.local_addr().unwrap()
+        );
         let state = Arc::new(Mutex::new(State {
             script: script.iter().copied().collect(),
             default,
@@ -65,8 +98,20 @@ impl Receiver {
             for conn in listener.incoming() {
                 let Ok(conn) = conn else { continue };
                 let s = s.clone();
+                let tls = tls.clone();
                 std::thread::spawn(move || {
-                    let _ = serve(conn, &s);
+                    let _ = conn.set_read_timeout(Some(Duration::from_secs(10)));
+                    match tls {
+                        None => {
+                            let _ = serve(conn, &s);
+                        }
+                        Some(cfg) => {
+                            let Ok(server) = rustls::ServerConnection::new(cfg) else {
+                                return;
+                            };
+                            let _ = serve(rustls::StreamOwned::new(server, conn), &s);
+                        }
+                    }
                 });
             }
         });
@@ -96,9 +141,8 @@ impl Receiver {
     }
 }
 
-fn serve(conn: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
-    conn.set_read_timeout(Some(Duration::from_secs(10)))?;
-    let mut reader = BufReader::new(conn.try_clone()?);
+fn serve<S: Read + Write>(conn: S, state: &Mutex<State>) -> std::io::Result<()> {
+    let mut reader = BufReader::new(conn);
     let mut line = String::new();
     reader.read_line(&mut line)?;
     let path = line.split_whitespace().nth(1).unwrap_or("").to_string();
@@ -132,7 +176,7 @@ fn serve(conn: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
         });
         status
     };
-    let mut conn = conn;
+    let conn = reader.get_mut();
     if status == 0 {
         // Never answer: the client's timeout must fire.
         std::thread::sleep(Duration::from_secs(5));
@@ -140,7 +184,12 @@ fn serve(conn: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
     }
     write!(
         conn,
-        "HTTP/1.1 {status} X\r\nlocation: /elsewhere\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok"
+        "HTTP/1.1 {status} X\r\nlocation: /elsewhere\r\n{}content-length: 2\r\nconnection: close\r\n\r\nok",
+        if status == 429 {
+            "retry-after: 30\r\n"
+        } else {
+            ""
+        }
     )?;
     conn.flush()
 }
@@ -345,9 +394,11 @@ impl Setup {
     /// Asserts that no file of the state store holds a full key.
     pub fn assert_store_has_no_secret(&self) {
         let db = self.state_db();
+        assert!(db.exists(), "no state store at {}", db.display());
         for suffix in ["", "-wal", "-shm"] {
             let p = PathBuf::from(format!("{}{suffix}", db.display()));
-            if let Ok(bytes) = std::fs::read(&p) {
+            if suffix.is_empty() || p.exists() {
+                let bytes = std::fs::read(&p).unwrap();
                 assert_no_secret(&p.display().to_string(), &bytes);
                 assert!(
                     !String::from_utf8_lossy(&bytes).contains(SMTP_PASSWORD),
@@ -366,7 +417,7 @@ pub const WEBHOOK_SECRETS: &str = "whsec_b2xkLXNpZ25pbmcta2V5LTAxMjM0NTY3ODlhYmN
 /// The `[[notify.webhook]]` TOML for a receiver URL (in env `var`).
 pub fn webhook_toml(name: &str, var: &str, extra: &str) -> String {
     format!(
-        "[[notify.webhook]]\nname = \"{name}\"\nurl = {{ env = \"{var}\" }}\nsecret = {{ env = \"KW_TEST_WEBHOOK_SECRET\" }}\ntimeout_secs = 5\n{extra}\n"
+        "[[notify.webhook]]\nname = \"{name}\"\nurl = {{ env = \"{var}\" }}\nsecret = {{ env = \"KW_TEST_WEBHOOK_SECRET\" }}\ntimeout_secs = 2\n{extra}\n"
     )
 }
 

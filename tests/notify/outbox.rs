@@ -169,8 +169,14 @@ fn the_next_scan_run_delivers_what_a_killed_run_left() {
 fn config_errors_say_where_and_nothing_is_sent_without_notify() {
     let rx = Receiver::start(&[], 200);
     let s = report_only(&rx);
-    // Without --notify nothing is sent and no store is created.
-    let out = s.cmd().args(["scan", "app"]).output().unwrap();
+    // Without --notify nothing is sent and no store is created, even with the service
+    // config in the environment.
+    let out = s
+        .cmd()
+        .args(["scan", "app"])
+        .env("KEYWARDEN_SERVICE_CONFIG", &s.config)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(rx.requests().is_empty());
     assert!(!s.state_db().exists());
@@ -267,4 +273,103 @@ fn two_concurrent_runs_deliver_each_message_once() {
     assert_eq!(accepted.len(), 5, "{accepted:?}");
     assert_eq!(unique.len(), 5, "no message delivered twice: {accepted:?}");
     assert!(s.outbox_rows().iter().all(|r| r["status"] == "delivered"));
+}
+
+/// `tests/data/audit-report.json` is `keywarden audit --inventory examples/inventory.json
+/// --format json` as issue 4's implementation writes it: the notifier reads it as is.
+#[test]
+fn report_reads_the_audit_json() {
+    let t = Tree::new();
+    let input = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/audit-report.json");
+    let out = t
+        .cmd()
+        .arg("report")
+        .arg(&input)
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["kind"], "audit");
+    assert_eq!(v["source"], "Acme Marketing");
+    assert_eq!(v["summary"]["keys"], 7);
+    assert_eq!(
+        [
+            &v["summary"]["revoke"],
+            &v["summary"]["rotate"],
+            &v["summary"]["narrow"],
+            &v["summary"]["inactive"]
+        ],
+        [2, 3, 1, 2]
+    );
+    assert_eq!(
+        v["actions"]["narrow"][0]["narrow_to"],
+        serde_json::json!(["links:read"])
+    );
+    let html = t
+        .cmd()
+        .arg("report")
+        .arg(&input)
+        .args(["--format", "html"])
+        .output()
+        .unwrap();
+    let html = String::from_utf8_lossy(&html.stdout);
+    assert!(
+        html.contains(
+            "[Keywarden] Acme Marketing: 2 to revoke, 3 to rotate, 1 to narrow, 2 inactive"
+        )
+    );
+    assert!(html.contains("Issue the replacement with the narrowed scopes (links:read)"));
+    assert!(html.contains("Link shortener backend (mk_live_…p7dc)"));
+}
+
+#[test]
+fn audit_notify_sends_the_audit_report_and_its_changes() {
+    let rx = Receiver::start(&[], 200);
+    let s = report_only(&rx);
+    let inventory = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/inventory.json");
+    let audit = || {
+        s.cmd()
+            .arg("audit")
+            .arg("--inventory")
+            .arg(&inventory)
+            .args([
+                "--as-of",
+                "2026-11-27T12:00:00Z",
+                "--format",
+                "json",
+                "--notify",
+            ])
+            .arg("--config")
+            .arg(&s.config)
+            .output()
+            .unwrap()
+    };
+    // Without --config, --notify is a usage error.
+    let out = s.cmd().args(["audit", "--notify"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let first = audit();
+    let stderr = String::from_utf8_lossy(&first.stderr);
+    assert!(first.status.code() != Some(2), "{stderr}");
+    let reqs = rx.requests();
+    assert_eq!(reqs.len(), 1, "{stderr}");
+    let data = &reqs[0].json()["data"];
+    assert_eq!(data["kind"], "audit");
+    assert_eq!(data["source"], "Acme Marketing");
+    assert_eq!(data["changes"]["first"], true);
+    assert!(data["summary"]["rotate"].as_u64().unwrap() > 0, "{data}");
+    // The same inventory again: nothing new, nothing resolved, everything still open.
+    audit();
+    let reqs = rx.requests();
+    assert_eq!(reqs.len(), 2);
+    let changes = &reqs[1].json()["data"]["changes"];
+    assert_eq!(changes["first"], false);
+    assert_eq!(changes["new"], serde_json::json!([]));
+    assert_eq!(changes["resolved"], serde_json::json!([]));
+    assert_eq!(changes["still_open"], data["summary"]["findings"]);
 }

@@ -216,7 +216,7 @@ fn timeouts_retry_and_redirects_are_not_followed() {
     let s = Setup::new(&format!(
         "{}{FAST_RETRY}",
         webhook_toml("siem", "KW_TEST_URL", "events = [\"keywarden.report\"]")
-            .replace("timeout_secs = 5", "timeout_secs = 1")
+            .replace("timeout_secs = 2", "timeout_secs = 1")
     ))
     .env("KW_TEST_URL", &rx.url);
     let out = s.scan_notify();
@@ -234,4 +234,97 @@ fn timeouts_retry_and_redirects_are_not_followed() {
             .contains("redirects are not followed"),
         "{rows:?}"
     );
+}
+
+#[test]
+fn url_and_secret_from_systemd_credentials() {
+    let rx = Receiver::start(&[], 200);
+    let s = Setup::new(&format!(
+        "[[notify.webhook]]\nname = \"siem\"\nurl = {{ credential = \"siem-url\" }}\nsecret = {{ credential = \"siem-secret\" }}\nevents = [\"keywarden.report\"]\n\n{FAST_RETRY}"
+    ));
+    let creds = s.tree.path().join("credentials");
+    std::fs::create_dir_all(&creds).unwrap();
+    std::fs::write(creds.join("siem-url"), format!("{}\n", rx.url)).unwrap();
+    let key_only = WEBHOOK_SECRETS.split(' ').nth(1).unwrap();
+    std::fs::write(creds.join("siem-secret"), format!("{key_only}\n")).unwrap();
+    let s = s.env("CREDENTIALS_DIRECTORY", creds.to_str().unwrap());
+    let out = s.scan_notify();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let reqs = rx.requests();
+    assert_eq!(reqs.len(), 1, "{stderr}");
+    assert!(verifies(&reqs[0], WEBHOOK_KEY_NEW));
+    assert!(
+        !verifies(&reqs[0], WEBHOOK_KEY_OLD),
+        "only the configured secret signs"
+    );
+    assert_eq!(
+        reqs[0]
+            .header("webhook-signature")
+            .unwrap()
+            .split(' ')
+            .count(),
+        1
+    );
+}
+
+#[test]
+fn https_with_a_private_ca_and_refused_without_it() {
+    let (rx, pem) = Receiver::start_tls(&[], 200);
+    let toml = |extra: &str| {
+        format!(
+            "[state]\npath = \"state/keywarden.db\"\n\n{}[notify.retry]\nbase_delay_ms = 60000\nrun_budget_ms = 0\n",
+            webhook_toml(
+                "siem",
+                "KW_TEST_URL",
+                &format!("events = [\"keywarden.report\"]\n{extra}")
+            )
+        )
+    };
+    let s = Setup::new("").env("KW_TEST_URL", &rx.url);
+    std::fs::write(&s.config, toml("")).unwrap();
+    // The certificate is not trusted: the handshake fails, nothing reaches the receiver.
+    let out = s.scan_notify();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(rx.requests().is_empty(), "{stderr}");
+    let rows = s.outbox_rows();
+    assert_eq!(rows[0]["status"], "pending", "{stderr}");
+    assert_eq!(rows[0]["attempts"], 1);
+    let err = rows[0]["last_error"].as_str().unwrap();
+    assert!(err.to_lowercase().contains("certificate"), "{err}");
+    let id = rows[0]["id"].as_i64().unwrap().to_string();
+    // Trusting the private CA (path relative to the config file), the retry goes through.
+    s.tree.write("etc/ca.pem", &pem);
+    std::fs::write(&s.config, toml("ca_file = \"ca.pem\"")).unwrap();
+    let out = s.outbox(&["retry", &id]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let reqs = rx.requests();
+    assert_eq!(reqs.len(), 1);
+    assert!(verifies(&reqs[0], WEBHOOK_KEY_NEW));
+}
+
+#[test]
+fn retry_after_is_honoured_across_runs() {
+    let rx = Receiver::start(&[429], 200);
+    let s = Setup::new(&format!(
+        "{}[notify.retry]\nbase_delay_ms = 40\nmax_delay_ms = 3600000\nrun_budget_ms = 0\n",
+        webhook_toml("siem", "KW_TEST_URL", "events = [\"keywarden.report\"]")
+    ))
+    .env("KW_TEST_URL", &rx.url);
+    let out = s.scan_notify();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let rows = s.outbox_rows();
+    assert_eq!(rows[0]["status"], "pending", "{stderr}");
+    let wait =
+        rows[0]["next_attempt_at"].as_i64().unwrap() - rows[0]["created_at"].as_i64().unwrap();
+    // Backoff alone would be at most 40 ms; the receiver asked for 30 s.
+    assert!(
+        wait >= 30_000,
+        "next attempt only {wait} ms after: {stderr}"
+    );
+    assert_eq!(rx.requests().len(), 1);
 }

@@ -13,6 +13,8 @@ use std::collections::BTreeSet;
 #[derive(Deserialize)]
 struct AuditIn {
     #[serde(default)]
+    generated_at: Option<String>,
+    #[serde(default)]
     workspace: Option<WorkspaceIn>,
     keys: Vec<KeyIn>,
 }
@@ -47,8 +49,21 @@ struct AuditFindingIn {
     kind: String,
     #[serde(default)]
     severity: Option<String>,
+    /// A sentence for people (preferred over the raw evidence when present).
+    #[serde(default)]
+    message: Option<String>,
     #[serde(default)]
     evidence: Value,
+}
+
+impl AuditFindingIn {
+    /// The audit's message, else the evidence as one line.
+    fn text(&self) -> String {
+        match &self.message {
+            Some(m) if !m.is_empty() => m.clone(),
+            _ => evidence(&self.evidence),
+        }
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -57,6 +72,9 @@ struct RecommendationIn {
     actions: Vec<String>,
     #[serde(default)]
     narrow_to: Vec<String>,
+    /// The audit's own wording of what to do.
+    #[serde(default)]
+    text: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -140,7 +158,12 @@ impl ReportModel {
     pub fn from_json(text: &str, origin: &str, source: Option<&str>) -> Result<ReportModel> {
         let err = |e: serde_json::Error| Error::ReportInput {
             origin: origin.to_string(),
-            message: format!("{e} (line {}, column {})", e.line(), e.column()),
+            message: format!(
+                "{} (line {}, column {})",
+                crate::error::scrub(&e.to_string()),
+                e.line(),
+                e.column()
+            ),
         };
         let v: Value = serde_json::from_str(text).map_err(err)?;
         if v.get("keys").is_some() {
@@ -161,11 +184,14 @@ impl ReportModel {
     }
 
     /// Builds the model of a scan run in this process.
-    pub fn from_scan(report: &crate::scan::ScanReport, source: &str) -> ReportModel {
+    pub fn from_scan(report: &crate::scan::ScanReport, source: &str) -> Result<ReportModel> {
         let findings = serde_json::to_value(&report.findings)
             .and_then(serde_json::from_value::<Vec<ScanFindingIn>>)
-            .unwrap_or_default();
-        Self::from_scan_in(ScanIn { findings }, source)
+            .map_err(|e| Error::ReportInput {
+                origin: source.to_string(),
+                message: crate::error::scrub(&e.to_string()),
+            })?;
+        Ok(Self::from_scan_in(ScanIn { findings }, source))
     }
 
     fn from_scan_in(input: ScanIn, source: &str) -> ReportModel {
@@ -217,6 +243,7 @@ impl ReportModel {
     }
 
     fn from_audit(input: AuditIn) -> ReportModel {
+        let generated_at = input.generated_at.clone();
         let source = input
             .workspace
             .as_ref()
@@ -244,7 +271,10 @@ impl ReportModel {
             let rec = k.recommendation.as_ref();
             let rec_actions = rec.map(|r| r.actions.as_slice()).unwrap_or_default();
             let narrow_to = rec.map(|r| r.narrow_to.clone()).unwrap_or_default();
-            let action = describe_actions(rec_actions, &narrow_to);
+            let action = rec
+                .and_then(|r| r.text.clone())
+                .filter(|t| !t.is_empty())
+                .unwrap_or_else(|| describe_actions(rec_actions, &narrow_to));
             let mut worst = "info".to_string();
             for f in &k.findings {
                 let severity = f.severity.clone().unwrap_or_else(|| "info".into());
@@ -256,7 +286,7 @@ impl ReportModel {
                     key: key.clone(),
                     kind: f.kind.clone(),
                     severity,
-                    evidence: evidence(&f.evidence),
+                    evidence: f.text(),
                     owner: owner.clone(),
                     action: action.clone(),
                     location: None,
@@ -279,7 +309,7 @@ impl ReportModel {
                     .findings
                     .iter()
                     .map(|f| {
-                        let e = evidence(&f.evidence);
+                        let e = f.text();
                         if e.is_empty() {
                             f.kind.clone()
                         } else {
@@ -317,7 +347,9 @@ impl ReportModel {
             version: MODEL_VERSION,
             kind: ReportKind::Audit,
             source,
-            generated_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            generated_at: generated_at.unwrap_or_else(|| {
+                chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            }),
             summary,
             actions,
             changes: Changes::default(),
