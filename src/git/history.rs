@@ -146,10 +146,11 @@ pub fn plan(repo: &Repository, sel: &Selection) -> Result<History> {
         .with_hidden(hidden)
         .all()
         .map_err(|e| fail("walking commits", e))?;
-    let mut blobs: HashMap<ObjectId, Vec<Intro>> = HashMap::new();
-    let mut order = Vec::new();
+    // Pass 1: every selected commit, decoded once: metadata, tree, parents.
     let mut buf = Vec::new();
-    let mut differ = Differ::default();
+    let mut trees = Vec::new();
+    let mut parents_of = Vec::new();
+    let mut tree_of: HashMap<ObjectId, ObjectId> = HashMap::new();
     for info in walk {
         let info = info.map_err(|e| {
             if shallow.is_empty() {
@@ -164,38 +165,47 @@ pub fn plan(repo: &Repository, sel: &Selection) -> Result<History> {
                 info.id
             )));
         }
-        let (tree, parents, meta) = {
-            let c = repo
-                .objects
-                .find_commit(&info.id, &mut buf)
-                .map_err(|e| fail(format!("reading commit {}", info.id), e))?;
-            let (author, time, offset) = match c.author() {
-                Ok(a) => {
-                    let t = a.time().unwrap_or_default();
-                    (a.name.to_string(), t.seconds, t.offset)
-                }
-                Err(_) => (String::new(), 0, 0),
-            };
-            let meta = CommitMeta {
-                id: info.id,
-                author,
-                time,
-                offset,
-                subject: c.message().summary().to_string(),
-            };
-            (c.tree(), c.parents().collect::<Vec<_>>(), meta)
+        let c = repo
+            .objects
+            .find_commit(&info.id, &mut buf)
+            .map_err(|e| fail(format!("reading commit {}", info.id), e))?;
+        let (author, time, offset) = match c.author() {
+            Ok(a) => {
+                let t = a.time().unwrap_or_default();
+                (a.name.to_string(), t.seconds, t.offset)
+            }
+            Err(_) => (String::new(), 0, 0),
         };
-        let idx = out.commits.len();
-        out.commits.push(meta);
+        out.commits.push(CommitMeta {
+            id: info.id,
+            author,
+            time,
+            offset,
+            subject: c.message().summary().to_string(),
+        });
+        tree_of.insert(info.id, c.tree());
+        trees.push(c.tree());
+        parents_of.push(c.parents().collect::<Vec<_>>());
+    }
+    // Pass 2: what each commit introduced, against its parents' trees.
+    let mut blobs: HashMap<ObjectId, Vec<Intro>> = HashMap::new();
+    let mut order = Vec::new();
+    let mut differ = Differ::default();
+    for (idx, (tree, parents)) in trees.iter().zip(&parents_of).enumerate() {
         let mut parent_trees = Vec::with_capacity(parents.len());
-        for p in &parents {
-            let c = repo
-                .objects
-                .find_commit(p, &mut buf)
-                .map_err(|e| fail(format!("reading commit {p}"), e))?;
-            parent_trees.push(c.tree());
+        for p in parents {
+            let t = match tree_of.get(p) {
+                Some(t) => *t,
+                // A parent outside the selection (the base of a range).
+                None => repo
+                    .objects
+                    .find_commit(p, &mut buf)
+                    .map_err(|e| fail(format!("reading commit {p}"), e))?
+                    .tree(),
+            };
+            parent_trees.push(t);
         }
-        let changed = differ.introduced(repo, tree, &parent_trees)?;
+        let changed = differ.introduced(repo, *tree, &parent_trees)?;
         for (path, id) in changed {
             let e = blobs.entry(id).or_insert_with(|| {
                 order.push(id);
@@ -217,7 +227,20 @@ pub fn plan(repo: &Repository, sel: &Selection) -> Result<History> {
     Ok(out)
 }
 
-type Entries = Vec<(Vec<u8>, gix::objs::tree::EntryMode, ObjectId)>;
+type Entries = Vec<(Box<[u8]>, gix::objs::tree::EntryMode, ObjectId)>;
+
+/// Git's tree order: names compared bytewise, a tree's name as if it ended in `/`.
+fn git_order(a: &[u8], a_tree: bool, b: &[u8], b_tree: bool) -> std::cmp::Ordering {
+    let n = a.len().min(b.len());
+    a[..n].cmp(&b[..n]).then_with(|| {
+        let end = |name: &[u8], tree: bool| match name.get(n) {
+            Some(c) => *c,
+            None if tree => b'/',
+            None => 0,
+        };
+        end(a, a_tree).cmp(&end(b, b_tree))
+    })
+}
 
 /// Tree comparison with a cache of decoded trees.
 #[derive(Default)]
@@ -238,10 +261,16 @@ impl Differ {
         let v: Entries = t
             .entries
             .iter()
-            .map(|e| (e.filename.to_vec(), e.mode, e.oid.to_owned()))
+            .map(|e| {
+                (
+                    Box::<[u8]>::from(e.filename.as_ref()),
+                    e.mode,
+                    e.oid.to_owned(),
+                )
+            })
             .collect();
         let v = std::rc::Rc::new(v);
-        if self.cache.len() > 50_000 {
+        if self.cache.len() > 100_000 {
             self.cache.clear();
         }
         self.cache.insert(id, v.clone());
@@ -256,45 +285,85 @@ impl Differ {
         parents: &[ObjectId],
     ) -> Result<Vec<(Vec<u8>, ObjectId)>> {
         let mut out = Vec::new();
-        let olds: Vec<Option<ObjectId>> = if parents.is_empty() {
-            vec![None]
-        } else {
-            parents.iter().map(|p| Some(*p)).collect()
-        };
-        self.diff(repo, &olds, tree, &mut Vec::new(), &mut out)?;
+        self.diff(
+            repo,
+            parents.first().copied(),
+            tree,
+            &mut Vec::new(),
+            &mut out,
+        )?;
+        // A merge introduces only what none of its parents had at that path.
+        for other in parents.iter().skip(1) {
+            let mut kept = Vec::with_capacity(out.len());
+            for (path, id) in out {
+                if self.lookup(repo, *other, &path)? != Some(id) {
+                    kept.push((path, id));
+                }
+            }
+            out = kept;
+        }
         Ok(out)
     }
 
-    /// Recursive: entries of `new` that differ from the same name in every tree of `olds`.
+    /// The blob at `path` in `tree`, if any.
+    fn lookup(
+        &mut self,
+        repo: &Repository,
+        tree: ObjectId,
+        path: &[u8],
+    ) -> Result<Option<ObjectId>> {
+        let mut at = tree;
+        let mut parts = path.split(|b| *b == b'/').peekable();
+        while let Some(part) = parts.next() {
+            let entries = self.entries(repo, at)?;
+            let last = parts.peek().is_none();
+            match entries
+                .iter()
+                .find(|(n, m, _)| &n[..] == part && m.is_tree() != last)
+            {
+                Some((_, _, id)) if last => return Ok(Some(*id)),
+                Some((_, _, id)) => at = *id,
+                None => return Ok(None),
+            }
+        }
+        Ok(None)
+    }
+
+    /// Recursive merge-join of two sorted trees: the blobs of `new` that `old` does not
+    /// have at the same path. Identical subtrees are skipped by id.
     fn diff(
         &mut self,
         repo: &Repository,
-        olds: &[Option<ObjectId>],
+        old: Option<ObjectId>,
         new: ObjectId,
         prefix: &mut Vec<u8>,
         out: &mut Vec<(Vec<u8>, ObjectId)>,
     ) -> Result<()> {
-        if olds.contains(&Some(new)) {
+        if old == Some(new) {
             return Ok(());
         }
         let new_entries = self.entries(repo, new)?;
-        let mut old_maps = Vec::with_capacity(olds.len());
-        for o in olds {
-            let map: HashMap<Vec<u8>, (gix::objs::tree::EntryMode, ObjectId)> = match o {
-                Some(id) => self
-                    .entries(repo, *id)?
-                    .iter()
-                    .map(|(n, m, i)| (n.clone(), (*m, *i)))
-                    .collect(),
-                None => HashMap::new(),
-            };
-            old_maps.push(map);
-        }
+        let old_entries = match old {
+            Some(o) => self.entries(repo, o)?,
+            None => std::rc::Rc::new(Vec::new()),
+        };
+        let mut j = 0;
         for (name, mode, id) in new_entries.iter() {
-            if old_maps
-                .iter()
-                .any(|m| m.get(name).is_some_and(|(_, oid)| oid == id))
-            {
+            let is_tree = mode.is_tree();
+            // Advance in `old` to the first entry not before this one.
+            let mut same: Option<(gix::objs::tree::EntryMode, ObjectId)> = None;
+            while let Some((on, om, oid)) = old_entries.get(j) {
+                match git_order(on, om.is_tree(), name, is_tree) {
+                    std::cmp::Ordering::Less => j += 1,
+                    std::cmp::Ordering::Equal => {
+                        same = Some((*om, *oid));
+                        j += 1;
+                        break;
+                    }
+                    std::cmp::Ordering::Greater => break,
+                }
+            }
+            if same.is_some_and(|(_, oid)| oid == *id) {
                 continue;
             }
             let len = prefix.len();
@@ -302,12 +371,9 @@ impl Differ {
                 prefix.push(b'/');
             }
             prefix.extend_from_slice(name);
-            if mode.is_tree() {
-                let sub: Vec<Option<ObjectId>> = old_maps
-                    .iter()
-                    .map(|m| m.get(name).filter(|(m, _)| m.is_tree()).map(|(_, i)| *i))
-                    .collect();
-                self.diff(repo, &sub, *id, prefix, out)?;
+            if is_tree {
+                let sub = same.filter(|(m, _)| m.is_tree()).map(|(_, i)| i);
+                self.diff(repo, sub, *id, prefix, out)?;
             } else if mode.is_blob() {
                 out.push((prefix.clone(), *id));
             }
