@@ -126,8 +126,80 @@ fn endpoints(repo: &Repository, sel: &Selection) -> Result<(Vec<ObjectId>, Vec<O
     })
 }
 
-/// Walks the selected commits and lists the blobs they introduced.
-pub fn plan(repo: &Repository, sel: &Selection) -> Result<History> {
+type Changed = Vec<(usize, Vec<(Vec<u8>, ObjectId)>)>;
+
+/// What each commit introduced, oldest first. A file's next version is usually a delta
+/// of the previous one in packs written by fast-import and pushes, so reading oldest
+/// first finds each base in the pack cache. `threads` workers take contiguous slices.
+fn diff_all(
+    repo: &Repository,
+    trees: &[ObjectId],
+    parents_of: &[Vec<ObjectId>],
+    tree_of: &HashMap<ObjectId, ObjectId>,
+    threads: usize,
+) -> Result<Changed> {
+    let n = trees.len();
+    let threads = threads.clamp(1, 16).min(n.div_ceil(500).max(1));
+    let work = |repo: &Repository, lo: usize, hi: usize| -> Result<Changed> {
+        let mut differ = Differ::default();
+        let mut buf = Vec::new();
+        let mut out = Vec::with_capacity(hi - lo);
+        for idx in (lo..hi).rev() {
+            let mut parent_trees = Vec::with_capacity(parents_of[idx].len());
+            for p in &parents_of[idx] {
+                let t = match tree_of.get(p) {
+                    Some(t) => *t,
+                    // A parent outside the selection (the base of a range).
+                    None => repo
+                        .objects
+                        .find_commit(p, &mut buf)
+                        .map_err(|e| fail(format!("reading commit {p}"), e))?
+                        .tree(),
+                };
+                parent_trees.push(t);
+            }
+            out.push((idx, differ.introduced(repo, trees[idx], &parent_trees)?));
+        }
+        Ok(out)
+    };
+    if threads == 1 {
+        return work(repo, 0, n);
+    }
+    let git_dir = repo.git_dir().to_path_buf();
+    let chunk = n.div_ceil(threads);
+    let results: Vec<Result<Changed>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let (lo, hi) = (t * chunk, ((t + 1) * chunk).min(n));
+                let git_dir = &git_dir;
+                let work = &work;
+                s.spawn(move || work(&super::open(git_dir)?, lo, hi))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(fail("diffing trees", "a worker thread panicked")))
+            })
+            .collect()
+    });
+    // Slices hold higher (older) indices last: oldest slice first.
+    let mut out = Vec::with_capacity(n);
+    for r in results.into_iter().rev() {
+        out.extend(r?);
+    }
+    Ok(out)
+}
+
+/// Walks the selected commits and lists the blobs they introduced, with `threads`
+/// workers for the tree comparisons (0: one per core).
+pub fn plan(repo: &Repository, sel: &Selection, threads: usize) -> Result<History> {
+    let threads = if threads == 0 {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        threads
+    };
     let shallow: HashSet<ObjectId> = repo
         .shallow_commits()
         .map_err(|e| fail("reading .git/shallow", e))?
@@ -147,6 +219,7 @@ pub fn plan(repo: &Repository, sel: &Selection) -> Result<History> {
         .all()
         .map_err(|e| fail("walking commits", e))?;
     // Pass 1: every selected commit, decoded once: metadata, tree, parents.
+    let started = std::time::Instant::now();
     let mut buf = Vec::new();
     let mut trees = Vec::new();
     let mut parents_of = Vec::new();
@@ -187,25 +260,18 @@ pub fn plan(repo: &Repository, sel: &Selection) -> Result<History> {
         trees.push(c.tree());
         parents_of.push(c.parents().collect::<Vec<_>>());
     }
-    // Pass 2: what each commit introduced, against its parents' trees.
+    tracing::debug!(
+        "history: {} commits walked in {:?}",
+        out.commits.len(),
+        started.elapsed()
+    );
+    let started = std::time::Instant::now();
+    // Pass 2: what each commit introduced, against its parents' trees, in contiguous
+    // slices of commits on parallel workers (each with its own caches).
+    let per_commit = diff_all(repo, &trees, &parents_of, &tree_of, threads)?;
     let mut blobs: HashMap<ObjectId, Vec<Intro>> = HashMap::new();
     let mut order = Vec::new();
-    let mut differ = Differ::default();
-    for (idx, (tree, parents)) in trees.iter().zip(&parents_of).enumerate() {
-        let mut parent_trees = Vec::with_capacity(parents.len());
-        for p in parents {
-            let t = match tree_of.get(p) {
-                Some(t) => *t,
-                // A parent outside the selection (the base of a range).
-                None => repo
-                    .objects
-                    .find_commit(p, &mut buf)
-                    .map_err(|e| fail(format!("reading commit {p}"), e))?
-                    .tree(),
-            };
-            parent_trees.push(t);
-        }
-        let changed = differ.introduced(repo, *tree, &parent_trees)?;
+    for (idx, changed) in per_commit {
         for (path, id) in changed {
             let e = blobs.entry(id).or_insert_with(|| {
                 order.push(id);
@@ -217,6 +283,11 @@ pub fn plan(repo: &Repository, sel: &Selection) -> Result<History> {
             });
         }
     }
+    tracing::debug!(
+        "history: {} unique blobs found by tree diffs in {:?}",
+        order.len(),
+        started.elapsed()
+    );
     out.blobs = order
         .into_iter()
         .map(|id| {
@@ -227,7 +298,24 @@ pub fn plan(repo: &Repository, sel: &Selection) -> Result<History> {
     Ok(out)
 }
 
-type Entries = Vec<(Box<[u8]>, gix::objs::tree::EntryMode, ObjectId)>;
+/// A decoded tree in two allocations: names back to back, and (name end, mode, id).
+#[derive(Default)]
+struct Entries {
+    names: Vec<u8>,
+    items: Vec<(u32, gix::objs::tree::EntryMode, ObjectId)>,
+}
+
+impl Entries {
+    fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    fn get(&self, i: usize) -> Option<(&[u8], gix::objs::tree::EntryMode, ObjectId)> {
+        let (end, mode, id) = *self.items.get(i)?;
+        let start = if i == 0 { 0 } else { self.items[i - 1].0 };
+        Some((&self.names[start as usize..end as usize], mode, id))
+    }
+}
 
 /// Git's tree order: names compared bytewise, a tree's name as if it ended in `/`.
 fn git_order(a: &[u8], a_tree: bool, b: &[u8], b_tree: bool) -> std::cmp::Ordering {
@@ -258,17 +346,15 @@ impl Differ {
             .objects
             .find_tree(&id, &mut self.buf)
             .map_err(|e| fail(format!("reading tree {id}"), e))?;
-        let v: Entries = t
-            .entries
-            .iter()
-            .map(|e| {
-                (
-                    Box::<[u8]>::from(e.filename.as_ref()),
-                    e.mode,
-                    e.oid.to_owned(),
-                )
-            })
-            .collect();
+        let mut v = Entries {
+            names: Vec::with_capacity(t.entries.len() * 16),
+            items: Vec::with_capacity(t.entries.len()),
+        };
+        for e in &t.entries {
+            v.names.extend_from_slice(e.filename);
+            v.items
+                .push((v.names.len() as u32, e.mode, e.oid.to_owned()));
+        }
         let v = std::rc::Rc::new(v);
         if self.cache.len() > 100_000 {
             self.cache.clear();
@@ -317,12 +403,12 @@ impl Differ {
         while let Some(part) = parts.next() {
             let entries = self.entries(repo, at)?;
             let last = parts.peek().is_none();
-            match entries
-                .iter()
-                .find(|(n, m, _)| &n[..] == part && m.is_tree() != last)
+            match (0..entries.len())
+                .filter_map(|i| entries.get(i))
+                .find(|(n, m, _)| *n == part && m.is_tree() != last)
             {
-                Some((_, _, id)) if last => return Ok(Some(*id)),
-                Some((_, _, id)) => at = *id,
+                Some((_, _, id)) if last => return Ok(Some(id)),
+                Some((_, _, id)) => at = id,
                 None => return Ok(None),
             }
         }
@@ -345,10 +431,13 @@ impl Differ {
         let new_entries = self.entries(repo, new)?;
         let old_entries = match old {
             Some(o) => self.entries(repo, o)?,
-            None => std::rc::Rc::new(Vec::new()),
+            None => std::rc::Rc::new(Entries::default()),
         };
         let mut j = 0;
-        for (name, mode, id) in new_entries.iter() {
+        for i in 0..new_entries.len() {
+            let Some((name, mode, id)) = new_entries.get(i) else {
+                break;
+            };
             let is_tree = mode.is_tree();
             // Advance in `old` to the first entry not before this one.
             let mut same: Option<(gix::objs::tree::EntryMode, ObjectId)> = None;
@@ -356,14 +445,14 @@ impl Differ {
                 match git_order(on, om.is_tree(), name, is_tree) {
                     std::cmp::Ordering::Less => j += 1,
                     std::cmp::Ordering::Equal => {
-                        same = Some((*om, *oid));
+                        same = Some((om, oid));
                         j += 1;
                         break;
                     }
                     std::cmp::Ordering::Greater => break,
                 }
             }
-            if same.is_some_and(|(_, oid)| oid == *id) {
+            if same.is_some_and(|(_, oid)| oid == id) {
                 continue;
             }
             let len = prefix.len();
@@ -373,9 +462,9 @@ impl Differ {
             prefix.extend_from_slice(name);
             if is_tree {
                 let sub = same.filter(|(m, _)| m.is_tree()).map(|(_, i)| i);
-                self.diff(repo, sub, *id, prefix, out)?;
+                self.diff(repo, sub, id, prefix, out)?;
             } else if mode.is_blob() {
-                out.push((prefix.clone(), *id));
+                out.push((prefix.clone(), id));
             }
             prefix.truncate(len);
         }
