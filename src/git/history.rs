@@ -126,6 +126,48 @@ fn endpoints(repo: &Repository, sel: &Selection) -> Result<(Vec<ObjectId>, Vec<O
     })
 }
 
+/// Trees and parents of the walked commits, by walk index.
+#[derive(Default)]
+struct Walked {
+    trees: Vec<ObjectId>,
+    parents_of: Vec<Vec<ObjectId>>,
+    tree_of: HashMap<ObjectId, ObjectId>,
+}
+
+impl Walked {
+    /// Decodes commit `id`, records it, and returns its parents.
+    fn record(
+        &mut self,
+        repo: &Repository,
+        id: ObjectId,
+        buf: &mut Vec<u8>,
+        commits: &mut Vec<CommitMeta>,
+    ) -> Result<&[ObjectId]> {
+        let c = repo
+            .objects
+            .find_commit(&id, buf)
+            .map_err(|e| fail(format!("reading commit {id}"), e))?;
+        let (author, time, offset) = match c.author() {
+            Ok(a) => {
+                let t = a.time().unwrap_or_default();
+                (a.name.to_string(), t.seconds, t.offset)
+            }
+            Err(_) => (String::new(), 0, 0),
+        };
+        commits.push(CommitMeta {
+            id,
+            author,
+            time,
+            offset,
+            subject: c.message().summary().to_string(),
+        });
+        self.tree_of.insert(id, c.tree());
+        self.trees.push(c.tree());
+        self.parents_of.push(c.parents().collect());
+        Ok(self.parents_of.last().map_or(&[], Vec::as_slice))
+    }
+}
+
 type Changed = Vec<(usize, Vec<(Vec<u8>, ObjectId)>)>;
 
 /// What each commit introduced, oldest first. A file's next version is usually a delta
@@ -213,53 +255,49 @@ pub fn plan(repo: &Repository, sel: &Selection, threads: usize) -> Result<Histor
     if tips.is_empty() {
         return Ok(out);
     }
-    let walk = repo
-        .rev_walk(tips)
-        .with_hidden(hidden)
-        .all()
-        .map_err(|e| fail("walking commits", e))?;
     // Pass 1: every selected commit, decoded once: metadata, tree, parents.
     let started = std::time::Instant::now();
     let mut buf = Vec::new();
-    let mut trees = Vec::new();
-    let mut parents_of = Vec::new();
-    let mut tree_of: HashMap<ObjectId, ObjectId> = HashMap::new();
-    for info in walk {
-        let info = info.map_err(|e| {
-            if shallow.is_empty() {
-                fail("walking commits", e)
-            } else {
-                shallow_error("the range reaches past the fetched commits")
+    let mut walked = Walked::default();
+    if hidden.is_empty() {
+        // Everything reachable: a plain depth-first walk that decodes each commit once.
+        let mut seen: HashSet<ObjectId> = HashSet::new();
+        let mut stack: Vec<ObjectId> = tips.into_iter().rev().collect();
+        while let Some(id) = stack.pop() {
+            if !seen.insert(id) {
+                continue;
             }
-        })?;
-        if shallow.contains(&info.id) {
-            return Err(shallow_error(&format!(
-                "commit {} is a shallow boundary inside the range",
-                info.id
-            )));
+            let parents = walked.record(repo, id, &mut buf, &mut out.commits)?;
+            stack.extend(parents.iter().rev().filter(|p| !seen.contains(*p)));
         }
-        let c = repo
-            .objects
-            .find_commit(&info.id, &mut buf)
-            .map_err(|e| fail(format!("reading commit {}", info.id), e))?;
-        let (author, time, offset) = match c.author() {
-            Ok(a) => {
-                let t = a.time().unwrap_or_default();
-                (a.name.to_string(), t.seconds, t.offset)
+    } else {
+        let walk = repo
+            .rev_walk(tips)
+            .with_hidden(hidden)
+            .all()
+            .map_err(|e| fail("walking commits", e))?;
+        for info in walk {
+            let info = info.map_err(|e| {
+                if shallow.is_empty() {
+                    fail("walking commits", e)
+                } else {
+                    shallow_error("the range reaches past the fetched commits")
+                }
+            })?;
+            if shallow.contains(&info.id) {
+                return Err(shallow_error(&format!(
+                    "commit {} is a shallow boundary inside the range",
+                    info.id
+                )));
             }
-            Err(_) => (String::new(), 0, 0),
-        };
-        out.commits.push(CommitMeta {
-            id: info.id,
-            author,
-            time,
-            offset,
-            subject: c.message().summary().to_string(),
-        });
-        tree_of.insert(info.id, c.tree());
-        trees.push(c.tree());
-        parents_of.push(c.parents().collect::<Vec<_>>());
+            walked.record(repo, info.id, &mut buf, &mut out.commits)?;
+        }
     }
+    let Walked {
+        trees,
+        parents_of,
+        tree_of,
+    } = walked;
     tracing::debug!(
         "history: {} commits walked in {:?}",
         out.commits.len(),
