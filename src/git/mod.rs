@@ -8,6 +8,7 @@
 pub mod history;
 pub mod hooks;
 pub mod staged;
+mod tree_diff;
 
 use crate::error::{Error, Result};
 use gix::ObjectId;
