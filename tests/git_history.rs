@@ -258,3 +258,23 @@ fn a_shallow_clone_is_an_error_that_says_what_to_fetch() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn a_merge_does_not_claim_keys_its_branches_introduced() {
+    let r = Repo::new();
+    r.write("README.md", "hi\n");
+    r.commit_all("init");
+    r.git(&["checkout", "-q", "-b", "feature"]);
+    r.write("feature.py", format!("K = \"{LIVE}\"\n"));
+    let on_branch = r.commit_all("feature work");
+    r.git(&["checkout", "-q", "main"]);
+    r.write("main.py", "x = 1\n");
+    r.commit_all("main work");
+    r.git(&["merge", "-q", "--no-ff", "--no-edit", "feature"]);
+    let (code, v) = r.scan_json(&["--history"]);
+    assert_eq!(code, 1);
+    assert_eq!(v["findings"].as_array().unwrap().len(), 1);
+    assert_eq!(v["findings"][0]["commit"]["commit"], on_branch.as_str());
+    assert_eq!(v["findings"][0]["commit"]["in_head"], true);
+    assert_eq!(v["summary"]["git"]["commits"], 4);
+}

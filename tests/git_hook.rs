@@ -126,3 +126,20 @@ fn install_works_from_a_subdirectory() {
     assert_eq!(out.status.code(), Some(0));
     assert!(r.path().join(".git/hooks/pre-commit").exists());
 }
+
+#[test]
+fn the_hook_sees_the_temporary_index_of_commit_a_and_commit_with_paths() {
+    // `git commit -a` and `git commit FILE` run hooks against a temporary index
+    // (GIT_INDEX_FILE): the key is not staged in .git/index, yet it is what gets committed.
+    let r = Repo::new();
+    r.write("a.py", "x = 1\n");
+    r.commit_all("init");
+    r.kw().args(["hook", "install"]).assert().code(0);
+    r.write("a.py", format!("x = 1\nK = \"{LIVE}\"\n"));
+    let out = r.git_output_in(r.path(), &["commit", "-q", "-a", "-m", "all"]);
+    assert!(!out.status.success(), "git commit -a went through");
+    assert_no_secret("commit -a", &[out.stdout, out.stderr].concat());
+    let out = r.git_output_in(r.path(), &["commit", "-q", "-m", "paths", "a.py"]);
+    assert!(!out.status.success(), "git commit FILE went through");
+    assert_eq!(r.git(&["rev-list", "--count", "HEAD"]), "1");
+}

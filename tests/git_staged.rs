@@ -243,3 +243,35 @@ fn outside_a_repository_is_an_error_that_says_so() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("not in a git repository"), "{err}");
 }
+
+#[test]
+fn untouched_directories_are_skipped_by_the_cache_tree_but_changes_in_deep_ones_are_not() {
+    let r = Repo::new();
+    for d in ["a", "b/x", "b/y", "c", "c-d", "c0"] {
+        for i in 0..3 {
+            r.write(&format!("{d}/f{i}.py"), format!("x = {i}\n"));
+        }
+    }
+    r.write("top.py", "x = 0\n");
+    r.commit_all("base");
+    // git's index now has a cache-tree; touch one deep file and add one to a sibling dir.
+    r.write("b/y/f1.py", format!("x = 1\nK = \"{LIVE}\"\n"));
+    r.write("c/new.py", format!("K = \"{LIVE2}\"\n"));
+    r.write("top.py", format!("x = 0\nT = \"{TEST}\"\n"));
+    r.git(&["add", "b/y/f1.py", "c/new.py", "top.py"]);
+    let (code, v) = r.scan_json(&["--staged"]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        found(&v),
+        vec![
+            ("b/y/f1.py".into(), 2, R_LIVE.into()),
+            ("c/new.py".into(), 1, R_LIVE2.into()),
+            ("top.py".into(), 2, "mk_test_Hk3J…4Ab7".into()),
+        ]
+    );
+    assert_eq!(v["summary"]["git"]["staged_files"], 3);
+    // After the commit, nothing is staged: the whole index is one unchanged tree.
+    r.commit_all("more");
+    let (code, v) = r.scan_json(&["--staged"]);
+    assert_eq!((code, v["summary"]["files"].as_u64()), (0, Some(0)));
+}

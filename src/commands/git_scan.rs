@@ -41,8 +41,9 @@ pub fn run(args: &ScanArgs, cli: &Cli, out: &mut dyn Write) -> Result<Exit> {
             .or(settings.repo.scan.fail_on)
             .unwrap_or(Severity::Low);
     }
-    let engine = engine(&settings)?;
     let started = Instant::now();
+    let engine = engine(&settings)?;
+    tracing::debug!("rules compiled in {:?}", started.elapsed());
     let (mut walked, stats): (WalkResult, serde_json::Value) = if args.staged {
         let s = scan::staged::scan(&engine, &repo, args.whole_files)?;
         let stats = serde_json::json!({

@@ -5,6 +5,7 @@
 //! reverted and re-applied, the same config in many branches) is listed once, with every
 //! (commit, path) that introduced it.
 
+use super::tree_diff::Differ;
 use super::{Repository, fail, path_str};
 use crate::error::{Error, Result};
 use gix::ObjectId;
@@ -126,8 +127,122 @@ fn endpoints(repo: &Repository, sel: &Selection) -> Result<(Vec<ObjectId>, Vec<O
     })
 }
 
-/// Walks the selected commits and lists the blobs they introduced.
-pub fn plan(repo: &Repository, sel: &Selection) -> Result<History> {
+/// Trees and parents of the walked commits, by walk index.
+#[derive(Default)]
+struct Walked {
+    trees: Vec<ObjectId>,
+    parents_of: Vec<Vec<ObjectId>>,
+    tree_of: HashMap<ObjectId, ObjectId>,
+}
+
+impl Walked {
+    /// Decodes commit `id`, records it, and returns its parents.
+    fn record(
+        &mut self,
+        repo: &Repository,
+        id: ObjectId,
+        buf: &mut Vec<u8>,
+        commits: &mut Vec<CommitMeta>,
+    ) -> Result<&[ObjectId]> {
+        let c = repo
+            .objects
+            .find_commit(&id, buf)
+            .map_err(|e| fail(format!("reading commit {id}"), e))?;
+        let (author, time, offset) = match c.author() {
+            Ok(a) => {
+                let t = a.time().unwrap_or_default();
+                (a.name.to_string(), t.seconds, t.offset)
+            }
+            Err(_) => (String::new(), 0, 0),
+        };
+        commits.push(CommitMeta {
+            id,
+            author,
+            time,
+            offset,
+            subject: c.message().summary().to_string(),
+        });
+        self.tree_of.insert(id, c.tree());
+        self.trees.push(c.tree());
+        self.parents_of.push(c.parents().collect());
+        Ok(self.parents_of.last().map_or(&[], Vec::as_slice))
+    }
+}
+
+type Changed = Vec<(usize, Vec<(Vec<u8>, ObjectId)>)>;
+
+/// What each commit introduced, oldest first. A file's next version is usually a delta
+/// of the previous one in packs written by fast-import and pushes, so reading oldest
+/// first finds each base in the pack cache. `threads` workers take contiguous slices.
+fn diff_all(
+    repo: &Repository,
+    trees: &[ObjectId],
+    parents_of: &[Vec<ObjectId>],
+    tree_of: &HashMap<ObjectId, ObjectId>,
+    threads: usize,
+) -> Result<Changed> {
+    let n = trees.len();
+    let threads = threads.clamp(1, 16).min(n.div_ceil(500).max(1));
+    let work = |repo: &Repository, lo: usize, hi: usize| -> Result<Changed> {
+        let mut differ = Differ::default();
+        let mut buf = Vec::new();
+        let mut out = Vec::with_capacity(hi - lo);
+        for idx in (lo..hi).rev() {
+            let mut parent_trees = Vec::with_capacity(parents_of[idx].len());
+            for p in &parents_of[idx] {
+                let t = match tree_of.get(p) {
+                    Some(t) => *t,
+                    // A parent outside the selection (the base of a range).
+                    None => repo
+                        .objects
+                        .find_commit(p, &mut buf)
+                        .map_err(|e| fail(format!("reading commit {p}"), e))?
+                        .tree(),
+                };
+                parent_trees.push(t);
+            }
+            out.push((idx, differ.introduced(repo, trees[idx], &parent_trees)?));
+        }
+        Ok(out)
+    };
+    if threads == 1 {
+        return work(repo, 0, n);
+    }
+    let git_dir = repo.git_dir().to_path_buf();
+    let chunk = n.div_ceil(threads);
+    let results: Vec<Result<Changed>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let (lo, hi) = (t * chunk, ((t + 1) * chunk).min(n));
+                let git_dir = &git_dir;
+                let work = &work;
+                s.spawn(move || work(&super::open(git_dir)?, lo, hi))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(fail("diffing trees", "a worker thread panicked")))
+            })
+            .collect()
+    });
+    // Slices hold higher (older) indices last: oldest slice first.
+    let mut out = Vec::with_capacity(n);
+    for r in results.into_iter().rev() {
+        out.extend(r?);
+    }
+    Ok(out)
+}
+
+/// Walks the selected commits and lists the blobs they introduced, with `threads`
+/// workers for the tree comparisons (0: one per core).
+pub fn plan(repo: &Repository, sel: &Selection, threads: usize) -> Result<History> {
+    let threads = if threads == 0 {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        threads
+    };
     let shallow: HashSet<ObjectId> = repo
         .shallow_commits()
         .map_err(|e| fail("reading .git/shallow", e))?
@@ -141,61 +256,61 @@ pub fn plan(repo: &Repository, sel: &Selection) -> Result<History> {
     if tips.is_empty() {
         return Ok(out);
     }
-    let walk = repo
-        .rev_walk(tips)
-        .with_hidden(hidden)
-        .all()
-        .map_err(|e| fail("walking commits", e))?;
+    // Pass 1: every selected commit, decoded once: metadata, tree, parents.
+    let started = std::time::Instant::now();
+    let mut buf = Vec::new();
+    let mut walked = Walked::default();
+    if hidden.is_empty() {
+        // Everything reachable: a plain depth-first walk that decodes each commit once.
+        let mut seen: HashSet<ObjectId> = HashSet::new();
+        let mut stack: Vec<ObjectId> = tips.into_iter().rev().collect();
+        while let Some(id) = stack.pop() {
+            if !seen.insert(id) {
+                continue;
+            }
+            let parents = walked.record(repo, id, &mut buf, &mut out.commits)?;
+            stack.extend(parents.iter().rev().filter(|p| !seen.contains(*p)));
+        }
+    } else {
+        let walk = repo
+            .rev_walk(tips)
+            .with_hidden(hidden)
+            .all()
+            .map_err(|e| fail("walking commits", e))?;
+        for info in walk {
+            let info = info.map_err(|e| {
+                if shallow.is_empty() {
+                    fail("walking commits", e)
+                } else {
+                    shallow_error("the range reaches past the fetched commits")
+                }
+            })?;
+            if shallow.contains(&info.id) {
+                return Err(shallow_error(&format!(
+                    "commit {} is a shallow boundary inside the range",
+                    info.id
+                )));
+            }
+            walked.record(repo, info.id, &mut buf, &mut out.commits)?;
+        }
+    }
+    let Walked {
+        trees,
+        parents_of,
+        tree_of,
+    } = walked;
+    tracing::debug!(
+        "history: {} commits walked in {:?}",
+        out.commits.len(),
+        started.elapsed()
+    );
+    let started = std::time::Instant::now();
+    // Pass 2: what each commit introduced, against its parents' trees, in contiguous
+    // slices of commits on parallel workers (each with its own caches).
+    let per_commit = diff_all(repo, &trees, &parents_of, &tree_of, threads)?;
     let mut blobs: HashMap<ObjectId, Vec<Intro>> = HashMap::new();
     let mut order = Vec::new();
-    let mut buf = Vec::new();
-    let mut differ = Differ::default();
-    for info in walk {
-        let info = info.map_err(|e| {
-            if shallow.is_empty() {
-                fail("walking commits", e)
-            } else {
-                shallow_error("the range reaches past the fetched commits")
-            }
-        })?;
-        if shallow.contains(&info.id) {
-            return Err(shallow_error(&format!(
-                "commit {} is a shallow boundary inside the range",
-                info.id
-            )));
-        }
-        let (tree, parents, meta) = {
-            let c = repo
-                .objects
-                .find_commit(&info.id, &mut buf)
-                .map_err(|e| fail(format!("reading commit {}", info.id), e))?;
-            let (author, time, offset) = match c.author() {
-                Ok(a) => {
-                    let t = a.time().unwrap_or_default();
-                    (a.name.to_string(), t.seconds, t.offset)
-                }
-                Err(_) => (String::new(), 0, 0),
-            };
-            let meta = CommitMeta {
-                id: info.id,
-                author,
-                time,
-                offset,
-                subject: c.message().summary().to_string(),
-            };
-            (c.tree(), c.parents().collect::<Vec<_>>(), meta)
-        };
-        let idx = out.commits.len();
-        out.commits.push(meta);
-        let mut parent_trees = Vec::with_capacity(parents.len());
-        for p in &parents {
-            let c = repo
-                .objects
-                .find_commit(p, &mut buf)
-                .map_err(|e| fail(format!("reading commit {p}"), e))?;
-            parent_trees.push(c.tree());
-        }
-        let changed = differ.introduced(repo, tree, &parent_trees)?;
+    for (idx, changed) in per_commit {
         for (path, id) in changed {
             let e = blobs.entry(id).or_insert_with(|| {
                 order.push(id);
@@ -207,6 +322,11 @@ pub fn plan(repo: &Repository, sel: &Selection) -> Result<History> {
             });
         }
     }
+    tracing::debug!(
+        "history: {} unique blobs found by tree diffs in {:?}",
+        order.len(),
+        started.elapsed()
+    );
     out.blobs = order
         .into_iter()
         .map(|id| {
@@ -215,104 +335,4 @@ pub fn plan(repo: &Repository, sel: &Selection) -> Result<History> {
         })
         .collect();
     Ok(out)
-}
-
-type Entries = Vec<(Vec<u8>, gix::objs::tree::EntryMode, ObjectId)>;
-
-/// Tree comparison with a cache of decoded trees.
-#[derive(Default)]
-struct Differ {
-    buf: Vec<u8>,
-    cache: HashMap<ObjectId, std::rc::Rc<Entries>>,
-}
-
-impl Differ {
-    fn entries(&mut self, repo: &Repository, id: ObjectId) -> Result<std::rc::Rc<Entries>> {
-        if let Some(e) = self.cache.get(&id) {
-            return Ok(e.clone());
-        }
-        let t = repo
-            .objects
-            .find_tree(&id, &mut self.buf)
-            .map_err(|e| fail(format!("reading tree {id}"), e))?;
-        let v: Entries = t
-            .entries
-            .iter()
-            .map(|e| (e.filename.to_vec(), e.mode, e.oid.to_owned()))
-            .collect();
-        let v = std::rc::Rc::new(v);
-        if self.cache.len() > 50_000 {
-            self.cache.clear();
-        }
-        self.cache.insert(id, v.clone());
-        Ok(v)
-    }
-
-    /// Blobs (regular files) of `tree` that differ from the same path in every parent.
-    fn introduced(
-        &mut self,
-        repo: &Repository,
-        tree: ObjectId,
-        parents: &[ObjectId],
-    ) -> Result<Vec<(Vec<u8>, ObjectId)>> {
-        let mut out = Vec::new();
-        let olds: Vec<Option<ObjectId>> = if parents.is_empty() {
-            vec![None]
-        } else {
-            parents.iter().map(|p| Some(*p)).collect()
-        };
-        self.diff(repo, &olds, tree, &mut Vec::new(), &mut out)?;
-        Ok(out)
-    }
-
-    /// Recursive: entries of `new` that differ from the same name in every tree of `olds`.
-    fn diff(
-        &mut self,
-        repo: &Repository,
-        olds: &[Option<ObjectId>],
-        new: ObjectId,
-        prefix: &mut Vec<u8>,
-        out: &mut Vec<(Vec<u8>, ObjectId)>,
-    ) -> Result<()> {
-        if olds.contains(&Some(new)) {
-            return Ok(());
-        }
-        let new_entries = self.entries(repo, new)?;
-        let mut old_maps = Vec::with_capacity(olds.len());
-        for o in olds {
-            let map: HashMap<Vec<u8>, (gix::objs::tree::EntryMode, ObjectId)> = match o {
-                Some(id) => self
-                    .entries(repo, *id)?
-                    .iter()
-                    .map(|(n, m, i)| (n.clone(), (*m, *i)))
-                    .collect(),
-                None => HashMap::new(),
-            };
-            old_maps.push(map);
-        }
-        for (name, mode, id) in new_entries.iter() {
-            if old_maps
-                .iter()
-                .any(|m| m.get(name).is_some_and(|(_, oid)| oid == id))
-            {
-                continue;
-            }
-            let len = prefix.len();
-            if !prefix.is_empty() {
-                prefix.push(b'/');
-            }
-            prefix.extend_from_slice(name);
-            if mode.is_tree() {
-                let sub: Vec<Option<ObjectId>> = old_maps
-                    .iter()
-                    .map(|m| m.get(name).filter(|(m, _)| m.is_tree()).map(|(_, i)| *i))
-                    .collect();
-                self.diff(repo, &sub, *id, prefix, out)?;
-            } else if mode.is_blob() {
-                out.push((prefix.clone(), *id));
-            }
-            prefix.truncate(len);
-        }
-        Ok(())
-    }
 }

@@ -8,6 +8,7 @@
 pub mod history;
 pub mod hooks;
 pub mod staged;
+mod tree_diff;
 
 use crate::error::{Error, Result};
 use gix::ObjectId;
@@ -25,8 +26,15 @@ pub fn open(dir: &Path) -> Result<Repository> {
             "run the command inside a git work tree, or `git init` one",
         )
     })?;
-    // Trees and small blobs are read many times over in a history walk.
+    // Trees and small blobs are read many times over in a history walk, and consecutive
+    // versions of a file are deltas of each other in packs: cache both, or every blob
+    // costs its whole delta chain.
     repo.object_cache_size_if_unset(16 * 1024 * 1024);
+    repo.objects.set_pack_cache(|| {
+        Box::new(gix::odb::pack::cache::lru::MemoryCappedHashmap::new(
+            64 * 1024 * 1024,
+        ))
+    });
     Ok(repo)
 }
 

@@ -55,8 +55,14 @@ pub fn scan(
     sel: &Selection,
     threads: usize,
 ) -> Result<HistoryScan> {
-    let plan = git::history::plan(repo, sel)?;
+    let plan = git::history::plan(repo, sel, threads)?;
+    let started = std::time::Instant::now();
     let (hits, bytes) = scan_blobs(engine, repo, &plan, threads)?;
+    tracing::debug!(
+        "history: {} blobs, {bytes} bytes scanned in {:?}",
+        plan.blobs.len(),
+        started.elapsed()
+    );
     let mut result = WalkResult {
         files: plan.blobs.len() as u64,
         bytes,
@@ -147,6 +153,9 @@ pub fn scan(
     })
 }
 
+/// Blobs a worker takes at a time.
+const RUN: usize = 256;
+
 /// Scans every blob of `plan` once; returns the outcomes that have hits (by blob index)
 /// and the bytes read.
 fn scan_blobs(
@@ -182,8 +191,21 @@ fn scan_blobs(
                 };
                 let mut scanner = engine.file_scanner();
                 let mut buf = Vec::new();
+                // Contiguous runs of blobs per worker: versions of a file that are deltas
+                // of each other then share the worker's pack cache.
+                let mut run = 0..0;
                 loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let i = match run.next() {
+                        Some(i) => i,
+                        None => {
+                            let lo = next.fetch_add(RUN, Ordering::Relaxed);
+                            run = lo..(lo + RUN).min(plan.blobs.len());
+                            match run.next() {
+                                Some(i) => i,
+                                None => break,
+                            }
+                        }
+                    };
                     let Some((id, intros)) = plan.blobs.get(i) else {
                         break;
                     };
