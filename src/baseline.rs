@@ -41,9 +41,17 @@ pub struct Entry {
 }
 
 impl Entry {
+    /// The entry of a finding, keyed by its repository-relative path, so a baseline made
+    /// at the repository's top applies from any directory (and to staged and history
+    /// scans, whose paths are repository-relative already).
     fn of(f: &Finding) -> Entry {
+        let path = if f.repo_path.is_empty() {
+            &f.path
+        } else {
+            &f.repo_path
+        };
         Entry {
-            path: f.path.clone(),
+            path: path.clone(),
             rule: f.rule.clone(),
             context: f.context,
             fingerprint: f.fingerprint.clone(),

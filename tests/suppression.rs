@@ -131,3 +131,59 @@ fn config_errors_point_at_line_and_column() {
         Some(1)
     );
 }
+
+#[test]
+fn allowlist_and_baseline_match_repository_paths_from_any_directory() {
+    let t = Tree::new();
+    std::process::Command::new("git")
+        .args(["init", "-q"])
+        .current_dir(t.path())
+        .status()
+        .unwrap();
+    t.write("docs/setup.md", format!("export MK={LIVE}\n"));
+    t.write("src/app/main.py", format!("K = '{LIVE2}'\n"));
+    t.write(
+        ".keywarden.toml",
+        "[[allow]]\npaths = [\"docs/**\"]\nreason = \"revoked sandbox key\"\n",
+    );
+    // scanning the tree by its absolute path: the allowlist still applies
+    let abs = t.path().to_str().unwrap().to_string();
+    let (_, v) = t.scan_json(&[&abs]);
+    let f = v["findings"].as_array().unwrap();
+    let docs = f
+        .iter()
+        .find(|x| x["path"].as_str().unwrap().ends_with("docs/setup.md"))
+        .unwrap();
+    assert_eq!(docs["suppressed"]["kind"], "allowlist", "{v:#}");
+    // a baseline written at the top applies when scanning from a subdirectory
+    let out = t
+        .cmd()
+        .args([
+            "baseline",
+            "--output",
+            ".keywarden-baseline.json",
+            "--no-config",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let base = t.path().join(".keywarden-baseline.json");
+    let out = t
+        .cmd()
+        .current_dir(t.path().join("src"))
+        .args(["scan", "--no-config", "--format", "json", "--baseline"])
+        .arg(&base)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}

@@ -41,6 +41,10 @@ pub fn run(args: &ScanArgs, cli: &Cli, out: &mut dyn Write) -> Result<Exit> {
             .or(settings.repo.scan.fail_on)
             .unwrap_or(Severity::Low);
     }
+    let notify = args
+        .notify
+        .then(|| super::outbox::open(&args.service_config))
+        .transpose()?;
     let started = Instant::now();
     let engine = engine(&settings)?;
     tracing::debug!("rules compiled in {:?}", started.elapsed());
@@ -75,7 +79,13 @@ pub fn run(args: &ScanArgs, cli: &Cli, out: &mut dyn Write) -> Result<Exit> {
         started.elapsed().as_millis() as u64,
     );
     report.summary.git = Some(stats);
+    if args.verify {
+        super::verify::verify(&mut report, args.api_url.as_deref())?;
+    }
     render(&engine, &settings, &report, out)?;
+    if let Some((cfg, mut store)) = notify {
+        super::scan::notify_report(&cfg, &mut store, &settings, &report, &args.service_config)?;
+    }
     let exit = exit_code(&report, &settings);
     if args.staged
         && exit == Exit::Findings

@@ -140,7 +140,7 @@ pub fn run(args: &ScanArgs, cli: &Cli, out: &mut dyn Write) -> Result<Exit> {
 }
 
 /// `--notify`: the scan's report through the outbox to the configured channels.
-fn notify_report(
+pub(crate) fn notify_report(
     cfg: &crate::notify::NotifyConfig,
     store: &mut crate::store::Store,
     settings: &ScanSettings,

@@ -141,7 +141,7 @@ pub fn scan(
             },
             None => false,
         };
-        f.commit = Some(introduced(&plan.commits[c], in_head));
+        f.commit = Some(introduced(engine, &plan.commits[c], in_head));
         result.findings.push(f);
     }
     let introductions = plan.blobs.iter().map(|(_, i)| i.len() as u64).sum();
@@ -261,7 +261,9 @@ fn earliest(plan: &History, intros: &[Intro], path: &str) -> usize {
         .unwrap_or(0)
 }
 
-fn introduced(c: &CommitMeta, in_head: bool) -> Introduced {
+/// The commit that introduced a key; its author and subject come from the repository,
+/// so keys in them are redacted too.
+fn introduced(engine: &Engine, c: &CommitMeta, in_head: bool) -> Introduced {
     let date = chrono::FixedOffset::east_opt(c.offset)
         .and_then(|tz| {
             chrono::DateTime::from_timestamp(c.time, 0).map(|d| d.with_timezone(&tz).to_rfc3339())
@@ -269,9 +271,9 @@ fn introduced(c: &CommitMeta, in_head: bool) -> Introduced {
         .unwrap_or_default();
     Introduced {
         commit: c.id.to_string(),
-        author: c.author.clone(),
+        author: engine.redact_text(&c.author),
         date,
-        subject: c.subject.clone(),
+        subject: engine.redact_text(&c.subject),
         in_head,
         status: if in_head {
             "in HEAD".into()

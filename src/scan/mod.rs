@@ -35,6 +35,30 @@ impl Engine {
         Ok(Engine { db, matcher })
     }
 
+    /// `text` with every key in it replaced by its redacted form (for text that comes
+    /// from the scanned material itself: commit subjects, author names).
+    pub fn redact_text(&self, text: &str) -> String {
+        let mut raw = Vec::new();
+        let bytes = text.as_bytes();
+        self.matcher
+            .find(&self.db, bytes, 0, bytes.len(), false, &mut 0, &mut raw);
+        if raw.is_empty() {
+            return text.to_string();
+        }
+        let mut out = String::with_capacity(text.len());
+        let mut last = 0;
+        for m in raw.into_iter() {
+            if m.start < last {
+                continue;
+            }
+            out.push_str(&String::from_utf8_lossy(&bytes[last..m.start]));
+            out.push_str(&m.key.redacted());
+            last = m.end;
+        }
+        out.push_str(&String::from_utf8_lossy(&bytes[last..]));
+        out
+    }
+
     /// A per-thread scanner.
     pub fn file_scanner(&self) -> FileScanner<'_> {
         FileScanner::new(&self.db, &self.matcher)
