@@ -136,7 +136,7 @@ pub struct ContextRule {
     /// What it recognises.
     pub description: String,
     line_src: Vec<String>,
-    globs: Vec<Glob>,
+    globs: Vec<String>,
     content_src: Vec<String>,
     compiled: OnceLock<Compiled>,
     /// Paths that must get this context.
@@ -150,6 +150,14 @@ struct Compiled {
     line_markers: Option<RegexSet>,
     paths: Option<GlobSet>,
     content_markers: Option<RegexSet>,
+}
+
+/// A path glob: `*` stays inside one component, `**` crosses them.
+fn glob(g: &str) -> Result<Glob, globset::Error> {
+    GlobBuilder::new(g)
+        .literal_separator(true)
+        .backslash_escape(true)
+        .build()
 }
 
 /// ASCII classes (`\s`, `\b`, `\w`): the lazy DFA runs them at memory speed, where
@@ -172,9 +180,9 @@ impl ContextRule {
             None
         } else {
             let mut b = GlobSetBuilder::new();
-            self.globs.iter().for_each(|g| {
-                b.add(g.clone());
-            });
+            for g in &self.globs {
+                b.add(glob(g).map_err(|e| format!("invalid glob {g:?}: {e}"))?);
+            }
             Some(b.build().map_err(|e| e.to_string())?)
         };
         Ok(Compiled {
@@ -531,7 +539,14 @@ fn compile_context(cx: &Ctx<'_>, id: &str, spec: &ContextSpec) -> Result<Context
         Ok(c) => c,
         Err(e) => return cx.err(spec.name.span(), e),
     };
+    // Built-in rules are proven by `rules check` in the test suite: their globs and
+    // regexes are parsed on first use only (start-up is the pre-commit hook's latency).
+    // A user's file is checked now, so its errors carry line and column.
+    let builtin = cx.origin.starts_with("builtin:");
     let regexes = |list: &[Spanned<String>]| -> Result<Vec<String>> {
+        if builtin {
+            return Ok(list.iter().map(|r| r.get_ref().clone()).collect());
+        }
         let mut parser = regex_syntax::ParserBuilder::new()
             .unicode(false)
             .utf8(false)
@@ -543,17 +558,12 @@ fn compile_context(cx: &Ctx<'_>, id: &str, spec: &ContextSpec) -> Result<Context
         }
         Ok(list.iter().map(|r| r.get_ref().clone()).collect())
     };
-    let mut globs = Vec::new();
-    for g in &spec.paths {
-        match GlobBuilder::new(g.get_ref())
-            .literal_separator(true)
-            .backslash_escape(true)
-            .build()
-        {
-            Ok(glob) => globs.push(glob),
-            Err(e) => return cx.err(g.span(), format!("context {id:?}: invalid glob: {e}")),
-        };
+    for g in spec.paths.iter().filter(|_| !builtin) {
+        if let Err(e) = glob(g.get_ref()) {
+            return cx.err(g.span(), format!("context {id:?}: invalid glob: {e}"));
+        }
     }
+    let globs = spec.paths.iter().map(|g| g.get_ref().clone()).collect();
     Ok(ContextRule {
         id: id.to_string(),
         context,
