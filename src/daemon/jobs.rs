@@ -101,7 +101,9 @@ pub fn scan(s: &Settings, target: &ScanTarget) -> Result<String> {
     let job = scan_job(target);
     let started = std::time::Instant::now();
     let engine = Engine::new(crate::rules::load(Vec::new())?)?;
-    let opts = ScanOptions::new(target.paths.clone());
+    let mut opts = ScanOptions::new(target.paths.clone());
+    // A daemon guards deployed files: `.gitignore` (which lists `.env`) does not apply.
+    opts.ignore_files(false);
     let walked = scan::walk::scan(&engine, &opts, &|_| {})?;
     let files = walked.files;
     let report = scan::outcome::finish(

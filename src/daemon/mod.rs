@@ -64,6 +64,8 @@ impl Settings {
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(Path::new("."));
+        // Absolute, so that watched paths match the watcher's events after a chdir.
+        let base = &std::path::absolute(base).unwrap_or_else(|_| base.to_path_buf());
         let c = loaded.config;
         c.notify.validate(path)?;
         c.daemon.validate(path)?;

@@ -22,6 +22,7 @@ pub fn start(
     if targets.is_empty() {
         return Ok(None);
     }
+    // Events carry the watched path as given: watch and match canonical paths.
     let routes: Vec<(Vec<PathBuf>, UnboundedSender<()>)> = targets
         .iter()
         .map(|(paths, tx)| {
@@ -32,9 +33,10 @@ pub fn start(
             (canon, tx.clone())
         })
         .collect();
+    let matcher = routes.clone();
     let mut debouncer = new_debouncer(debounce, move |res: DebounceEventResult| match res {
         Ok(events) => {
-            for (paths, tx) in &routes {
+            for (paths, tx) in &matcher {
                 if events
                     .iter()
                     .any(|e| paths.iter().any(|p| e.path.starts_with(p)))
@@ -49,7 +51,7 @@ pub fn start(
         message: format!("cannot start the file watcher: {e}"),
         hint: "raise fs.inotify.max_user_instances, or set watch = false".into(),
     })?;
-    for (paths, _) in &targets {
+    for (paths, _) in &routes {
         for p in paths {
             debouncer
                 .watcher()
