@@ -179,9 +179,12 @@ fn ready_watch_alert_sighup_valid_and_broken_sigterm() {
     let env = [
         ("KW_TEST_WEBHOOK_URL", rx.url.as_str()),
         ("KW_TEST_WEBHOOK_SECRET", crate::notify::WEBHOOK_SECRETS),
+        // WatchdogSec=2s: pings every second.
+        ("WATCHDOG_USEC", "2000000"),
     ];
     let mut d = Daemon::start(&t, &config, &env, 1);
     d.expect("READY=1");
+    d.expect("WATCHDOG=1");
     // The start scan found nothing: no alert.
     eventually("the start scan", || {
         d.log_text().contains("job=\"scan:watched\"").then_some(())
