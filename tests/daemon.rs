@@ -226,6 +226,21 @@ fn ready_watch_alert_sighup_valid_and_broken_sigterm() {
     });
     let log = d.log_text();
     assert!(log.contains("did you mean `catch_up`?"), "{log}");
+    // A config that parses but cannot start (a watched path that does not exist): the
+    // running one is restarted.
+    std::fs::write(
+        &config,
+        format!("{WATCH_CONFIG}{hooks}").replace("../watched", "../missing"),
+    )
+    .unwrap();
+    d.signal("-HUP");
+    d.expect("RELOADING=1");
+    d.expect("READY=1");
+    eventually("the second rejection", || {
+        d.log_text()
+            .contains("the new config cannot start, the running one is kept")
+            .then_some(())
+    });
     // Still watching with the old config: a critical finding is alerted too.
     t.write("watched/public/app.js", format!("const k = \"{LIVE2}\";\n"));
     eventually("the second alert", || {
@@ -326,6 +341,8 @@ async fn per_second_audit_reports_by_email_and_webhook_once_across_sigkill() {
     d.child.kill().unwrap();
     d.child.wait().unwrap();
     let first_log = d.log_text();
+    // Down for more than a second: at least one per-second tick is missed.
+    std::thread::sleep(Duration::from_millis(1500));
 
     // Restart: the pending report is delivered, once per channel.
     let mut d = Daemon::start(&t, &config, &env, 2);
@@ -340,6 +357,11 @@ async fn per_second_audit_reports_by_email_and_webhook_once_across_sigkill() {
     eventually("a few more audits", || {
         (d.log_text().matches("run ok: 2 keys").count() >= 3).then_some(())
     });
+    assert!(
+        d.log_text().contains("trigger=\"catch-up\""),
+        "the ticks missed while killed run once at start: {}",
+        d.log_text()
+    );
     d.signal("-TERM");
     assert_eq!(d.wait(), Some(0));
     assert_eq!(

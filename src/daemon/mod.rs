@@ -127,9 +127,19 @@ pub async fn run(
                     Ok(new) => {
                         tracing::info!("SIGHUP: reloading {}", settings.path.display());
                         generation.stop().await;
-                        settings = Arc::new(new);
-                        generation = Generation::start(settings.clone(), clock.clone())?;
-                        tracing::info!("reloaded: {}", status_line(&settings));
+                        let new = Arc::new(new);
+                        generation = match Generation::start(new.clone(), clock.clone()) {
+                            Ok(g) => {
+                                settings = new;
+                                tracing::info!("reloaded: {}", status_line(&settings));
+                                g
+                            }
+                            Err(e) => {
+                                // E.g. a watched path that does not exist: back to the old config.
+                                tracing::error!("SIGHUP: the new config cannot start, the running one is kept: {e}");
+                                Generation::start(settings.clone(), clock.clone())?
+                            }
+                        };
                     }
                     Err(e) => {
                         tracing::error!("SIGHUP: the new config is rejected, the running one is kept: {e}");
