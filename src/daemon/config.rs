@@ -56,7 +56,8 @@ pub struct DaemonConfig {
     /// run_budget_ms` in the daemon, so a dead SMTP server never holds a job). Default: 2000.
     #[serde(default = "two_seconds")]
     pub delivery_budget_ms: u64,
-    /// Seconds to wait after a change in a watched directory before rescanning. Default: 1.
+    /// Window in seconds within which changes in a watched directory are batched into one
+    /// rescan (notify-debouncer-mini, batch mode). Default: 1.
     #[serde(default = "one")]
     pub debounce_secs: u64,
     /// `[[daemon.workspace]]`: MASK workspaces to audit.
