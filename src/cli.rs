@@ -74,6 +74,14 @@ pub enum Command {
     /// Render a scan or audit JSON report as the notifications show it (text, markdown,
     /// html, json), without sending anything: to preview templates.
     Report(ReportArgs),
+    /// Run under systemd: scheduled audits and scans, watched paths, state, reports.
+    #[command(after_help = DAEMON_HELP)]
+    Daemon(DaemonArgs),
+    /// Check a service config without starting anything.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Last and next runs, open findings by severity, and the outbox.
+    Status(StatusArgs),
 }
 
 const HOOK_HELP: &str = "\
@@ -490,4 +498,55 @@ pub struct AuditArgs {
     /// webhook), via the persistent outbox. Without it nothing is sent.
     #[arg(long, requires = "config")]
     pub notify: bool,
+}
+
+const DAEMON_HELP: &str = "\
+Signals: SIGHUP reloads the config (a broken one is rejected and the running one kept);
+SIGTERM and SIGINT stop after the runs in flight finish (exit 0).
+systemd: Type=notify (READY=1, RELOADING=1, STOPPING=1, WATCHDOG=1 when WatchdogSec= is
+set); logs go to journald when JOURNAL_STREAM is set. See systemd/keywarden.service.
+
+Exit codes:
+  0  stopped by SIGTERM or SIGINT
+  2  the config is invalid or the state store cannot be opened";
+
+/// `keywarden daemon`.
+#[derive(Debug, Args)]
+pub struct DaemonArgs {
+    /// The service config ([daemon], [audit], [notify], [state]).
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "KEYWARDEN_SERVICE_CONFIG",
+        default_value = "/etc/keywarden/keywarden.toml"
+    )]
+    pub config: PathBuf,
+}
+
+/// `keywarden config …`.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate a service config: syntax, unknown keys (with the closest valid one),
+    /// cron expressions, time zone, channels. Exit 0 when valid, 2 otherwise.
+    Check {
+        /// The service config.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
+}
+
+/// `keywarden status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// The service config.
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "KEYWARDEN_SERVICE_CONFIG",
+        default_value = "/etc/keywarden/keywarden.toml"
+    )]
+    pub config: PathBuf,
+    /// Output format.
+    #[arg(long, short = 'f', value_enum, default_value_t = OutboxFormat::Text)]
+    pub format: OutboxFormat,
 }

@@ -220,6 +220,24 @@ pub enum Error {
         /// What is wrong (with line and column).
         message: String,
     },
+    /// `[daemon]` of the service config is invalid beyond its syntax.
+    #[error("{path}: [daemon]: {message}\n  hint: {hint}")]
+    DaemonConfig {
+        /// The config file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+        /// How to fix it.
+        hint: String,
+    },
+    /// The daemon could not start (signals, file watcher, runtime).
+    #[error("daemon: {message}\n  hint: {hint}")]
+    Daemon {
+        /// What failed.
+        message: String,
+        /// How to fix it.
+        hint: String,
+    },
     /// A JSON input file (inventory, scan findings) is malformed.
     #[error("{path}: {message}\n  hint: {hint}")]
     Input {

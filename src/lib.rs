@@ -21,6 +21,7 @@
 //! - [`tls`]: the single rustls crypto provider (ring).
 //! - [`mask`]: the MASK API client (the one place that knows the API's shape).
 //! - [`audit`]: key-hygiene policies (pure), the recommendation model, the audit report.
+//! - [`daemon`]: `keywarden daemon`: schedules, file watching, state, systemd protocol.
 //!
 //! Dependencies run one way: commands → engines (scan) and delivery (report) → model.
 #![forbid(unsafe_code)]
@@ -32,6 +33,7 @@ pub mod baseline;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod daemon;
 pub mod error;
 pub mod finding;
 pub mod git;

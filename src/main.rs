@@ -6,7 +6,10 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    keywarden::logging::init(cli.verbose, cli.quiet);
+    // The daemon sets up its own logs (journald, level from its config).
+    if !matches!(cli.command, keywarden::cli::Command::Daemon(_)) {
+        keywarden::logging::init(cli.verbose, cli.quiet);
+    }
     let mut stdout = std::io::stdout().lock();
     match commands::run(&cli, &mut stdout) {
         Ok(exit) => exit.into(),

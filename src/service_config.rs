@@ -27,7 +27,7 @@ pub struct ServiceConfig {
 
     /// `[daemon]`: schedules, scan targets, watch (owned by `daemon`).
     #[serde(default)]
-    pub daemon: toml::Table,
+    pub daemon: crate::daemon::DaemonConfig,
 }
 
 /// A parsed service config with its text, for line and column of later errors.
@@ -56,7 +56,13 @@ impl LoadedConfig {
                 path: path.to_path_buf(),
                 line,
                 column,
-                message: crate::error::scrub(e.message().trim()),
+                message: {
+                    let m = crate::error::scrub(e.message().trim());
+                    match crate::daemon::config::did_you_mean(e.message().trim()) {
+                        Some(s) => format!("{m}; {s}"),
+                        None => m,
+                    }
+                },
                 hint: "top-level sections are [audit], [notify], [state] and [daemon]; see the README's configuration reference".into(),
             }
         })?;

@@ -349,7 +349,7 @@ fn bad_inventory_names_the_field() {
 }
 
 /// A fake MASK API on loopback with `keys`, each with usage; the audit key is LIVE2.
-async fn fake_api(keys: Vec<Value>) -> MockServer {
+pub(crate) async fn fake_api(keys: Vec<Value>) -> MockServer {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
         .and(path("/v1/workspace"))

@@ -15,11 +15,14 @@
 //! - `mask_client`: the MASK API client against loopback HTTP servers.
 //! - `audit_cli`: `keywarden audit` and `scan --verify` end to end.
 //! - `notify`: `scan --notify` and `outbox` against aiosmtpd and an HTTP receiver.
+//! - `daemon`: `keywarden daemon` (sd_notify, watch, SIGHUP/SIGTERM/SIGKILL), `config
+//!   check`, `status`.
 
 mod util;
 
 mod audit_cli;
 mod contexts;
+mod daemon;
 mod labeled;
 mod mask_client;
 mod no_leak;

@@ -70,10 +70,22 @@ fn no_full_key_in_commit_subjects_of_history_scans() {
     r.write("config.js", format!("k = '{LIVE}'\n"));
     r.commit_all(&format!("add key {LIVE} for now"));
     for format in ["text", "json", "sarif"] {
-        let out = r.kw().args(["scan", "--history", "--format", format]).output().unwrap();
-        assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+        let out = r
+            .kw()
+            .args(["scan", "--history", "--format", format])
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let s = String::from_utf8_lossy(&out.stdout);
-        assert!(s.contains("add key mk_live_4eC3…p7dc for now"), "{format}: {s}");
+        assert!(
+            s.contains("add key mk_live_4eC3…p7dc for now"),
+            "{format}: {s}"
+        );
         assert_no_secret(&format!("history {format}"), &out.stdout);
         assert_no_secret(&format!("history {format} stderr"), &out.stderr);
     }

@@ -3,12 +3,15 @@
 
 pub mod audit;
 pub mod baseline;
+pub mod config;
+pub mod daemon;
 pub mod git_scan;
 pub mod hook;
 pub mod outbox;
 pub mod report;
 pub mod rules;
 pub mod scan;
+pub mod status;
 pub mod verify;
 
 use crate::cli::{Cli, Command};
@@ -42,6 +45,9 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<Exit> {
         Command::Audit(args) => audit::run(args, cli, out),
         Command::Outbox(args) => outbox::run(args, out),
         Command::Report(args) => report::run(args, out),
+        Command::Daemon(args) => daemon::run(args, cli),
+        Command::Config(cmd) => config::run(cmd, out),
+        Command::Status(args) => status::run(args, out),
     }
 }
 

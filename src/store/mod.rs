@@ -4,8 +4,10 @@
 //! applies missing migrations in one transaction. A file written by a newer Keywarden is
 //! refused with a message that says so. Times are Unix milliseconds.
 
+mod daemon;
 mod outbox;
 
+pub use daemon::{JobRun, Seen, Tracked};
 pub use outbox::{NewMessage, OutboxRow, Status};
 
 use crate::error::{Error, Result};
@@ -14,7 +16,11 @@ use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
 /// Migrations, in order: entry `i` takes the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[include_str!("schema.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("schema.sql"),
+    // 2: the daemon's tracked findings and job runs.
+    include_str!("daemon.sql"),
+];
 
 /// `[state]` of the service config.
 #[derive(Debug, Clone, Default, Deserialize)]

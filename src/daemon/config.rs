@@ -1,0 +1,396 @@
+//! `[daemon]` of the service config: workspaces to audit, scan targets, schedules, time
+//! zone, catch-up, digest, log level. Parsed strictly: unknown keys are errors (with the
+//! closest valid key suggested by [`did_you_mean`]), and a bad cron expression or time zone
+//! is reported at its own line and column, because the value types below validate
+//! themselves while the TOML is deserialized.
+//!
+//! ```toml
+//! [daemon]
+//! time_zone = "Europe/Berlin"   # default UTC; schedules are wall-clock times there
+//! catch_up = true               # a tick missed while down runs once at start
+//! digest = false                # re-send unchanged open findings every run
+//! log_level = "info"            # RUST_LOG wins
+//!
+//! [[daemon.workspace]]
+//! name = "acme"
+//! schedule = "0 0 7 * * MON-FRI"
+//! key = { credential = "mask-api-key" }
+//!
+//! [[daemon.scan]]
+//! name = "app-config"
+//! paths = ["/srv/app/config"]
+//! schedule = "0 */15 * * * *"
+//! watch = true
+//! ```
+
+use crate::error::{Error, Result};
+use crate::finding::Severity;
+use crate::notify::SecretSource;
+use chrono::{DateTime, TimeZone, Utc};
+use croner::Cron;
+use serde::{Deserialize, Deserializer};
+use std::path::{Path, PathBuf};
+
+/// `[daemon]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DaemonConfig {
+    /// IANA time zone the schedules are read in (`Europe/Berlin`). Default: `UTC`.
+    #[serde(default)]
+    pub time_zone: Zone,
+    /// Run a job once at start when a tick was missed while the daemon was down.
+    /// Default: true.
+    #[serde(default = "yes")]
+    pub catch_up: bool,
+    /// Send every run's report even when nothing changed. Default: false (only new
+    /// findings are alerted).
+    #[serde(default)]
+    pub digest: bool,
+    /// `error`, `warn`, `info`, `debug` or `trace`; `RUST_LOG` wins. Default: `info`.
+    #[serde(default)]
+    pub log_level: LogLevel,
+    /// Seconds between passes over the outbox for retries. Default: 60.
+    #[serde(default = "sixty")]
+    pub deliver_every_secs: u64,
+    /// Milliseconds a delivery pass may spend retrying (bounds `[notify.retry]
+    /// run_budget_ms` in the daemon, so a dead SMTP server never holds a job). Default: 2000.
+    #[serde(default = "two_seconds")]
+    pub delivery_budget_ms: u64,
+    /// Window in seconds within which changes in a watched directory are batched into one
+    /// rescan (notify-debouncer-mini, batch mode). Default: 1.
+    #[serde(default = "one")]
+    pub debounce_secs: u64,
+    /// `[[daemon.workspace]]`: MASK workspaces to audit.
+    #[serde(default)]
+    pub workspace: Vec<Workspace>,
+    /// `[[daemon.scan]]`: paths to scan.
+    #[serde(default)]
+    pub scan: Vec<ScanTarget>,
+}
+
+fn yes() -> bool {
+    true
+}
+fn sixty() -> u64 {
+    60
+}
+fn one() -> u64 {
+    1
+}
+fn two_seconds() -> u64 {
+    2000
+}
+
+/// `[[daemon.workspace]]`: one MASK workspace and its audit schedule.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Workspace {
+    /// A name for logs, state and reports (unique).
+    pub name: String,
+    /// When to audit.
+    pub schedule: Schedule,
+    /// API base URL. Default: `[audit] api_url`, else the production API.
+    pub api_url: Option<String>,
+    /// Where the audit key comes from (`{ env = … }`, `{ file = … }`, `{ credential = … }`).
+    /// Default: `[audit] key_env` / `MASK_API_KEY`, else the systemd credential
+    /// `mask-api-key`.
+    pub key: Option<SecretSource>,
+}
+
+/// `[[daemon.scan]]`: paths scanned on a schedule and, with `watch`, on change.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScanTarget {
+    /// A name for logs, state and reports (unique).
+    pub name: String,
+    /// Files or directories. Relative paths are relative to the config file.
+    pub paths: Vec<PathBuf>,
+    /// When to scan. Default: never on a schedule (only at start and on change).
+    pub schedule: Option<Schedule>,
+    /// Rescan when a file under `paths` changes. Default: false.
+    #[serde(default)]
+    pub watch: bool,
+    /// Lowest severity alerted as soon as it appears. Default: high.
+    #[serde(default = "high")]
+    pub alert_on: Severity,
+}
+
+fn high() -> Severity {
+    Severity::High
+}
+
+/// A cron expression, checked when the config is read: 5 fields (minute granularity) or 6
+/// (seconds first), names (`MON-FRI`), `L`, `#`, `W`, and `@daily`-style aliases.
+#[derive(Debug, Clone)]
+pub struct Schedule {
+    /// As written.
+    pub expr: String,
+    cron: Cron,
+}
+
+impl Schedule {
+    /// Parses `expr`.
+    pub fn parse(expr: &str) -> std::result::Result<Schedule, String> {
+        let cron = croner::parser::CronParser::builder()
+            .seconds(croner::parser::Seconds::Optional)
+            .build()
+            .parse(expr)
+            .map_err(|e| format!("bad cron expression {expr:?}: {e}"))?;
+        Ok(Schedule {
+            expr: expr.to_string(),
+            cron,
+        })
+    }
+
+    /// The first tick strictly after `t`, in zone `tz` (DST-aware: a wall-clock time
+    /// skipped by a spring-forward gap runs once when the gap ends; one repeated by a
+    /// fall-back runs once).
+    pub fn next_after(&self, t: DateTime<Utc>, tz: chrono_tz::Tz) -> Option<DateTime<Utc>> {
+        let local = t.with_timezone(&tz);
+        self.cron
+            .find_next_occurrence(&local, false)
+            .ok()
+            .map(|n| n.with_timezone(&Utc))
+    }
+
+    /// Whether a tick fell in `(since, now]`: a run was missed.
+    pub fn missed(&self, since: DateTime<Utc>, now: DateTime<Utc>, tz: chrono_tz::Tz) -> bool {
+        self.next_after(since, tz).is_some_and(|n| n <= now)
+    }
+}
+
+impl<'de> Deserialize<'de> for Schedule {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Schedule::parse(&s).map_err(|e| serde::de::Error::custom(format!(
+            "{e}; write 5 fields (min hour day month weekday) or 6 (sec min hour day month weekday), e.g. \"0 0 7 * * MON-FRI\""
+        )))
+    }
+}
+
+/// An IANA time zone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Zone(pub chrono_tz::Tz);
+
+impl Default for Zone {
+    fn default() -> Self {
+        Zone(chrono_tz::UTC)
+    }
+}
+
+impl<'de> Deserialize<'de> for Zone {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse::<chrono_tz::Tz>().map(Zone).map_err(|_| {
+            serde::de::Error::custom(format!(
+                "unknown time zone {s:?}; use an IANA name such as \"UTC\" or \"Europe/Berlin\""
+            ))
+        })
+    }
+}
+
+/// A log level.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogLevel {
+    /// Errors only.
+    Error,
+    /// Warnings and errors.
+    Warn,
+    /// Runs, deliveries, reloads (the default).
+    #[default]
+    Info,
+    /// Details.
+    Debug,
+    /// Everything.
+    Trace,
+}
+
+impl LogLevel {
+    /// The `tracing` directive.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogLevel::Error => "error",
+            LogLevel::Warn => "warn",
+            LogLevel::Info => "info",
+            LogLevel::Debug => "debug",
+            LogLevel::Trace => "trace",
+        }
+    }
+}
+
+impl DaemonConfig {
+    /// Checks what the types cannot: unique names, non-empty paths, something to do.
+    /// `path` names the config file in errors.
+    pub fn validate(&self, path: &Path) -> Result<()> {
+        let err = |message: String, hint: &str| Error::DaemonConfig {
+            path: path.to_path_buf(),
+            message,
+            hint: hint.to_string(),
+        };
+        let mut names = std::collections::BTreeSet::new();
+        for name in self
+            .workspace
+            .iter()
+            .map(|w| &w.name)
+            .chain(self.scan.iter().map(|s| &s.name))
+        {
+            if name.trim().is_empty() {
+                return Err(err(
+                    "a [[daemon.workspace]] or [[daemon.scan]] has an empty name".into(),
+                    "give each one a short unique name",
+                ));
+            }
+            if !names.insert(name.as_str()) {
+                return Err(err(
+                    format!("the name {name:?} is used twice"),
+                    "names key the state store: make each [[daemon.workspace]] and [[daemon.scan]] name unique",
+                ));
+            }
+        }
+        for s in &self.scan {
+            if s.paths.is_empty() {
+                return Err(err(
+                    format!("[[daemon.scan]] {:?}: paths is empty", s.name),
+                    "list the files or directories to scan",
+                ));
+            }
+            if s.schedule.is_none() && !s.watch {
+                return Err(err(
+                    format!(
+                        "[[daemon.scan]] {:?}: no schedule and watch = false: it would only run once at start",
+                        s.name
+                    ),
+                    "add schedule = \"0 */15 * * * *\" or watch = true",
+                ));
+            }
+        }
+        if let Some(w) = self.workspace.iter().find(|w| {
+            w.key.as_ref().is_some_and(|k| {
+                [k.env.is_some(), k.file.is_some(), k.credential.is_some()]
+                    .iter()
+                    .filter(|b| **b)
+                    .count()
+                    != 1
+            })
+        }) {
+            return Err(err(
+                format!(
+                    "[[daemon.workspace]] {:?}: key must set exactly one of env, file, credential",
+                    w.name
+                ),
+                "e.g. key = { credential = \"mask-api-key\" }",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Resolves relative scan paths and key files against `base` (the config's directory).
+    pub fn resolve_paths(&mut self, base: &Path) {
+        for s in &mut self.scan {
+            for p in &mut s.paths {
+                if p.is_relative() {
+                    *p = base.join(&*p);
+                }
+            }
+        }
+        for w in &mut self.workspace {
+            if let Some(f) = w.key.as_mut().and_then(|k| k.file.as_mut())
+                && f.is_relative()
+            {
+                *f = base.join(&*f);
+            }
+        }
+    }
+}
+
+/// For a serde "unknown field `x`, expected one of `a`, `b`" (or "unknown variant")
+/// message, the closest expected name (Jaro-Winkler, `strsim`), as `did you mean `a`?`.
+pub fn did_you_mean(message: &str) -> Option<String> {
+    let rest = message
+        .strip_prefix("unknown field `")
+        .or_else(|| message.strip_prefix("unknown variant `"))?;
+    let (typed, rest) = rest.split_once('`')?;
+    let expected = rest.split_once("expected")?.1;
+    expected
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .map(|cand| (strsim::jaro_winkler(typed, cand), cand))
+        .filter(|(score, _)| *score > 0.7)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, cand)| format!("did you mean `{cand}`?"))
+}
+
+/// A fixed instant as a UTC time, for tests and examples.
+pub fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> Option<DateTime<Utc>> {
+    Utc.with_ymd_and_hms(y, mo, d, h, mi, s).single()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggests_the_closest_key() {
+        let m = "unknown field `shedule`, expected one of `name`, `schedule`, `api_url`, `key`";
+        assert_eq!(did_you_mean(m).unwrap(), "did you mean `schedule`?");
+        assert_eq!(
+            did_you_mean("unknown field `zzzzzz`, expected `name` or `paths`"),
+            None
+        );
+        assert_eq!(did_you_mean("invalid type: string"), None);
+    }
+
+    #[test]
+    fn seconds_are_optional_and_ticks_are_strictly_after() {
+        let s = Schedule::parse("*/10 * * * * *").unwrap();
+        let t = utc(2026, 1, 1, 0, 0, 0).unwrap();
+        assert_eq!(s.next_after(t, chrono_tz::UTC), utc(2026, 1, 1, 0, 0, 10));
+        let m = Schedule::parse("30 7 * * *").unwrap();
+        assert_eq!(m.next_after(t, chrono_tz::UTC), utc(2026, 1, 1, 7, 30, 0));
+        assert!(Schedule::parse("61 * * * *").is_err());
+        assert!(Schedule::parse("every day").is_err());
+    }
+
+    #[test]
+    fn dst_gap_and_overlap_in_berlin() {
+        let tz: chrono_tz::Tz = "Europe/Berlin".parse().unwrap();
+        // 02:30 does not exist on 2026-03-29 (clocks jump 02:00 → 03:00).
+        let s = Schedule::parse("0 30 2 * * *").unwrap();
+        let before = utc(2026, 3, 28, 12, 0, 0).unwrap();
+        // It runs once, when the gap ends (03:00 local = 01:00Z), not skipped, not twice.
+        let next = s.next_after(before, tz).unwrap();
+        assert_eq!(Some(next), utc(2026, 3, 29, 1, 0, 0));
+        assert_eq!(s.next_after(next, tz), utc(2026, 3, 30, 0, 30, 0));
+        // 02:30 happens twice on 2026-10-25 (03:00 → 02:00): one run, not two.
+        let s = Schedule::parse("0 30 2 25 10 *").unwrap();
+        let first = s
+            .next_after(utc(2026, 10, 24, 12, 0, 0).unwrap(), tz)
+            .unwrap();
+        let second = s.next_after(first, tz).unwrap();
+        assert!(
+            second > utc(2027, 1, 1, 0, 0, 0).unwrap(),
+            "{first} {second}"
+        );
+        // Daily 07:00 stays 07:00 local across the change: 06:00Z in winter, 05:00Z in summer.
+        let s = Schedule::parse("0 0 7 * * *").unwrap();
+        assert_eq!(
+            s.next_after(utc(2026, 3, 28, 12, 0, 0).unwrap(), tz),
+            utc(2026, 3, 29, 5, 0, 0)
+        );
+        assert_eq!(
+            s.next_after(utc(2026, 3, 27, 12, 0, 0).unwrap(), tz),
+            utc(2026, 3, 28, 6, 0, 0)
+        );
+    }
+
+    #[test]
+    fn missed_tick() {
+        let s = Schedule::parse("0 0 7 * * *").unwrap();
+        let last = utc(2026, 1, 1, 7, 0, 0).unwrap();
+        let tz = chrono_tz::UTC;
+        assert!(!s.missed(last, utc(2026, 1, 2, 6, 59, 59).unwrap(), tz));
+        assert!(s.missed(last, utc(2026, 1, 2, 7, 0, 0).unwrap(), tz));
+    }
+}

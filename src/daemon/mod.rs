@@ -1,0 +1,368 @@
+//! The long-running form: `keywarden daemon --config FILE` under systemd.
+//!
+//! [`run`] takes loaded [`Settings`], a stream of reload requests and a shutdown future
+//! (production passes SIGHUP and SIGTERM from [`signals`]; tests pass their own). It
+//! opens the state store, says `READY=1`, then runs one [`scheduler::JobLoop`] per
+//! workspace audit and per scan target, a delivery loop over the outbox, the file watcher
+//! and the watchdog. A reload validates the new config first: a broken one is logged and
+//! the running one kept; a good one stops the job loops (runs in flight finish) and
+//! starts new ones. Shutdown says `STOPPING=1`, lets runs in flight finish and returns.
+//!
+//! # Layout
+//!
+//! - `config`: `[daemon]`, validated strictly.
+//! - `scheduler`: one job's loop: ticks (croner, in the configured zone), no overlap.
+//! - `jobs`: audit, scan, outbox pass: report → state → outbox.
+//! - `watch`: debounced file watching. `signals`: SIGHUP/SIGTERM. `sd`: sd_notify.
+//! - `log`: journald or stderr.
+
+pub mod config;
+pub mod jobs;
+pub mod log;
+pub mod scheduler;
+pub mod sd;
+pub mod signals;
+pub mod watch;
+
+pub use config::DaemonConfig;
+
+use crate::audit::AuditConfig;
+use crate::error::Result;
+use crate::notify::NotifyConfig;
+use crate::service_config::LoadedConfig;
+use crate::store::{Store, now_ms};
+use chrono::{DateTime, Utc};
+use scheduler::{Clock, JobLoop, SystemClock, Trigger};
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, watch as tokio_watch};
+
+/// Everything the daemon needs from the service config, validated, paths resolved.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The config file (reloaded from here).
+    pub path: PathBuf,
+    /// `[daemon]`.
+    pub daemon: DaemonConfig,
+    /// `[audit]`.
+    pub audit: AuditConfig,
+    /// `[notify]`.
+    pub notify: NotifyConfig,
+    /// The state store file.
+    pub state: PathBuf,
+}
+
+impl Settings {
+    /// Loads and validates the whole service config at `path` (what `keywarden config
+    /// check` runs): syntax, unknown keys, cron expressions, time zone, `[notify]`
+    /// channels, `[daemon]` names and paths. Opens nothing.
+    pub fn load(path: &Path) -> Result<Settings> {
+        let loaded = LoadedConfig::load(path)?;
+        let base = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        // Absolute, so that watched paths match the watcher's events after a chdir.
+        let base = &std::path::absolute(base).unwrap_or_else(|_| base.to_path_buf());
+        let c = loaded.config;
+        c.notify.validate(path)?;
+        c.daemon.validate(path)?;
+        let mut notify = c.notify;
+        notify.resolve_paths(base);
+        let mut daemon = c.daemon;
+        daemon.resolve_paths(base);
+        if let Some(url) = daemon
+            .workspace
+            .iter()
+            .filter_map(|w| w.api_url.as_deref())
+            .chain(c.audit.api_url.as_deref())
+            .next()
+        {
+            crate::mask::builder::check_base_url(url)?;
+        }
+        Ok(Settings {
+            path: path.to_path_buf(),
+            state: c.state.resolve_path(base),
+            daemon,
+            audit: c.audit,
+            notify,
+        })
+    }
+}
+
+/// Runs the daemon until `shutdown` completes. Each item of `reloads` re-reads
+/// `settings.path`.
+pub async fn run(
+    settings: Settings,
+    mut reloads: mpsc::UnboundedReceiver<()>,
+    shutdown: impl Future<Output = ()>,
+) -> Result<()> {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    drop(Store::open(&settings.state)?);
+    let mut settings = Arc::new(settings);
+    let mut generation = Generation::start(settings.clone(), clock.clone())?;
+    sd::ready(&status_line(&settings));
+    tracing::info!(
+        "keywarden daemon ready: {} (state {})",
+        status_line(&settings),
+        settings.state.display()
+    );
+    let watchdog = sd::watchdog_interval().map(|every| {
+        tokio::spawn(async move {
+            loop {
+                sd::watchdog();
+                tokio::time::sleep(every).await;
+            }
+        })
+    });
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            Some(()) = reloads.recv() => {
+                sd::reloading();
+                match Settings::load(&settings.path) {
+                    Ok(new) => {
+                        tracing::info!("SIGHUP: reloading {}", settings.path.display());
+                        generation.stop().await;
+                        let new = Arc::new(new);
+                        generation = match Generation::start(new.clone(), clock.clone()) {
+                            Ok(g) => {
+                                settings = new;
+                                tracing::info!("reloaded: {}", status_line(&settings));
+                                g
+                            }
+                            Err(e) => {
+                                // E.g. a watched path that does not exist: back to the old config.
+                                tracing::error!("SIGHUP: the new config cannot start, the running one is kept: {e}");
+                                Generation::start(settings.clone(), clock.clone())?
+                            }
+                        };
+                    }
+                    Err(e) => {
+                        tracing::error!("SIGHUP: the new config is rejected, the running one is kept: {e}");
+                    }
+                }
+                sd::ready(&status_line(&settings));
+            }
+        }
+    }
+    sd::stopping();
+    tracing::info!("stopping: letting runs in flight finish");
+    generation.stop().await;
+    if let Some(w) = watchdog {
+        w.abort();
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn status_line(s: &Settings) -> String {
+    format!(
+        "{} workspace(s), {} scan target(s), {} notification channel(s)",
+        s.daemon.workspace.len(),
+        s.daemon.scan.len(),
+        s.notify.email.len() + s.notify.webhook.len()
+    )
+}
+
+/// The tasks of one config: job loops, delivery loop, watcher.
+struct Generation {
+    stop: tokio_watch::Sender<bool>,
+    tasks: tokio::task::JoinSet<()>,
+    _watcher: Option<watch::Watcher>,
+}
+
+impl Generation {
+    fn start(s: Arc<Settings>, clock: Arc<dyn Clock>) -> Result<Generation> {
+        let (stop, stop_rx) = tokio_watch::channel(false);
+        let mut tasks = tokio::task::JoinSet::new();
+        let tz = s.daemon.time_zone.0;
+        for (i, ws) in s.daemon.workspace.iter().enumerate() {
+            let name = jobs::audit_job(ws);
+            let first = catch_up(&s, &name, ws.schedule.clone(), clock.now());
+            let l = JobLoop {
+                name: name.clone(),
+                schedule: Some(ws.schedule.clone()),
+                tz,
+                clock: clock.clone(),
+                first,
+                kicks: None,
+                stop: stop_rx.clone(),
+            };
+            let s = s.clone();
+            tasks.spawn(l.run(move |trigger, tick| {
+                let (s, name) = (s.clone(), name.clone());
+                async move {
+                    let id = start_run(&s, &name, trigger, tick).await;
+                    let s2 = s.clone();
+                    let r = jobs::blocking(move || jobs::audit(&s2, &s2.daemon.workspace[i])).await;
+                    finish_run(&s, &name, trigger, id, r).await;
+                }
+            }));
+        }
+        let mut watched = Vec::new();
+        for (i, t) in s.daemon.scan.iter().enumerate() {
+            let name = jobs::scan_job(t);
+            let kicks = if t.watch {
+                let (tx, rx) = mpsc::unbounded_channel();
+                watched.push((t.paths.clone(), tx));
+                Some(rx)
+            } else {
+                None
+            };
+            let l = JobLoop {
+                name: name.clone(),
+                schedule: t.schedule.clone(),
+                tz,
+                clock: clock.clone(),
+                first: Some(Trigger::Start),
+                kicks,
+                stop: stop_rx.clone(),
+            };
+            let s = s.clone();
+            tasks.spawn(l.run(move |trigger, tick| {
+                let (s, name) = (s.clone(), name.clone());
+                async move {
+                    let id = start_run(&s, &name, trigger, tick).await;
+                    let s2 = s.clone();
+                    let r = jobs::blocking(move || jobs::scan(&s2, &s2.daemon.scan[i])).await;
+                    finish_run(&s, &name, trigger, id, r).await;
+                }
+            }));
+        }
+        let watcher = watch::start(watched, Duration::from_secs(s.daemon.debounce_secs))?;
+        tasks.spawn(delivery_loop(s.clone(), stop_rx));
+        Ok(Generation {
+            stop,
+            tasks,
+            _watcher: watcher,
+        })
+    }
+
+    async fn stop(mut self) {
+        let _ = self.stop.send(true);
+        while let Some(r) = self.tasks.join_next().await {
+            if let Err(e) = r {
+                tracing::error!("a daemon task failed: {e}");
+            }
+        }
+    }
+}
+
+/// `Some(CatchUp)` when `catch_up` is on and a tick of `schedule` fell between the job's
+/// last recorded run and `now`.
+fn catch_up(
+    s: &Settings,
+    job: &str,
+    schedule: config::Schedule,
+    now: DateTime<Utc>,
+) -> Option<Trigger> {
+    if !s.daemon.catch_up {
+        return None;
+    }
+    let last = Store::open(&s.state)
+        .and_then(|st| st.last_run(job))
+        .inspect_err(|e| tracing::warn!(job, "cannot read the last run: {e}"))
+        .ok()??;
+    let since = DateTime::from_timestamp_millis(last.started_at)?;
+    schedule.missed(since, now, s.daemon.time_zone.0).then(|| {
+        tracing::info!(job, "a run was missed since {since}: catching up");
+        Trigger::CatchUp
+    })
+}
+
+/// Records the start of a run (so `status` and catch-up see it even if it never ends).
+async fn start_run(
+    s: &Arc<Settings>,
+    job: &str,
+    trigger: Trigger,
+    tick: Option<DateTime<Utc>>,
+) -> Option<i64> {
+    let (job, s) = (job.to_string(), s.clone());
+    jobs::blocking(move || {
+        Store::open(&s.state)?.run_started(
+            &job,
+            trigger.as_str(),
+            tick.map(|t| t.timestamp_millis()),
+            now_ms(),
+        )
+    })
+    .await
+    .inspect_err(|e| tracing::error!("cannot record the run: {e}"))
+    .ok()
+}
+
+/// Records a finished run in the store and the log; errors are logged with their chain,
+/// never propagated (the next tick retries).
+async fn finish_run(
+    s: &Arc<Settings>,
+    job: &str,
+    trigger: Trigger,
+    id: Option<i64>,
+    result: Result<String>,
+) {
+    let (ok, detail) = match result {
+        Ok(summary) => {
+            tracing::info!(job, trigger = trigger.as_str(), "run ok: {summary}");
+            (true, summary)
+        }
+        Err(e) => {
+            let chain = error_chain(&e);
+            tracing::error!(
+                job,
+                trigger = trigger.as_str(),
+                "run failed (retrying at the next tick): {chain}"
+            );
+            (false, chain)
+        }
+    };
+    let Some(id) = id else { return };
+    let s = s.clone();
+    let r = jobs::blocking(move || Store::open(&s.state)?.run_finished(id, ok, &detail, now_ms()))
+        .await;
+    if let Err(e) = r {
+        tracing::error!("cannot record the end of the run: {e}");
+    }
+}
+
+/// An error and its sources, `: `-separated.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
+/// Delivers what is pending: at start (what a killed daemon left), when the next pending
+/// message is due, and every `deliver_every_secs`.
+async fn delivery_loop(s: Arc<Settings>, mut stop: tokio_watch::Receiver<bool>) {
+    if s.notify.is_empty() {
+        return;
+    }
+    loop {
+        let s2 = s.clone();
+        if let Err(e) = jobs::blocking(move || jobs::deliver(&s2)).await {
+            tracing::error!("outbox delivery failed (retrying): {e}");
+        }
+        let s2 = s.clone();
+        let next = jobs::blocking(move || jobs::next_pending(&s2))
+            .await
+            .ok()
+            .flatten();
+        let every = Duration::from_secs(s.daemon.deliver_every_secs.max(1));
+        let wait = next
+            .map(|at| Duration::from_millis(at.saturating_sub(now_ms()).max(100) as u64))
+            .map_or(every, |d| d.min(every));
+        tokio::select! {
+            _ = stop.changed() => return,
+            _ = tokio::time::sleep(wait) => {}
+        }
+    }
+}

@@ -1,0 +1,484 @@
+//! `keywarden daemon` end to end: the real binary with `NOTIFY_SOCKET` on a Unix datagram
+//! socket the test reads, a watched directory, SIGHUP (valid and broken config), SIGTERM,
+//! SIGKILL and restart; a per-second audit against a fake MASK API on loopback whose
+//! report arrives by email (aiosmtpd) and webhook. Also `config check` and `status`.
+
+use crate::notify::{Receiver, Smtp, aiosmtpd_available, webhook_toml};
+use crate::util::*;
+use std::os::unix::net::UnixDatagram;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command as StdCommand, Stdio};
+use std::time::{Duration, Instant};
+
+/// Polls `f` until it returns `Some` (failing after 60 s: a generous bound, not a timing
+/// assertion).
+fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A running daemon with its notify socket and log file.
+struct Daemon {
+    child: Child,
+    sock: UnixDatagram,
+    log: PathBuf,
+}
+
+impl Daemon {
+    fn start(tree: &Tree, config: &Path, env: &[(&str, &str)], n: usize) -> Daemon {
+        let sock_path = tree.path().join(format!("notify-{n}.sock"));
+        let sock = UnixDatagram::bind(&sock_path).unwrap();
+        sock.set_read_timeout(Some(Duration::from_secs(60)))
+            .unwrap();
+        let log = tree.path().join(format!("daemon-{n}.log"));
+        let mut c = StdCommand::new(assert_cmd::cargo::cargo_bin("keywarden"));
+        c.current_dir(tree.path())
+            .args(["daemon", "--config"])
+            .arg(config)
+            .env("NOTIFY_SOCKET", &sock_path)
+            .env("RUST_LOG", "keywarden=debug")
+            .env("NO_COLOR", "1")
+            .env_remove("JOURNAL_STREAM")
+            .env_remove("WATCHDOG_USEC")
+            .env_remove("MASK_API_KEY")
+            .env_remove("CREDENTIALS_DIRECTORY")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap());
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        let child = c.spawn().unwrap();
+        Daemon { child, sock, log }
+    }
+
+    /// Reads notifications until one contains `what`; returns it.
+    fn expect(&self, what: &str) -> String {
+        let mut buf = vec![0; 4096];
+        loop {
+            let n = self.sock.recv(&mut buf).unwrap_or_else(|e| {
+                panic!("no {what} from the daemon ({e}); log:\n{}", self.log_text())
+            });
+            let msg = String::from_utf8_lossy(&buf[..n]).to_string();
+            if msg.lines().any(|l| l == what) {
+                return msg;
+            }
+        }
+    }
+
+    fn signal(&self, sig: &str) {
+        let ok = StdCommand::new("kill")
+            .args([sig, &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn wait(&mut self) -> Option<i32> {
+        let start = Instant::now();
+        loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                return s.code();
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "daemon did not exit"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn status(tree: &Tree, config: &Path) -> serde_json::Value {
+    let out = tree
+        .cmd()
+        .args(["status", "--format", "json", "--config"])
+        .arg(config)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_no_secret("status", &out.stdout);
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn bodies(rx: &Receiver) -> String {
+    rx.requests()
+        .iter()
+        .map(|r| String::from_utf8_lossy(&r.body).to_string())
+        .collect()
+}
+
+fn outbox_rows(tree: &Tree, config: &Path) -> Vec<serde_json::Value> {
+    let out = tree
+        .cmd()
+        .args(["outbox", "list", "--all", "--format", "json", "--config"])
+        .arg(config)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    v["messages"].as_array().unwrap().clone()
+}
+
+fn assert_files_have_no_secret(dir: &Path) {
+    for e in walk(dir) {
+        if e.extension().is_some_and(|x| x == "db" || x == "log")
+            || e.to_string_lossy().ends_with("-wal")
+        {
+            assert_no_secret(&e.display().to_string(), &std::fs::read(&e).unwrap());
+        }
+    }
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+const WATCH_CONFIG: &str = "[state]\npath = \"state/kw.db\"\n\n[daemon]\ndebounce_secs = 1\n\n[[daemon.scan]]\nname = \"watched\"\npaths = [\"../watched\"]\nwatch = true\n\n";
+
+#[test]
+fn ready_watch_alert_sighup_valid_and_broken_sigterm() {
+    let t = Tree::new();
+    t.write("watched/README.md", "nothing here\n");
+    let rx = Receiver::start(&[], 200);
+    let hooks = webhook_toml("hooks", "KW_TEST_WEBHOOK_URL", "");
+    let config = t.write("etc/keywarden.toml", format!("{WATCH_CONFIG}{hooks}"));
+    let env = [
+        ("KW_TEST_WEBHOOK_URL", rx.url.as_str()),
+        ("KW_TEST_WEBHOOK_SECRET", crate::notify::WEBHOOK_SECRETS),
+        // WatchdogSec=2s: pings every second.
+        ("WATCHDOG_USEC", "2000000"),
+    ];
+    let mut d = Daemon::start(&t, &config, &env, 1);
+    d.expect("READY=1");
+    d.expect("WATCHDOG=1");
+    // The start scan found nothing: no alert.
+    eventually("the start scan", || {
+        d.log_text().contains("job=\"scan:watched\"").then_some(())
+    });
+    assert!(rx.requests().is_empty());
+
+    // A file gains a live key: alerted without waiting for a schedule (there is none).
+    t.write("watched/.env.production", format!("MASK_KEY={LIVE}\n"));
+    let all = eventually("the alert", || {
+        let all = bodies(&rx);
+        all.contains(".env.production").then_some(all)
+    });
+    assert!(all.contains("mk_live_4eC3…p7dc"), "{all}");
+
+    // SIGHUP with a valid config: RELOADING=1 (with MONOTONIC_USEC), then READY=1.
+    std::fs::write(
+        &config,
+        format!("{WATCH_CONFIG}{hooks}")
+            .replace("debounce_secs = 1", "debounce_secs = 1\ndigest = false"),
+    )
+    .unwrap();
+    d.signal("-HUP");
+    let reloading = d.expect("RELOADING=1");
+    assert!(reloading.contains("MONOTONIC_USEC="), "{reloading}");
+    d.expect("READY=1");
+    eventually("the reload log", || {
+        d.log_text().contains("reloaded:").then_some(())
+    });
+
+    // SIGHUP with a broken config: rejected, the running one kept.
+    std::fs::write(&config, "[daemon]\ncatchup = true\n").unwrap();
+    d.signal("-HUP");
+    d.expect("RELOADING=1");
+    d.expect("READY=1");
+    eventually("the rejection", || {
+        d.log_text()
+            .contains("rejected, the running one is kept")
+            .then_some(())
+    });
+    let log = d.log_text();
+    assert!(log.contains("did you mean `catch_up`?"), "{log}");
+    // A config that parses but cannot start (a watched path that does not exist): the
+    // running one is restarted.
+    std::fs::write(
+        &config,
+        format!("{WATCH_CONFIG}{hooks}").replace("../watched", "../missing"),
+    )
+    .unwrap();
+    d.signal("-HUP");
+    d.expect("RELOADING=1");
+    d.expect("READY=1");
+    eventually("the second rejection", || {
+        d.log_text()
+            .contains("the new config cannot start, the running one is kept")
+            .then_some(())
+    });
+    // Still watching with the old config: a critical finding is alerted too.
+    t.write("watched/public/app.js", format!("const k = \"{LIVE2}\";\n"));
+    eventually("the second alert", || {
+        bodies(&rx).contains("public/app.js").then_some(())
+    });
+
+    // SIGTERM: STOPPING=1, exit 0.
+    d.signal("-TERM");
+    d.expect("STOPPING=1");
+    assert_eq!(d.wait(), Some(0), "{}", d.log_text());
+
+    // Restore a valid config for `status`; the state says what happened.
+    std::fs::write(&config, format!("{WATCH_CONFIG}{hooks}")).unwrap();
+    let st = status(&t, &config);
+    assert_eq!(st["open_findings"]["high"], 1, "{st}");
+    assert_eq!(st["open_findings"]["critical"], 1, "{st}");
+    assert_eq!(st["jobs"][0]["job"], "scan:watched");
+    assert_eq!(st["jobs"][0]["last_run"]["outcome"], "ok", "{st}");
+    assert_eq!(st["outbox"]["pending"], 0, "{st}");
+    assert!(st["outbox"]["delivered"].as_u64().unwrap() >= 2, "{st}");
+    for r in rx.requests() {
+        assert_no_secret("webhook", &r.body);
+    }
+    assert_no_secret("daemon log", d.log_text().as_bytes());
+    assert_files_have_no_secret(t.path());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn per_second_audit_reports_by_email_and_webhook_once_across_sigkill() {
+    if !aiosmtpd_available() {
+        return;
+    }
+    use crate::mask_client::api_key;
+    let server = crate::audit_cli::fake_api(vec![
+        api_key(
+            "key_me",
+            "live",
+            "9Mh4",
+            &["workspace:read"],
+            "2026-10-01T00:00:00Z",
+            Some("2026-11-26T00:00:00Z"),
+        ),
+        api_key(
+            "key_old",
+            "live",
+            "zzzz",
+            &["links:read"],
+            "2025-01-01T00:00:00Z",
+            Some("2025-02-01T00:00:00Z"),
+        ),
+    ])
+    .await;
+    let t = Tree::new();
+    // The first SMTP DATA and the first webhook fail transiently: still pending when killed.
+    let smtp = Smtp::start(t.path(), "starttls", 1, "451 4.3.0 try again later");
+    let rx = Receiver::start(&[503], 200);
+    let retry = "[notify.retry]\nbase_delay_ms = 4000\nmax_delay_ms = 4000\nmax_attempts = 10\nrun_budget_ms = 300\n";
+    let config = t.write(
+        "etc/keywarden.toml",
+        format!(
+            "[state]\npath = \"state/kw.db\"\n\n[daemon]\ncatch_up = true\n\n[[daemon.workspace]]\nname = \"fake\"\nschedule = \"* * * * * *\"\napi_url = \"{}/v1\"\nkey = {{ env = \"KW_TEST_AUDIT_KEY\" }}\n\n[[notify.email]]\nname = \"security\"\nhost = \"127.0.0.1\"\nport = {}\ntls = \"starttls\"\nca_file = \"{}\"\nfrom = \"Keywarden <keywarden@example.com>\"\nto = [\"sec@example.com\"]\nusername = \"{}\"\npassword = {{ env = \"KW_TEST_SMTP_PASSWORD\" }}\ntimeout_secs = 3\n\n{}{}",
+            server.uri(),
+            smtp.port,
+            smtp.ca.display(),
+            crate::notify::SMTP_USER,
+            webhook_toml("hooks", "KW_TEST_WEBHOOK_URL", "events = [\"keywarden.report\"]")
+                .replace("timeout_secs = 5", "timeout_secs = 3"),
+            retry
+        ),
+    );
+    let check = t
+        .cmd()
+        .args(["config", "check"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert_eq!(
+        check.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    let env = [
+        ("KW_TEST_AUDIT_KEY", LIVE2),
+        ("KW_TEST_SMTP_PASSWORD", crate::notify::SMTP_PASSWORD),
+        ("KW_TEST_WEBHOOK_URL", rx.url.as_str()),
+        ("KW_TEST_WEBHOOK_SECRET", crate::notify::WEBHOOK_SECRETS),
+    ];
+    let (t2, config2) = (&t, config.clone());
+    let mut d = Daemon::start(&t, &config, &env, 1);
+    d.expect("READY=1");
+    // Both messages were tried once and failed: pending, with an error recorded.
+    let rows = eventually("two failed attempts", || {
+        let rows = outbox_rows(t2, &config2);
+        (rows.len() == 2 && rows.iter().all(|r| !r["last_error"].is_null())).then_some(rows)
+    });
+    assert!(rows.iter().all(|r| r["status"] == "pending"), "{rows:?}");
+    d.child.kill().unwrap();
+    d.child.wait().unwrap();
+    let first_log = d.log_text();
+    // Down for more than a second: at least one per-second tick is missed.
+    std::thread::sleep(Duration::from_millis(1500));
+
+    // Restart: the pending report is delivered, once per channel.
+    let mut d = Daemon::start(&t, &config, &env, 2);
+    d.expect("READY=1");
+    let rows = eventually("delivery after the restart", || {
+        let rows = outbox_rows(t2, &config2);
+        rows.iter()
+            .all(|r| r["status"] == "delivered")
+            .then_some(rows)
+    });
+    // The per-second audit kept running (and caught up) without re-alerting.
+    eventually("a few more audits", || {
+        (d.log_text().matches("run ok: 2 keys").count() >= 3).then_some(())
+    });
+    assert!(
+        d.log_text().contains("trigger=\"catch-up\""),
+        "the ticks missed while killed run once at start: {}",
+        d.log_text()
+    );
+    d.signal("-TERM");
+    assert_eq!(d.wait(), Some(0));
+    assert_eq!(
+        rows.len(),
+        2,
+        "one report, one message per channel: {rows:?}"
+    );
+    assert_eq!(outbox_rows(&t, &config).len(), 2, "no report re-sent");
+    let mails = smtp.messages();
+    assert_eq!(mails.len(), 1, "one email");
+    let ok: Vec<_> = rx
+        .requests()
+        .into_iter()
+        .filter(|r| r.status == 200)
+        .collect();
+    assert_eq!(ok.len(), 1, "one webhook delivered");
+    let body = ok[0].json();
+    assert_eq!(body["type"], "keywarden.report");
+    for (what, bytes) in [
+        ("first log", first_log.as_bytes().to_vec()),
+        ("second log", d.log_text().into_bytes()),
+        ("email", mails[0].1.clone()),
+        ("webhook", ok[0].body.clone()),
+    ] {
+        assert_no_secret(what, &bytes);
+    }
+    let st = status(&t, &config);
+    assert_eq!(st["jobs"][0]["job"], "audit:fake");
+    assert_eq!(st["jobs"][0]["last_run"]["outcome"], "ok", "{st}");
+    assert_files_have_no_secret(t.path());
+}
+
+#[test]
+fn config_check_points_at_the_bad_field() {
+    let t = Tree::new();
+    let bad = t.write(
+        "k.toml",
+        "[daemon]\ntime_zone = \"UTC\"\n\n[[daemon.scan]]\nname = \"x\"\npaths = [\".\"]\nschedule = \"0 61 * * *\"\n",
+    );
+    let out = t
+        .cmd()
+        .args(["config", "check"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("k.toml:7:12: bad cron expression \"0 61 * * *\""),
+        "{err}"
+    );
+
+    let typo = t.write(
+        "t.toml",
+        "[daemon]\n\n[[daemon.workspace]]\nname = \"a\"\nshedule = \"@daily\"\n",
+    );
+    let out = t
+        .cmd()
+        .args(["config", "check"])
+        .arg(&typo)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("t.toml:5:1: unknown field `shedule`"), "{err}");
+    assert!(err.contains("did you mean `schedule`?"), "{err}");
+
+    let dup = t.write(
+        "d.toml",
+        "[[daemon.scan]]\nname = \"a\"\npaths = [\".\"]\nwatch = true\n[[daemon.scan]]\nname = \"a\"\npaths = [\".\"]\nwatch = true\n",
+    );
+    let out = t
+        .cmd()
+        .args(["config", "check"])
+        .arg(&dup)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("the name \"a\" is used twice"), "{err}");
+
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/keywarden.toml");
+    let out = t
+        .cmd()
+        .args(["config", "check"])
+        .arg(&example)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .contains("ok: 1 workspace(s), 1 scan target(s) (1 watched)")
+    );
+}
+
+#[test]
+fn daemon_with_a_broken_config_exits_2_before_ready() {
+    let t = Tree::new();
+    let config = t.write("k.toml", "[daemon]\ncatchup = true\n");
+    let mut d = Daemon::start(&t, &config, &[], 1);
+    assert_eq!(d.wait(), Some(2));
+    d.sock
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let mut buf = [0; 256];
+    assert!(
+        d.sock.recv(&mut buf).is_err(),
+        "no READY=1 for a broken config"
+    );
+    assert!(
+        d.log_text().contains("did you mean `catch_up`?"),
+        "{}",
+        d.log_text()
+    );
+}
