@@ -317,16 +317,29 @@ pub fn scrub(message: &str) -> String {
             && !inner.contains("mk_live_")
             && !inner.contains("mk_test_");
         out.push(c);
-        out.push_str(if c == '`' && identifier {
-            &inner
-        } else {
-            "…"
-        });
+        let keep = (c == '`' && identifier) || (c == '"' && looks_like_cron(&inner));
+        out.push_str(if keep { &inner } else { "…" });
         if closed {
             out.push(c);
         }
     }
     out
+}
+
+/// A cron expression (5 or 6 fields, each with a digit, `*` or `?`, or an upper-case
+/// day/month name): safe to echo, and the user needs to see which one is wrong.
+fn looks_like_cron(s: &str) -> bool {
+    let fields: Vec<&str> = s.split_whitespace().collect();
+    (5..=6).contains(&fields.len())
+        && fields.iter().all(|f| {
+            f.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "*,/-?#".contains(c))
+                && (f
+                    .chars()
+                    .any(|c| c.is_ascii_digit() || c == '*' || c == '?')
+                    || f.chars()
+                        .all(|c| c.is_ascii_uppercase() || c == '-' || c == ','))
+        })
 }
 
 #[cfg(test)]
@@ -350,5 +363,13 @@ mod scrub_tests {
             "unknown field `fail_onn`"
         );
         assert_eq!(scrub("unterminated \"abc"), "unterminated \"…");
+        assert_eq!(
+            scrub("bad cron \"0 61 * * MON-FRI\""),
+            "bad cron \"0 61 * * MON-FRI\""
+        );
+        assert_eq!(
+            scrub("string \"correct horse battery staple now\""),
+            "string \"…\""
+        );
     }
 }
