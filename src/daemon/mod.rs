@@ -178,7 +178,9 @@ struct Generation {
 impl Generation {
     fn start(s: Arc<Settings>, clock: Arc<dyn Clock>) -> Result<Generation> {
         let (stop, stop_rx) = tokio_watch::channel(false);
-        let mut tasks = tokio::task::JoinSet::new();
+        // Loops are built first and spawned only once everything fallible (the watcher)
+        // has started: a generation that cannot start leaves no half-run job behind.
+        let mut pending: Vec<std::pin::Pin<Box<dyn Future<Output = ()> + Send>>> = Vec::new();
         let tz = s.daemon.time_zone.0;
         for (i, ws) in s.daemon.workspace.iter().enumerate() {
             let name = jobs::audit_job(ws);
@@ -193,7 +195,7 @@ impl Generation {
                 stop: stop_rx.clone(),
             };
             let s = s.clone();
-            tasks.spawn(l.run(move |trigger, tick| {
+            pending.push(Box::pin(l.run(move |trigger, tick| {
                 let (s, name) = (s.clone(), name.clone());
                 async move {
                     let id = start_run(&s, &name, trigger, tick).await;
@@ -201,7 +203,7 @@ impl Generation {
                     let r = jobs::blocking(move || jobs::audit(&s2, &s2.daemon.workspace[i])).await;
                     finish_run(&s, &name, trigger, id, r).await;
                 }
-            }));
+            })));
         }
         let mut watched = Vec::new();
         for (i, t) in s.daemon.scan.iter().enumerate() {
@@ -223,7 +225,7 @@ impl Generation {
                 stop: stop_rx.clone(),
             };
             let s = s.clone();
-            tasks.spawn(l.run(move |trigger, tick| {
+            pending.push(Box::pin(l.run(move |trigger, tick| {
                 let (s, name) = (s.clone(), name.clone());
                 async move {
                     let id = start_run(&s, &name, trigger, tick).await;
@@ -231,9 +233,13 @@ impl Generation {
                     let r = jobs::blocking(move || jobs::scan(&s2, &s2.daemon.scan[i])).await;
                     finish_run(&s, &name, trigger, id, r).await;
                 }
-            }));
+            })));
         }
         let watcher = watch::start(watched, Duration::from_secs(s.daemon.debounce_secs))?;
+        let mut tasks = tokio::task::JoinSet::new();
+        for f in pending {
+            tasks.spawn(f);
+        }
         tasks.spawn(delivery_loop(s.clone(), stop_rx));
         Ok(Generation {
             stop,
