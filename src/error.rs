@@ -342,6 +342,22 @@ fn looks_like_cron(s: &str) -> bool {
         })
 }
 
+/// The messages of `e`'s sources, each `: `-prefixed, skipping one already contained in
+/// `head` or in an earlier message (libraries often repeat their cause in their own text).
+pub fn causes(head: &str, e: &dyn std::error::Error) -> String {
+    let mut out = String::new();
+    let mut src = e.source();
+    while let Some(s) = src {
+        let m = s.to_string();
+        if !head.contains(&m) && !out.contains(&m) {
+            out.push_str(": ");
+            out.push_str(&m);
+        }
+        src = s.source();
+    }
+    out
+}
+
 #[cfg(test)]
 mod scrub_tests {
     use super::scrub;

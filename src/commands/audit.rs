@@ -113,10 +113,7 @@ pub fn fetch_inventory(s: &AuditSettings) -> Result<(Inventory, Vec<String>)> {
         .base_url(&s.api_url)
         .concurrency(s.concurrency)
         .build(key)?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::Usage(format!("cannot start the async runtime: {e}")))?;
+    let runtime = crate::mask::runtime()?;
     let window = chrono::Duration::days(s.config.observation_days.into());
     let since = audit::shift(s.now, -window);
     let inventory = runtime.block_on(client.inventory(s.include_revoked, since, s.now))?;

@@ -1,7 +1,7 @@
 //! `scan --verify`: asks the MASK API whether each found key is live. Orchestrated here,
 //! above the scanner (which never touches the network), only ever to the configured base.
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::finding::{Environment, Severity, Verification};
 use crate::mask::{self, ClientBuilder};
 use crate::scan::ScanReport;
@@ -28,10 +28,7 @@ pub fn verify(report: &mut ScanReport, api_url: Option<&str>) -> Result<()> {
         .base_url(api_url.unwrap_or(mask::DEFAULT_BASE_URL))
         .max_retries(2)
         .build(first)?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::Usage(format!("cannot start the async runtime: {e}")))?;
+    let runtime = crate::mask::runtime()?;
     let answers: HashMap<Fingerprint, Verification> = runtime.block_on(
         stream::iter(distinct)
             .map(|(fp, key)| {

@@ -67,13 +67,7 @@ pub fn audit(s: &Settings, ws: &Workspace) -> Result<String> {
         .build(key)?;
     let now = chrono::Utc::now();
     let window = chrono::Duration::days(s.audit.observation_days.into());
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::Daemon {
-            message: format!("cannot start the async runtime: {e}"),
-            hint: "check the process limits".into(),
-        })?;
+    let runtime = crate::mask::runtime()?;
     let since = audit::shift(now, -window);
     let inventory = runtime.block_on(client.inventory(false, since, now))?;
     let report = audit::audit(AuditInput {

@@ -336,14 +336,9 @@ async fn finish_run(
 
 /// An error and its sources, `: `-separated.
 fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
+    let s = e.to_string();
+    let causes = crate::error::causes(&s, e);
+    s + &causes
 }
 
 /// Delivers what is pending: at start (what a killed daemon left), when the next pending

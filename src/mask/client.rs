@@ -372,17 +372,7 @@ fn describe(e: &reqwest::Error) -> String {
     } else {
         "the request failed (connection dropped?)"
     };
-    let mut causes = Vec::new();
-    let mut src = std::error::Error::source(e);
-    while let Some(s) = src {
-        causes.push(s.to_string());
-        src = s.source();
-    }
-    if causes.is_empty() {
-        what.to_string()
-    } else {
-        format!("{what}: {}", causes.join(": "))
-    }
+    format!("{what}{}", crate::error::causes(what, e))
 }
 
 /// Percent-encodes a query or path component.

@@ -20,3 +20,12 @@ pub use auth::{AuditKeyOrigin, load_audit_key};
 pub use builder::{ClientBuilder, DEFAULT_BASE_URL};
 pub use client::{Client, Verification};
 pub use model::{ApiKey, ApiKeyList, Inventory, KeyUsage, ScopeUsage, Workspace, load_inventory};
+
+/// A single-threaded tokio runtime for one blocking call into the async client (the
+/// commands and the daemon's job threads).
+pub fn runtime() -> crate::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| crate::Error::Usage(format!("cannot start the async runtime: {e}\n  hint: check the process limits (threads, file descriptors)")))
+}

@@ -104,15 +104,7 @@ pub fn send(
                 .port
                 .map_or_else(|| "default port".to_string(), |p| p.to_string());
             let mut msg = format!("SMTP {}:{port}: {e}", ch.host);
-            let mut src = std::error::Error::source(&e);
-            while let Some(s) = src {
-                let s_msg = s.to_string();
-                if !msg.contains(&s_msg) {
-                    msg.push_str(": ");
-                    msg.push_str(&s_msg);
-                }
-                src = s.source();
-            }
+            msg += &crate::error::causes(&msg, &e);
             if e.is_permanent() {
                 Outcome::Permanent(msg)
             } else {

@@ -221,15 +221,7 @@ pub fn send(
         Err(e) => {
             let e = e.without_url();
             let mut msg = e.to_string();
-            let mut src = std::error::Error::source(&e);
-            while let Some(s) = src {
-                let s_msg = s.to_string();
-                if !msg.contains(&s_msg) {
-                    msg.push_str(": ");
-                    msg.push_str(&s_msg);
-                }
-                src = s.source();
-            }
+            msg += &crate::error::causes(&msg, &e);
             Outcome::Transient(msg)
         }
     }
