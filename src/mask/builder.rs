@@ -150,8 +150,19 @@ impl ClientBuilder {
 /// Validates the base URL: https, or http to a loopback host. Returns it without a
 /// trailing `/`.
 pub fn check_base_url(url: &str) -> Result<String> {
+    // The URL as shown in errors: without credentials or query (they may hold a secret).
+    let shown = match reqwest::Url::parse(url) {
+        Ok(mut u) => {
+            let _ = u.set_username("");
+            let _ = u.set_password(None);
+            u.set_query(None);
+            u.set_fragment(None);
+            u.to_string()
+        }
+        Err(_) => crate::error::scrub(&format!("\"{url}\"")),
+    };
     let bad = |message: String, hint: &str| Error::ApiUrl {
-        url: url.to_string(),
+        url: shown.clone(),
         message,
         hint: hint.to_string(),
     };
@@ -161,7 +172,11 @@ pub fn check_base_url(url: &str) -> Result<String> {
             "give a full URL such as https://api.mask.bz/v1",
         )
     })?;
-    if parsed.query().is_some() || parsed.fragment().is_some() || !parsed.username().is_empty() {
+    if parsed.query().is_some()
+        || parsed.fragment().is_some()
+        || !parsed.username().is_empty()
+        || parsed.password().is_some()
+    {
         return Err(bad(
             "a base URL has no query, fragment or credentials".into(),
             "give only scheme, host, port and path, e.g. https://api.mask.bz/v1",
@@ -193,6 +208,19 @@ pub fn check_base_url(url: &str) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credentials_in_the_base_url_are_refused_and_never_echoed() {
+        for url in [
+            "https://:hunter2@api.mask.bz/v1",
+            "https://u:hunter2@api.mask.bz/v1",
+            "https://api.mask.bz/v1?key=hunter2",
+        ] {
+            let e = check_base_url(url).unwrap_err().to_string();
+            assert!(!e.contains("hunter2"), "{e}");
+            assert!(e.contains("api.mask.bz"), "{e}");
+        }
+    }
 
     #[test]
     fn base_url_refuses_plain_http_off_loopback() {
