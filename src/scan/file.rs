@@ -12,6 +12,10 @@ use std::io::{self, Read};
 pub const CHUNK: usize = 128 * 1024;
 /// Bytes after `limit` that a match starting before it may need.
 const TAIL: usize = B64_LOOKAHEAD + 2 * MAX_KEY_LEN;
+/// Files at least this big are memory-mapped when the caller allows it.
+pub const MMAP_MIN: u64 = 4 * 1024 * 1024;
+/// Bytes mapped at a time (bounds the resident memory a big file costs).
+pub const MMAP_WINDOW: usize = 8 * 1024 * 1024;
 /// Bytes before the unsearched part kept for base64 tokens and the previous line.
 const LOOKBACK: usize = B64_LOOKBEHIND + 4096;
 /// How far around a key its line is searched for markers and directives.
@@ -99,17 +103,42 @@ impl<'a> FileScanner<'a> {
     /// Scans everything `reader` yields. `ctx_path` is the `/`-separated path that
     /// context globs are matched against.
     pub fn scan(&mut self, ctx_path: &str, reader: &mut dyn Read) -> io::Result<FileOutcome> {
-        let mut out = FileOutcome::default();
-        let mut len = 0usize;
-        let mut base = 0u64;
-        let mut from = 0usize;
-        let mut lines = Lines {
-            counted: 0,
-            newlines: 0,
-            last_nl: None,
+        self.scan_source(ctx_path, reader, None)
+    }
+
+    /// Scans a regular file. With `mmap`, a file larger than [`MMAP_MIN`] is read through
+    /// memory maps of [`MMAP_WINDOW`] bytes at a time instead of copied chunk by chunk
+    /// (ripgrep's trade-off: a file truncated while it is being scanned can kill the
+    /// process with SIGBUS, so the daemon never maps; the CLI does unless `--no-mmap`).
+    pub fn scan_file(
+        &mut self,
+        ctx_path: &str,
+        file: &std::fs::File,
+        mmap: bool,
+    ) -> io::Result<FileOutcome> {
+        let mut reader = file;
+        self.scan_source(ctx_path, &mut reader, mmap.then_some(file))
+    }
+
+    fn scan_source(
+        &mut self,
+        ctx_path: &str,
+        reader: &mut dyn Read,
+        map: Option<&std::fs::File>,
+    ) -> io::Result<FileOutcome> {
+        let mut st = State {
+            out: FileOutcome::default(),
+            base: 0,
+            from: 0,
+            lines: Lines {
+                counted: 0,
+                newlines: 0,
+                last_nl: None,
+            },
+            first: true,
+            b64_done: 0,
         };
-        let mut first = true;
-        let mut b64_done = 0usize;
+        let mut len = 0usize;
         loop {
             let mut eof = false;
             while len < self.buf.len() {
@@ -123,49 +152,123 @@ impl<'a> FileScanner<'a> {
                     Err(e) => return Err(e),
                 }
             }
-            if first {
-                let head = &self.buf[..len.min(8192)];
-                let bom = head.starts_with(&[0xff, 0xfe]) || head.starts_with(&[0xfe, 0xff]);
-                out.binary = !bom && memchr::memchr(0, head).is_some();
-                first = false;
-            }
-            let limit = if eof { len } else { len.saturating_sub(TAIL) };
-            self.raw.clear();
-            self.matcher.find(
-                self.db,
-                &self.buf[..len],
-                from,
-                limit,
-                out.binary,
-                &mut b64_done,
-                &mut self.raw,
-            );
-            let mut cache = ContentCache::new(self.db);
-            for m in self.raw.drain(..) {
-                let buf = &self.buf[..len];
-                let abs = base + m.start as u64;
-                lines.advance(buf, base, abs);
-                let line_start = lines.last_nl.map_or(0, |n| n + 1);
-                let pos = (lines.newlines + 1, abs - line_start + 1, abs);
-                let located = locate(&mut cache, self.db, ctx_path, buf, m, pos);
-                out.hits.push(located);
-            }
-            if eof {
-                out.bytes = base + len as u64;
-                if !out.hits.is_empty() {
-                    out.ctx_path = ctx_path.to_string();
+            // A big file (the first chunk came back full): map it instead, from the start.
+            if st.first
+                && !eof
+                && let Some(file) = map
+            {
+                let size = file.metadata()?.len();
+                if size >= MMAP_MIN {
+                    return self.scan_mapped(ctx_path, file, size, st);
                 }
-                return Ok(out);
             }
-            lines.advance(&self.buf[..len], base, base + limit as u64);
-            let keep_from = limit.saturating_sub(LOOKBACK);
+            let Some(keep_from) = self.window(ctx_path, &mut st, None, len, eof) else {
+                return Ok(st.out);
+            };
             self.buf.copy_within(keep_from..len, 0);
             len -= keep_from;
-            base += keep_from as u64;
-            from = limit - keep_from;
-            b64_done = b64_done.saturating_sub(keep_from);
         }
     }
+
+    /// Scans `file` (`size` bytes) through successive memory maps.
+    #[allow(unsafe_code)]
+    fn scan_mapped(
+        &mut self,
+        ctx_path: &str,
+        file: &std::fs::File,
+        size: u64,
+        mut st: State,
+    ) -> io::Result<FileOutcome> {
+        loop {
+            let len = (size - st.base).min(MMAP_WINDOW as u64) as usize;
+            let eof = st.base + len as u64 >= size;
+            // SAFETY: the map is read-only and dropped before this function returns; a
+            // file truncated meanwhile is the documented SIGBUS risk of `--mmap`.
+            let map = unsafe {
+                memmap2::MmapOptions::new()
+                    .offset(st.base)
+                    .len(len)
+                    .populate()
+                    .map(file)?
+            };
+            // Not at the end: the next window starts before this one ends, so it is
+            // not empty.
+            if self
+                .window(ctx_path, &mut st, Some(&map[..]), len, eof)
+                .is_none()
+            {
+                return Ok(st.out);
+            }
+        }
+    }
+
+    /// Searches one window of the file (`mapped`, or `self.buf[..len]`) that starts at
+    /// `st.base`; `None` at the end of the file, else the offset in the window from which
+    /// the next window starts (`st` already moved there).
+    fn window(
+        &mut self,
+        ctx_path: &str,
+        st: &mut State,
+        mapped: Option<&[u8]>,
+        len: usize,
+        eof: bool,
+    ) -> Option<usize> {
+        let buf = match mapped {
+            Some(m) => m,
+            None => &self.buf[..len],
+        };
+        if st.first {
+            let head = &buf[..len.min(8192)];
+            let bom = head.starts_with(&[0xff, 0xfe]) || head.starts_with(&[0xfe, 0xff]);
+            st.out.binary = !bom && memchr::memchr(0, head).is_some();
+            st.first = false;
+        }
+        let limit = if eof { len } else { len.saturating_sub(TAIL) };
+        self.raw.clear();
+        self.matcher.find(
+            self.db,
+            buf,
+            st.from,
+            limit,
+            st.out.binary,
+            &mut st.b64_done,
+            &mut self.raw,
+        );
+        let mut cache = ContentCache::new(self.db);
+        for m in self.raw.drain(..) {
+            let abs = st.base + m.start as u64;
+            st.lines.advance(buf, st.base, abs);
+            let line_start = st.lines.last_nl.map_or(0, |n| n + 1);
+            let pos = (st.lines.newlines + 1, abs - line_start + 1, abs);
+            let located = locate(&mut cache, self.db, ctx_path, buf, m, pos);
+            st.out.hits.push(located);
+        }
+        if eof {
+            st.out.bytes = st.base + len as u64;
+            if !st.out.hits.is_empty() {
+                st.out.ctx_path = ctx_path.to_string();
+            }
+            return None;
+        }
+        st.lines.advance(buf, st.base, st.base + limit as u64);
+        let keep_from = limit.saturating_sub(LOOKBACK);
+        st.base += keep_from as u64;
+        st.from = limit - keep_from;
+        st.b64_done = st.b64_done.saturating_sub(keep_from);
+        Some(keep_from)
+    }
+}
+
+/// Where a scan is in its file, between windows.
+struct State {
+    out: FileOutcome,
+    /// Absolute offset of the window's first byte.
+    base: u64,
+    /// Where in the window the search resumes (before it: context already searched).
+    from: usize,
+    lines: Lines,
+    first: bool,
+    b64_done: usize,
 }
 
 /// The line holding `start..end` in `buf`, bounded to [`LINE_REACH`] each side.
@@ -323,6 +426,53 @@ mod tests {
         let got: Vec<_> = out.hits.iter().map(|h| (h.line, h.column)).collect();
         assert_eq!(got, expect);
         assert_eq!(out.bytes, data.len() as u64);
+    }
+
+    #[test]
+    fn memory_maps_find_what_reads_find_across_windows() {
+        // Keys straddling each map window's end (and the read chunks'), plain, UTF-16 and
+        // base64, with lines counted across windows.
+        let mut data = Vec::new();
+        let mut edges = Vec::new();
+        for w in 1..=3 {
+            edges.push(w * MMAP_WINDOW - 7);
+            edges.push(w * MMAP_WINDOW - TAIL + 3);
+            edges.push(w * MMAP_WINDOW - TAIL - LOOKBACK + 1);
+        }
+        edges.sort();
+        for (i, at) in edges.iter().enumerate() {
+            while data.len() < *at {
+                data.extend_from_slice(b"padding line of text\n");
+            }
+            // A space before the entry: a key right after a word character is not a key.
+            data.truncate(*at - 1);
+            data.push(b' ');
+            match i % 3 {
+                0 => data.extend_from_slice(K.as_bytes()),
+                1 => data.extend_from_slice(b"key: bWtfbGl2ZV80ZUMzOUhxTHlqV0Rhcmp0VDF6ZHA3ZGM="),
+                _ => data.extend(K.bytes().flat_map(|b| [b, 0])),
+            }
+            data.push(b'\n');
+        }
+        data.extend_from_slice(b"end\n");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.txt");
+        std::fs::write(&path, &data).unwrap();
+        let db = crate::rules::load(Vec::new()).unwrap();
+        let m = Matcher::new(&db).unwrap();
+        let spots = |mmap: bool| {
+            let mut s = FileScanner::new(&db, &m);
+            let f = std::fs::File::open(&path).unwrap();
+            let o = s.scan_file("big.txt", &f, mmap).unwrap();
+            assert_eq!(o.bytes, data.len() as u64);
+            o.hits
+                .iter()
+                .map(|h| (h.line, h.column, h.offset, h.raw.key.fingerprint()))
+                .collect::<Vec<_>>()
+        };
+        let mapped = spots(true);
+        assert_eq!(mapped, spots(false));
+        assert_eq!(mapped.len(), edges.len(), "{mapped:?}");
     }
 
     #[test]

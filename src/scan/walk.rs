@@ -4,7 +4,6 @@
 use super::{Engine, PlaceholderHit, Skipped};
 use crate::finding::Finding;
 use ignore::{WalkBuilder, WalkState};
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -20,6 +19,7 @@ pub struct ScanOptions {
     max_filesize: Option<u64>,
     exclude: Vec<String>,
     stdin_path: String,
+    mmap: bool,
 }
 
 impl ScanOptions {
@@ -39,7 +39,15 @@ impl ScanOptions {
             max_filesize: None,
             exclude: Vec::new(),
             stdin_path: "<stdin>".into(),
+            mmap: false,
         }
+    }
+
+    /// Memory-map big files (see [`super::file::FileScanner::scan_file`]). Off by
+    /// default: a long-running process must not risk SIGBUS on a file truncated under it.
+    pub fn mmap(&mut self, yes: bool) -> &mut Self {
+        self.mmap = yes;
+        self
     }
 
     /// Respect `.gitignore`, `.ignore` and git's exclude files. Enabled by default.
@@ -246,6 +254,7 @@ fn walk_root(
         wb.overrides(ov);
     }
     let max = opts.max_filesize;
+    let mmap = opts.mmap;
     wb.build_parallel().run(|| {
         let mut scanner = engine.file_scanner();
         let mut findings = Vec::new();
@@ -280,7 +289,7 @@ fn walk_root(
                 shared.skip(display_path(path), "not a regular file".into(), false);
                 return WalkState::Continue;
             }
-            let mut file = match std::fs::File::open(path) {
+            let file = match std::fs::File::open(path) {
                 Ok(f) => f,
                 Err(e) => {
                     shared.skip(display_path(path), format!("unreadable: {e}"), true);
@@ -296,7 +305,7 @@ fn walk_root(
                 return WalkState::Continue;
             }
             let ctx = context_path(root, root_rel, path);
-            match scanner.scan(&ctx, &mut file as &mut dyn Read) {
+            match scanner.scan_file(&ctx, &file, mmap) {
                 Ok(outcome) => {
                     shared.files.fetch_add(1, Ordering::Relaxed);
                     let n = shared.bytes.fetch_add(outcome.bytes, Ordering::Relaxed);
