@@ -4,6 +4,11 @@ use clap::Parser;
 use keywarden::{Exit, cli::Cli, commands};
 use std::process::ExitCode;
 
+/// mimalloc: history scans decode every object of a repository, and glibc's allocator
+/// spent a third of that time returning and re-faulting pages (see benches/history.sh).
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // The daemon sets up its own logs (journald, level from its config).

@@ -278,3 +278,72 @@ fn a_merge_does_not_claim_keys_its_branches_introduced() {
     assert_eq!(v["findings"][0]["commit"]["in_head"], true);
     assert_eq!(v["summary"]["git"]["commits"], 4);
 }
+
+/// `--history` reads the object database in one pass (packs, then loose objects): keys in
+/// packed and in loose commits are both found with the commit that introduced them; a
+/// dangling blob (reachable from no ref) is read but not reported; a partial clone (a
+/// promisor pack) takes the per-commit path and finds the same.
+#[test]
+fn packed_loose_and_dangling_objects() {
+    let r = Repo::new();
+    r.write("README.md", "hi\n");
+    r.commit_all("init");
+    r.write("deploy/values-prod.yaml", format!("key: {LIVE}\n"));
+    let packed = r.commit_all("packed key");
+    r.git(&["gc", "-q", "--aggressive"]);
+    r.write("src/app.py", format!("K = \"{LIVE2}\"\n"));
+    let loose = r.commit_all("loose key");
+    // A blob with a key that no commit holds.
+    let dangling = r.path().join("dangling.txt");
+    std::fs::write(&dangling, format!("T = \"{TEST}\"\n")).unwrap();
+    r.git(&["hash-object", "-w", "dangling.txt"]);
+    std::fs::remove_file(&dangling).unwrap();
+    let packs = std::fs::read_dir(r.path().join(".git/objects/pack"))
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().path().extension() == Some("pack".as_ref()))
+        .count();
+    assert_eq!(packs, 1);
+
+    let rows = |v: &serde_json::Value| {
+        let mut rows: Vec<(String, String)> = v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                (
+                    f["path"].as_str().unwrap().to_string(),
+                    f["commit"]["commit"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        rows.sort();
+        rows
+    };
+    let expect = vec![
+        ("deploy/values-prod.yaml".to_string(), packed.clone()),
+        ("src/app.py".to_string(), loose.clone()),
+    ];
+    let (code, v) = r.scan_json(&["--history"]);
+    assert_eq!(code, 1);
+    assert_eq!(rows(&v), expect, "{v:#}");
+    let git = &v["summary"]["git"];
+    assert_eq!(git["commits"], 3);
+    // README, the prod values and app.py: the dangling blob is not in the history.
+    assert_eq!(git["unique_blobs"], 3);
+    let prod = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["path"] == "deploy/values-prod.yaml")
+        .unwrap();
+    assert_eq!(prod["context"], "production-config");
+    assert_eq!(prod["commit"]["subject"], "packed key");
+    assert_eq!(prod["commit"]["author"], "Ada Author");
+
+    // A partial clone: the same answer by the per-commit path.
+    std::fs::write(r.path().join(".git/objects/pack/partial.promisor"), "").unwrap();
+    let (code, v2) = r.scan_json(&["--history"]);
+    assert_eq!(code, 1);
+    assert_eq!(rows(&v2), expect);
+    assert_eq!(v2["summary"]["git"]["unique_blobs"], 3);
+}

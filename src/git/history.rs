@@ -5,7 +5,8 @@
 //! reverted and re-applied, the same config in many branches) is listed once, with every
 //! (commit, path) that introduced it.
 
-use super::tree_diff::Differ;
+use super::objects::{CommitRec, ObjectPass, TreeStore};
+use super::tree_diff::{Differ, introduced_in_store};
 use super::{Repository, fail, path_str};
 use crate::error::{Error, Result};
 use gix::ObjectId;
@@ -136,6 +137,14 @@ struct Walked {
 }
 
 impl Walked {
+    /// Records an already parsed commit.
+    fn push(&mut self, c: &CommitRec, meta: CommitMeta, commits: &mut Vec<CommitMeta>) {
+        self.tree_of.insert(meta.id, c.tree);
+        commits.push(meta);
+        self.trees.push(c.tree);
+        self.parents_of.push(c.parents.clone());
+    }
+
     /// Decodes commit `id`, records it, and returns its parents.
     fn record(
         &mut self,
@@ -144,27 +153,19 @@ impl Walked {
         buf: &mut Vec<u8>,
         commits: &mut Vec<CommitMeta>,
     ) -> Result<&[ObjectId]> {
-        let c = repo
+        let obj = repo
             .objects
-            .find_commit(&id, buf)
+            .find(&id, buf)
             .map_err(|e| fail(format!("reading commit {id}"), e))?;
-        let (author, time, offset) = match c.author() {
-            Ok(a) => {
-                let t = a.time().unwrap_or_default();
-                (a.name.to_string(), t.seconds, t.offset)
-            }
-            Err(_) => (String::new(), 0, 0),
-        };
-        commits.push(CommitMeta {
-            id,
-            author,
-            time,
-            offset,
-            subject: c.message().summary().to_string(),
-        });
-        self.tree_of.insert(id, c.tree());
-        self.trees.push(c.tree());
-        self.parents_of.push(c.parents().collect());
+        if obj.kind != gix::objs::Kind::Commit {
+            return Err(fail(
+                format!("reading commit {id}"),
+                format!("a {}", obj.kind),
+            ));
+        }
+        let c = CommitRec::parse(&id, obj.data, repo.object_hash())?;
+        let meta = c.meta(&id, repo.object_hash())?;
+        self.push(&c, meta, commits);
         Ok(self.parents_of.last().map_or(&[], Vec::as_slice))
     }
 }
@@ -179,12 +180,14 @@ fn diff_all(
     trees: &[ObjectId],
     parents_of: &[Vec<ObjectId>],
     tree_of: &HashMap<ObjectId, ObjectId>,
+    store: Option<&TreeStore>,
     threads: usize,
 ) -> Result<Changed> {
     let n = trees.len();
     let threads = threads.clamp(1, 16).min(n.div_ceil(500).max(1));
+    let hash = repo.object_hash();
     let work = |repo: &Repository, lo: usize, hi: usize| -> Result<Changed> {
-        let mut differ = Differ::default();
+        let mut differ = Differ::with_store(store);
         let mut buf = Vec::new();
         let mut out = Vec::with_capacity(hi - lo);
         for idx in (lo..hi).rev() {
@@ -200,6 +203,16 @@ fn diff_all(
                         .tree(),
                 };
                 parent_trees.push(t);
+            }
+            if let Some(store) = store
+                && parent_trees.len() <= 1
+            {
+                let mut changed = Vec::new();
+                let first = parent_trees.first().copied();
+                if introduced_in_store(store, hash, trees[idx], first, &mut changed).is_some() {
+                    out.push((idx, changed));
+                    continue;
+                }
             }
             out.push((idx, differ.introduced(repo, trees[idx], &parent_trees)?));
         }
@@ -307,7 +320,7 @@ pub fn plan(repo: &Repository, sel: &Selection, threads: usize) -> Result<Histor
     let started = std::time::Instant::now();
     // Pass 2: what each commit introduced, against its parents' trees, in contiguous
     // slices of commits on parallel workers (each with its own caches).
-    let per_commit = diff_all(repo, &trees, &parents_of, &tree_of, threads)?;
+    let per_commit = diff_all(repo, &trees, &parents_of, &tree_of, None, threads)?;
     let mut blobs: HashMap<ObjectId, Vec<Intro>> = HashMap::new();
     let mut order = Vec::new();
     for (idx, changed) in per_commit {
@@ -335,4 +348,130 @@ pub fn plan(repo: &Repository, sel: &Selection, threads: usize) -> Result<Histor
         })
         .collect();
     Ok(out)
+}
+
+/// What a full-history plan made from an [`ObjectPass`] found.
+#[derive(Debug, Default)]
+pub struct FullPlan {
+    /// Reachable commits, and the places where each blob of `targets` was introduced.
+    pub history: History,
+    /// Unique blobs the reachable commits hold.
+    pub unique_blobs: u64,
+    /// (commit, path) places that introduced a blob, over all blobs.
+    pub introductions: u64,
+}
+
+/// Plans a scan of everything reachable from any ref from one pass over the object
+/// database: the commit walk and the tree comparisons run in memory on `pass`, and only
+/// the blobs in `targets` (those with keys) keep their introductions.
+pub fn plan_from_pass(
+    repo: &Repository,
+    pass: &ObjectPass,
+    targets: &HashSet<ObjectId>,
+    threads: usize,
+) -> Result<FullPlan> {
+    let threads = if threads == 0 {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        threads
+    };
+    let (tips, _) = endpoints(repo, &Selection::All)?;
+    let mut out = FullPlan::default();
+    let started = std::time::Instant::now();
+    let mut buf = Vec::new();
+    let mut walked = Walked::default();
+    let mut seen: HashSet<ObjectId> = HashSet::new();
+    let mut stack: Vec<ObjectId> = tips.into_iter().rev().collect();
+    let mut commits = Vec::new();
+    while let Some(id) = stack.pop() {
+        if !seen.insert(id) {
+            continue;
+        }
+        let parents = match pass.commits.get(&id) {
+            Some(c) => {
+                // Metadata is parsed below, for the commits a report names.
+                let stub = CommitMeta {
+                    id,
+                    author: String::new(),
+                    time: 0,
+                    offset: 0,
+                    subject: String::new(),
+                };
+                walked.push(c, stub, &mut commits);
+                c.parents.as_slice()
+            }
+            // Not in any pack nor loose: gix may still find it (e.g. written meanwhile).
+            None => walked.record(repo, id, &mut buf, &mut commits)?,
+        };
+        stack.extend(parents.iter().rev().filter(|p| !seen.contains(*p)));
+    }
+    let Walked {
+        trees,
+        parents_of,
+        tree_of,
+    } = walked;
+    tracing::debug!(
+        "history: {} commits walked in memory in {:?}",
+        commits.len(),
+        started.elapsed()
+    );
+    let started = std::time::Instant::now();
+    let store = Some(&pass.trees);
+    let per_commit = diff_all(repo, &trees, &parents_of, &tree_of, store, threads)?;
+    let mut unique: HashSet<ObjectId> = HashSet::new();
+    let mut blobs: HashMap<ObjectId, Vec<Intro>> = HashMap::new();
+    let mut order = Vec::new();
+    for (idx, changed) in per_commit {
+        for (path, id) in changed {
+            out.introductions += 1;
+            unique.insert(id);
+            if !targets.contains(&id) {
+                continue;
+            }
+            let e = blobs.entry(id).or_insert_with(|| {
+                order.push(id);
+                Vec::new()
+            });
+            e.push(Intro {
+                commit: idx,
+                path: path_str(&path),
+            });
+        }
+    }
+    tracing::debug!(
+        "history: {} unique blobs, {} with keys, found by in-memory tree diffs in {:?}",
+        unique.len(),
+        order.len(),
+        started.elapsed()
+    );
+    out.unique_blobs = unique.len() as u64;
+    for intros in blobs.values() {
+        for i in intros {
+            let meta = &mut commits[i.commit];
+            if let Some(c) = pass.commits.get(&meta.id) {
+                *meta = c.meta(&meta.id, repo.object_hash())?;
+            }
+        }
+    }
+    out.history.commits = commits;
+    out.history.blobs = order
+        .into_iter()
+        .map(|id| {
+            let intros = blobs.remove(&id).unwrap_or_default();
+            (id, intros)
+        })
+        .collect();
+    Ok(out)
+}
+
+/// Refuses a full-history scan of a shallow clone.
+pub fn check_not_shallow(repo: &Repository) -> Result<()> {
+    let shallow = repo
+        .shallow_commits()
+        .map_err(|e| fail("reading .git/shallow", e))?
+        .is_some_and(|c| !c.is_empty());
+    if shallow {
+        return Err(shallow_error("--history needs every commit"));
+    }
+    Ok(())
 }

@@ -7,6 +7,7 @@
 
 pub mod history;
 pub mod hooks;
+pub mod objects;
 pub mod staged;
 mod tree_diff;
 

@@ -2,6 +2,7 @@
 //! parents' trees. A recursive merge-join of sorted trees in git's order that skips
 //! identical subtrees by id, with a cache of decoded trees.
 
+use super::objects::TreeStore;
 use super::{Repository, fail};
 use crate::error::Result;
 use gix::ObjectId;
@@ -40,22 +41,36 @@ fn git_order(a: &[u8], a_tree: bool, b: &[u8], b_tree: bool) -> std::cmp::Orderi
     })
 }
 
-/// Tree comparison with a cache of decoded trees.
+/// Tree comparison with a cache of decoded trees, reading trees from a [`TreeStore`]
+/// when one is given and from the object database otherwise.
 #[derive(Default)]
-pub(crate) struct Differ {
+pub(crate) struct Differ<'a> {
     buf: Vec<u8>,
     cache: HashMap<ObjectId, std::rc::Rc<Entries>>,
+    store: Option<&'a TreeStore>,
 }
 
-impl Differ {
+impl<'a> Differ<'a> {
+    /// A differ that reads trees from `store` first.
+    pub(crate) fn with_store(store: Option<&'a TreeStore>) -> Self {
+        Differ {
+            store,
+            ..Differ::default()
+        }
+    }
+
     fn entries(&mut self, repo: &Repository, id: ObjectId) -> Result<std::rc::Rc<Entries>> {
         if let Some(e) = self.cache.get(&id) {
             return Ok(e.clone());
         }
-        let t = repo
-            .objects
-            .find_tree(&id, &mut self.buf)
-            .map_err(|e| fail(format!("reading tree {id}"), e))?;
+        let t = match self.store.and_then(|s| s.get(&id)) {
+            Some(raw) => gix::objs::TreeRef::from_bytes(raw, repo.object_hash())
+                .map_err(|e| fail(format!("parsing tree {id}"), e))?,
+            None => repo
+                .objects
+                .find_tree(&id, &mut self.buf)
+                .map_err(|e| fail(format!("reading tree {id}"), e))?,
+        };
         let mut v = Entries {
             names: Vec::with_capacity(t.entries.len() * 16),
             items: Vec::with_capacity(t.entries.len()),
@@ -179,5 +194,201 @@ impl Differ {
             prefix.truncate(len);
         }
         Ok(())
+    }
+}
+
+/// [`Differ::introduced`] for a commit with at most one parent, on raw trees in `store`
+/// without decoding them into memory: a merge-join of two entry iterators. `None` when
+/// a tree is not in the store or does not parse (the caller then asks a [`Differ`],
+/// which reads the object database and reports errors).
+pub(crate) fn introduced_in_store(
+    store: &TreeStore,
+    hash: gix::hash::Kind,
+    tree: ObjectId,
+    parent: Option<ObjectId>,
+    out: &mut Vec<(Vec<u8>, ObjectId)>,
+) -> Option<()> {
+    let start = out.len();
+    let done = diff_raw(store, hash, parent, tree, &mut Vec::new(), out);
+    if done.is_none() {
+        out.truncate(start);
+    }
+    done
+}
+
+/// Length of the common prefix of `a` and `b` (compared a block at a time).
+fn common_prefix(a: &[u8], b: &[u8]) -> usize {
+    const STEP: usize = 32;
+    let n = a.len().min(b.len());
+    let mut i = 0;
+    while i + STEP <= n && a[i..i + STEP] == b[i..i + STEP] {
+        i += STEP;
+    }
+    while i < n && a[i] == b[i] {
+        i += 1;
+    }
+    i
+}
+
+/// Length of the common suffix of `a` and `b`.
+fn common_suffix(a: &[u8], b: &[u8]) -> usize {
+    const STEP: usize = 32;
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[a.len() - n..], &b[b.len() - n..]);
+    let mut i = 0;
+    while i + STEP <= n && a[n - i - STEP..n - i] == b[n - i - STEP..n - i] {
+        i += STEP;
+    }
+    while i < n && a[n - i - 1] == b[n - i - 1] {
+        i += 1;
+    }
+    i
+}
+
+/// The start of the raw tree entry that holds byte `at` (entries are
+/// `<mode> <name>\0<id>`; ids are `id_len` bytes). `None` if the tree is malformed.
+fn entry_start(raw: &[u8], at: usize, id_len: usize) -> Option<usize> {
+    let mut pos = 0;
+    loop {
+        let nul = pos + memchr::memchr(0, raw.get(pos..)?)?;
+        let next = nul + 1 + id_len;
+        if next > at || next >= raw.len() {
+            return Some(pos);
+        }
+        pos = next;
+    }
+}
+
+/// One entry of a raw tree.
+struct RawEntry<'a> {
+    name: &'a [u8],
+    mode: gix::objs::tree::EntryMode,
+    id: &'a gix::oid,
+}
+
+/// The entries of a raw tree, in order; `Err` on a malformed entry.
+struct RawEntries<'a> {
+    data: &'a [u8],
+    id_len: usize,
+}
+
+impl<'a> Iterator for RawEntries<'a> {
+    type Item = Result<RawEntry<'a>, ()>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.data.is_empty() {
+            return None;
+        }
+        let entry = (|| {
+            let space = memchr::memchr(b' ', self.data)?;
+            let mode = gix::objs::tree::EntryMode::from_bytes(self.data)?;
+            let rest = self.data.get(space + 1..)?;
+            let nul = memchr::memchr(0, rest)?;
+            let id = rest.get(nul + 1..nul + 1 + self.id_len)?;
+            let id = gix::oid::try_from_bytes(id).ok()?;
+            let entry = RawEntry {
+                name: &rest[..nul],
+                mode,
+                id,
+            };
+            self.data = &rest[nul + 1 + self.id_len..];
+            Some(entry)
+        })();
+        match entry {
+            Some(e) => Some(Ok(e)),
+            None => {
+                self.data = &[];
+                Some(Err(()))
+            }
+        }
+    }
+}
+
+/// The merge-join of [`Differ::diff`] on raw trees. Two versions of a directory usually
+/// differ in an entry or two: the common leading entries are skipped by a byte compare,
+/// and the walk stops once what is left of both trees is the same bytes.
+fn diff_raw(
+    store: &TreeStore,
+    hash: gix::hash::Kind,
+    old: Option<ObjectId>,
+    new: ObjectId,
+    prefix: &mut Vec<u8>,
+    out: &mut Vec<(Vec<u8>, ObjectId)>,
+) -> Option<()> {
+    if old == Some(new) {
+        return Some(());
+    }
+    let id_len = hash.len_in_bytes();
+    let mut new_raw = store.get(&new)?;
+    let mut old_raw: &[u8] = match old {
+        Some(o) => store.get(&o)?,
+        None => &[],
+    };
+    let suffix = common_suffix(old_raw, new_raw);
+    if !old_raw.is_empty() {
+        let same = common_prefix(old_raw, new_raw);
+        if same == old_raw.len() && same == new_raw.len() {
+            return Some(());
+        }
+        // Entries before the one holding the first difference are the same in both.
+        let start = entry_start(new_raw, same, id_len)?;
+        new_raw = &new_raw[start..];
+        old_raw = &old_raw[start..];
+    }
+    let mut olds = RawEntries {
+        data: old_raw,
+        id_len,
+    };
+    let mut pending: Option<RawEntry<'_>> = None;
+    let mut news = RawEntries {
+        data: new_raw,
+        id_len,
+    };
+    loop {
+        // What is left of both is the same bytes, starting at an entry: done.
+        if pending.is_none() && news.data.len() <= suffix && news.data == olds.data {
+            return Some(());
+        }
+        let Some(entry) = news.next() else {
+            return Some(());
+        };
+        let entry = entry.ok()?;
+        let is_tree = entry.mode.is_tree();
+        let mut same: Option<(gix::objs::tree::EntryMode, &gix::oid)> = None;
+        loop {
+            let o = match pending.take() {
+                Some(o) => o,
+                None => match olds.next() {
+                    None => break,
+                    Some(o) => o.ok()?,
+                },
+            };
+            match git_order(o.name, o.mode.is_tree(), entry.name, is_tree) {
+                std::cmp::Ordering::Less => {}
+                std::cmp::Ordering::Equal => {
+                    same = Some((o.mode, o.id));
+                    break;
+                }
+                std::cmp::Ordering::Greater => {
+                    pending = Some(o);
+                    break;
+                }
+            }
+        }
+        if same.is_some_and(|(_, oid)| oid == entry.id) {
+            continue;
+        }
+        let len = prefix.len();
+        if !prefix.is_empty() {
+            prefix.push(b'/');
+        }
+        prefix.extend_from_slice(entry.name);
+        if is_tree {
+            let sub = same.filter(|(m, _)| m.is_tree()).map(|(_, i)| i.to_owned());
+            diff_raw(store, hash, sub, entry.id.to_owned(), prefix, out)?;
+        } else if entry.mode.is_blob() {
+            out.push((prefix.clone(), entry.id.to_owned()));
+        }
+        prefix.truncate(len);
     }
 }

@@ -49,12 +49,22 @@ impl HistoryScan {
 }
 
 /// Scans the history `sel` selects with `threads` workers (0: one per core).
+///
+/// Everything reachable (`--history`) is read in one pass over the object database (see
+/// [`crate::git::objects`]); a range or `--since` walks its commits and reads the blobs
+/// they introduced.
 pub fn scan(
     engine: &Engine,
     repo: &Repository,
     sel: &Selection,
     threads: usize,
 ) -> Result<HistoryScan> {
+    if *sel == Selection::All {
+        git::history::check_not_shallow(repo)?;
+        if let Some(done) = scan_all(engine, repo, threads)? {
+            return Ok(done);
+        }
+    }
     let plan = git::history::plan(repo, sel, threads)?;
     let started = std::time::Instant::now();
     let (hits, bytes) = scan_blobs(engine, repo, &plan, threads)?;
@@ -63,9 +73,119 @@ pub fn scan(
         plan.blobs.len(),
         started.elapsed()
     );
-    let mut result = WalkResult {
-        files: plan.blobs.len() as u64,
+    let introductions = plan.blobs.iter().map(|(_, i)| i.len() as u64).sum();
+    let totals = Totals {
+        unique_blobs: plan.blobs.len() as u64,
         bytes,
+        introductions,
+    };
+    attribute(engine, repo, &plan, hits, totals)
+}
+
+/// Scans each blob of the object database once (path-less: only whether it holds a key
+/// matters here), then plans the reachable history in memory and classifies the blobs
+/// with keys at every path they were introduced under. `None` for a partial clone.
+fn scan_all(engine: &Engine, repo: &Repository, threads: usize) -> Result<Option<HistoryScan>> {
+    let started = std::time::Instant::now();
+    let with_keys = Mutex::new(HashSet::new());
+    let visitor = KeyFinder {
+        engine,
+        scanner: None,
+        with_keys: &with_keys,
+    };
+    let Some(pass) = git::objects::read_all(repo, threads, visitor)? else {
+        return Ok(None);
+    };
+    let targets = with_keys.into_inner().unwrap_or_else(|e| e.into_inner());
+    tracing::debug!(
+        "history: object database read, {} blobs ({} bytes), {} with keys, in {:?}",
+        pass.blobs,
+        pass.blob_bytes,
+        targets.len(),
+        started.elapsed()
+    );
+    let full = git::history::plan_from_pass(repo, &pass, &targets, threads)?;
+    let bytes = pass.blob_bytes;
+    drop(pass);
+    let plan = full.history;
+    let mut scanner = engine.file_scanner();
+    let mut buf = Vec::new();
+    let mut hits = Vec::with_capacity(plan.blobs.len());
+    for (i, (id, intros)) in plan.blobs.iter().enumerate() {
+        let path = intros.first().map_or("", |x| x.path.as_str());
+        let data = git::read_blob(repo, id, &mut buf)?;
+        let outcome = scanner
+            .scan(path, &mut &data[..])
+            .map_err(|e| crate::Error::io(path, e))?;
+        hits.push((i, outcome));
+    }
+    let totals = Totals {
+        unique_blobs: full.unique_blobs,
+        bytes,
+        introductions: full.introductions,
+    };
+    let t = std::time::Instant::now();
+    let r = attribute(engine, repo, &plan, hits, totals).map(Some);
+    tracing::debug!(
+        "history: attributed in {:?}; scan_all total {:?}",
+        t.elapsed(),
+        started.elapsed()
+    );
+    r
+}
+
+/// A [`git::objects::BlobVisitor`] that notes which blobs hold a key. Each worker gets its
+/// own scanner.
+struct KeyFinder<'e> {
+    engine: &'e Engine,
+    scanner: Option<super::file::FileScanner<'e>>,
+    with_keys: &'e Mutex<HashSet<ObjectId>>,
+}
+
+impl Clone for KeyFinder<'_> {
+    fn clone(&self) -> Self {
+        KeyFinder {
+            engine: self.engine,
+            scanner: None,
+            with_keys: self.with_keys,
+        }
+    }
+}
+
+impl git::objects::BlobVisitor for KeyFinder<'_> {
+    fn blob(&mut self, id: &gix::oid, data: &[u8]) {
+        let engine = self.engine;
+        let scanner = self.scanner.get_or_insert_with(|| engine.file_scanner());
+        // Reading from memory cannot fail.
+        if let Ok(o) = scanner.scan("", &mut &data[..])
+            && !o.hits.is_empty()
+            && let Ok(mut set) = self.with_keys.lock()
+        {
+            set.insert(id.to_owned());
+        }
+    }
+}
+
+/// Counts for the summary.
+struct Totals {
+    unique_blobs: u64,
+    bytes: u64,
+    introductions: u64,
+}
+
+/// Turns the blobs with keys (`hits`, by index into `plan.blobs`, scanned under their
+/// first path) into findings: one per (key, rule, path), naming the earliest commit that
+/// introduced it there, flagged as in HEAD or in history only.
+fn attribute(
+    engine: &Engine,
+    repo: &Repository,
+    plan: &History,
+    hits: Vec<(usize, FileOutcome)>,
+    totals: Totals,
+) -> Result<HistoryScan> {
+    let mut result = WalkResult {
+        files: totals.unique_blobs,
+        bytes: totals.bytes,
         ..WalkResult::default()
     };
     // Keys per blob with hits, for the in-HEAD check.
@@ -107,7 +227,7 @@ pub fn scan(
             if is_first {
                 result.placeholders.append(&mut ph);
             }
-            let commit = earliest(&plan, intros, path);
+            let commit = earliest(plan, intros, path);
             for f in found {
                 let key = (f.fingerprint.clone(), f.rule.clone(), f.path.clone());
                 match best.get(&key) {
@@ -144,11 +264,10 @@ pub fn scan(
         f.commit = Some(introduced(engine, &plan.commits[c], in_head));
         result.findings.push(f);
     }
-    let introductions = plan.blobs.iter().map(|(_, i)| i.len() as u64).sum();
     Ok(HistoryScan {
         commits: plan.commits.len() as u64,
-        unique_blobs: plan.blobs.len() as u64,
-        introductions,
+        unique_blobs: totals.unique_blobs,
+        introductions: totals.introductions,
         result,
     })
 }

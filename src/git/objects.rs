@@ -1,0 +1,350 @@
+//! The whole object database in one pass, for full-history scans.
+//!
+//! Walking commits and asking the object store for each tree and blob costs a delta chain
+//! per object. Instead each pack is traversed along its delta tree (every base inflated
+//! once, on parallel workers, the way `git verify-pack` works), then the loose objects
+//! are read: blobs go to a [`BlobVisitor`] (the scanner) as they are decoded, commits are
+//! parsed, and trees are kept raw in one arena so that the history can be diffed in
+//! memory afterwards. Nosey Parker reads repositories the same way.
+//!
+//! Every object is read, reachable or not; the caller keeps only what the commit walk
+//! reaches. Partial clones (promisor packs) are not read this way: their missing blobs
+//! must be an error, which only the per-commit path reports.
+
+use super::history::CommitMeta;
+use super::{Repository, fail};
+use crate::error::Result;
+use gix::ObjectId;
+use gix::objs::FindExt;
+use gix::odb::pack;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+/// Trees kept in memory at most; past it, the rest are read from the store on demand.
+const TREE_BUDGET: usize = 512 * 1024 * 1024;
+
+/// Receives every blob of the object database once. Each worker thread gets a clone.
+pub trait BlobVisitor: Clone + Send {
+    /// Called with a blob's id and content.
+    fn blob(&mut self, id: &gix::oid, data: &[u8]);
+}
+
+/// A commit as the history walk needs it: tree and parents parsed, the rest kept raw
+/// until a report needs it ([`CommitRec::meta`]).
+#[derive(Debug, Clone)]
+pub struct CommitRec {
+    /// Its root tree.
+    pub tree: ObjectId,
+    /// Its parents, in order.
+    pub parents: Vec<ObjectId>,
+    raw: Box<[u8]>,
+}
+
+impl CommitRec {
+    /// Parses the tree and parents of commit `id`, keeping the object for [`Self::meta`].
+    pub fn parse(id: &gix::oid, data: &[u8], hash: gix::hash::Kind) -> Result<CommitRec> {
+        use gix::objs::commit::ref_iter::Token;
+        let bad = |e: &dyn std::fmt::Display| fail(format!("parsing commit {id}"), e);
+        let mut tokens = gix::objs::CommitRefIter::from_bytes(data, hash);
+        let tree = tokens.tree_id().map_err(|e| bad(&e))?;
+        let mut parents = Vec::new();
+        for t in tokens {
+            match t {
+                Ok(Token::Parent { id }) => parents.push(id),
+                Ok(_) => break,
+                Err(e) => return Err(bad(&e)),
+            }
+        }
+        Ok(CommitRec {
+            tree,
+            parents,
+            raw: data.into(),
+        })
+    }
+
+    /// Author, time and subject, for reports.
+    pub fn meta(&self, id: &gix::oid, hash: gix::hash::Kind) -> Result<CommitMeta> {
+        let c = gix::objs::CommitRef::from_bytes(&self.raw, hash)
+            .map_err(|e| fail(format!("parsing commit {id}"), e))?;
+        let (author, time, offset) = match c.author() {
+            Ok(a) => {
+                let t = a.time().unwrap_or_default();
+                (a.name.to_string(), t.seconds, t.offset)
+            }
+            Err(_) => (String::new(), 0, 0),
+        };
+        Ok(CommitMeta {
+            id: id.to_owned(),
+            author,
+            time,
+            offset,
+            subject: c.message().summary().to_string(),
+        })
+    }
+}
+
+/// Bytes of one arena block (blocks are never reallocated, so never copied).
+const BLOCK: usize = 4 * 1024 * 1024;
+
+/// Decoded trees, raw (git's tree format), by id.
+#[derive(Debug, Default)]
+pub struct TreeStore {
+    /// Id → (block, start, length).
+    index: gix::hashtable::HashMap<ObjectId, (u32, u32, u32)>,
+    blocks: Vec<Vec<u8>>,
+    size: usize,
+    /// Trees were left out because the budget was reached.
+    pub partial: bool,
+}
+
+impl TreeStore {
+    /// The raw bytes of tree `id`, if it was kept.
+    pub fn get(&self, id: &ObjectId) -> Option<&[u8]> {
+        let (block, start, len) = *self.index.get(id)?;
+        let (start, len) = (start as usize, len as usize);
+        self.blocks.get(block as usize)?.get(start..start + len)
+    }
+
+    fn insert(&mut self, id: ObjectId, data: &[u8]) {
+        if self.index.contains_key(&id) {
+            return;
+        }
+        if self.size + data.len() > TREE_BUDGET {
+            self.partial = true;
+            return;
+        }
+        let fits = self
+            .blocks
+            .last()
+            .is_some_and(|b| b.capacity() - b.len() >= data.len());
+        if !fits {
+            self.blocks.push(Vec::with_capacity(BLOCK.max(data.len())));
+        }
+        let n = self.blocks.len();
+        let Some(block) = self.blocks.last_mut() else {
+            return;
+        };
+        // Bounded by TREE_BUDGET and BLOCK (or one tree's size), so these fit in u32.
+        let at = (n - 1, block.len(), data.len());
+        block.extend_from_slice(data);
+        self.size += data.len();
+        match (
+            u32::try_from(at.0),
+            u32::try_from(at.1),
+            u32::try_from(at.2),
+        ) {
+            (Ok(b), Ok(s), Ok(l)) => {
+                self.index.insert(id, (b, s, l));
+            }
+            _ => self.partial = true,
+        }
+    }
+}
+
+/// What one pass over the object database collected.
+#[derive(Debug, Default)]
+pub struct ObjectPass {
+    /// Every commit object, by id.
+    pub commits: gix::hashtable::HashMap<ObjectId, CommitRec>,
+    /// Every tree object (see [`TreeStore::partial`]).
+    pub trees: TreeStore,
+    /// Blob objects read (each once, even when several packs hold it).
+    pub blobs: u64,
+    /// Their bytes.
+    pub blob_bytes: u64,
+}
+
+/// Shared between the traversal workers.
+struct Shared {
+    commits: Mutex<gix::hashtable::HashMap<ObjectId, CommitRec>>,
+    trees: Mutex<TreeStore>,
+    /// Blob ids already visited; only kept when more than one source may hold a blob.
+    seen: Option<Mutex<gix::hashtable::HashSet<ObjectId>>>,
+    blobs: AtomicU64,
+    blob_bytes: AtomicU64,
+    error: Mutex<Option<crate::Error>>,
+    hash: gix::hash::Kind,
+}
+
+impl Shared {
+    fn object<V: BlobVisitor>(
+        &self,
+        visitor: &mut V,
+        kind: gix::objs::Kind,
+        id: &gix::oid,
+        data: &[u8],
+    ) {
+        match kind {
+            gix::objs::Kind::Blob => {
+                if let Some(seen) = &self.seen
+                    && let Ok(mut s) = seen.lock()
+                    && !s.insert(id.to_owned())
+                {
+                    return;
+                }
+                self.blobs.fetch_add(1, Ordering::Relaxed);
+                self.blob_bytes
+                    .fetch_add(data.len() as u64, Ordering::Relaxed);
+                visitor.blob(id, data);
+            }
+            gix::objs::Kind::Tree => {
+                if let Ok(mut t) = self.trees.lock() {
+                    t.insert(id.to_owned(), data);
+                }
+            }
+            gix::objs::Kind::Commit => match CommitRec::parse(id, data, self.hash) {
+                Ok(c) => {
+                    if let Ok(mut m) = self.commits.lock() {
+                        m.insert(id.to_owned(), c);
+                    }
+                }
+                Err(e) => self.fail(e),
+            },
+            gix::objs::Kind::Tag => {}
+        }
+    }
+
+    fn fail(&self, e: crate::Error) {
+        if let Ok(mut slot) = self.error.lock() {
+            slot.get_or_insert(e);
+        }
+    }
+}
+
+/// The object directories: the repository's and its alternates'.
+fn object_dirs(repo: &Repository) -> Result<Vec<PathBuf>> {
+    let own = repo.objects.store_ref().path().to_path_buf();
+    let cwd = std::env::current_dir().unwrap_or_else(|_| own.clone());
+    let mut dirs = vec![own.clone()];
+    let alternates = gix::odb::alternate::resolve(own, &cwd)
+        .map_err(|e| fail("reading objects/info/alternates", e))?;
+    dirs.extend(alternates);
+    Ok(dirs)
+}
+
+/// Pack index files of an object directory, and whether any pack is a promisor pack.
+fn packs(objects: &Path) -> Result<(Vec<PathBuf>, bool)> {
+    let dir = objects.join("pack");
+    let mut out = Vec::new();
+    let mut promisor = false;
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((out, false)),
+        Err(e) => return Err(crate::Error::io(&dir, e)),
+    };
+    for entry in entries {
+        let path = entry.map_err(|e| crate::Error::io(&dir, e))?.path();
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("idx") => out.push(path),
+            Some("promisor") => promisor = true,
+            _ => {}
+        }
+    }
+    out.sort();
+    Ok((out, promisor))
+}
+
+/// Reads every object of `repo`'s object database once with `threads` workers (0: one
+/// per core), handing blobs to `visitor`. `None` when the repository is a partial clone
+/// (the caller takes the per-commit path, which reports missing blobs).
+pub fn read_all<V: BlobVisitor>(
+    repo: &Repository,
+    threads: usize,
+    visitor: V,
+) -> Result<Option<ObjectPass>> {
+    let dirs = object_dirs(repo)?;
+    let mut indexes = Vec::new();
+    for d in &dirs {
+        let (found, promisor) = packs(d)?;
+        if promisor {
+            return Ok(None);
+        }
+        indexes.extend(found);
+    }
+    let loose: Vec<gix::odb::loose::Store> = dirs
+        .iter()
+        .map(|d| gix::odb::loose::Store::at(d, repo.object_hash()))
+        .collect();
+    // One pack and no loose objects (a fresh clone, a gc'd repository): no blob can be
+    // met twice. Otherwise a blob may sit in two packs, or loose and packed.
+    let mut loose_ids = Vec::new();
+    for store in &loose {
+        for id in store.iter() {
+            loose_ids.push(id.map_err(|e| fail("listing loose objects", e))?);
+        }
+    }
+    let sources = indexes.len() + usize::from(!loose_ids.is_empty());
+    let shared = Shared {
+        commits: Mutex::new(gix::hashtable::HashMap::default()),
+        trees: Mutex::new(TreeStore::default()),
+        seen: (sources > 1).then(|| Mutex::new(gix::hashtable::HashSet::default())),
+        blobs: AtomicU64::new(0),
+        blob_bytes: AtomicU64::new(0),
+        error: Mutex::new(None),
+        hash: repo.object_hash(),
+    };
+    let threads = if threads == 0 {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        threads
+    };
+    let stop = AtomicBool::new(false);
+    for idx in &indexes {
+        let started = std::time::Instant::now();
+        let bundle = pack::Bundle::at(idx, repo.object_hash())
+            .map_err(|e| fail(format!("opening pack {}", idx.display()), e))?;
+        let shared = &shared;
+        let mut visitor = visitor.clone();
+        bundle
+            .index
+            .traverse(
+                &bundle.pack,
+                &mut gix::progress::Discard,
+                &stop,
+                move |kind, data, entry: &pack::index::Entry, _| {
+                    shared.object(&mut visitor, kind, &entry.oid, data);
+                    Ok(())
+                },
+                pack::index::traverse::Options {
+                    traversal: pack::index::traverse::Algorithm::DeltaTreeLookup,
+                    thread_limit: Some(threads),
+                    // Git verified the pack and its objects when it wrote or received
+                    // it (`index-pack`); hashing every object again would double the
+                    // cost. A pack that cannot be decoded is still an error.
+                    check:
+                        pack::index::traverse::SafetyCheck::SkipFileAndObjectChecksumVerification,
+                    alloc_limit_bytes: None,
+                    make_pack_lookup_cache: || pack::cache::Never,
+                },
+            )
+            .map_err(|e| fail(format!("reading pack {}", idx.display()), e))?;
+        tracing::debug!(
+            "history: pack {} ({} objects) read in {:?}",
+            idx.display(),
+            bundle.index.num_objects(),
+            started.elapsed()
+        );
+    }
+    let mut buf = Vec::new();
+    let mut visitor = visitor;
+    for id in &loose_ids {
+        let obj = repo
+            .objects
+            .find(id, &mut buf)
+            .map_err(|e| fail(format!("reading object {id}"), e))?;
+        shared.object(&mut visitor, obj.kind, id, obj.data);
+    }
+    if let Some(e) = shared.error.into_inner().unwrap_or_else(|e| e.into_inner()) {
+        return Err(e);
+    }
+    Ok(Some(ObjectPass {
+        commits: shared
+            .commits
+            .into_inner()
+            .unwrap_or_else(|e| e.into_inner()),
+        trees: shared.trees.into_inner().unwrap_or_else(|e| e.into_inner()),
+        blobs: shared.blobs.into_inner(),
+        blob_bytes: shared.blob_bytes.into_inner(),
+    }))
+}
