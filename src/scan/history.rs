@@ -28,6 +28,11 @@ pub struct HistoryScan {
     pub unique_blobs: u64,
     /// (commit, path) places that introduced a blob.
     pub introductions: u64,
+    /// Blobs of the selection left unread because they were in the caller's skip set.
+    pub skipped: u64,
+    /// Blobs read in this scan in which nothing was found (no hit, no placeholder): what
+    /// an incremental caller may put in its next skip set.
+    pub clean: Vec<ObjectId>,
 }
 
 impl HistoryScan {
@@ -49,13 +54,24 @@ impl HistoryScan {
 }
 
 /// Scans the history `sel` selects with `threads` workers (0: one per core).
+///
+/// Blobs in `skip` are not read, as if no commit had introduced them: pass blobs known
+/// to be clean (an earlier scan's [`HistoryScan::clean`], with the same rules). A blob
+/// with keys must not be skipped: its findings (paths, introducing commit, in HEAD or
+/// not) are computed only from the blobs read.
 pub fn scan(
     engine: &Engine,
     repo: &Repository,
     sel: &Selection,
     threads: usize,
+    skip: &HashSet<ObjectId>,
 ) -> Result<HistoryScan> {
-    let plan = git::history::plan(repo, sel, threads)?;
+    let mut plan = git::history::plan(repo, sel, threads)?;
+    let planned = plan.blobs.len();
+    if !skip.is_empty() {
+        plan.blobs.retain(|(id, _)| !skip.contains(id));
+    }
+    let skipped = (planned - plan.blobs.len()) as u64;
     let started = std::time::Instant::now();
     let (hits, bytes) = scan_blobs(engine, repo, &plan, threads)?;
     tracing::debug!(
@@ -68,6 +84,11 @@ pub fn scan(
         bytes,
         ..WalkResult::default()
     };
+    let with_hits: HashSet<usize> = hits.iter().map(|(i, _)| *i).collect();
+    let clean = (0..plan.blobs.len())
+        .filter(|i| !with_hits.contains(i))
+        .map(|i| plan.blobs[i].0)
+        .collect();
     // Keys per blob with hits, for the in-HEAD check.
     let mut blob_keys: HashMap<ObjectId, HashSet<Fingerprint>> = HashMap::new();
     let mut best: HashMap<(Fingerprint, String, String), (Finding, usize)> = HashMap::new();
@@ -150,6 +171,8 @@ pub fn scan(
         unique_blobs: plan.blobs.len() as u64,
         introductions,
         result,
+        skipped,
+        clean,
     })
 }
 
