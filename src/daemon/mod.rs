@@ -13,10 +13,12 @@
 //! - `config`: `[daemon]`, validated strictly.
 //! - `scheduler`: one job's loop: ticks (croner, in the configured zone), no overlap.
 //! - `jobs`: audit, scan, outbox pass: report → state → outbox.
+//! - `history`: git repositories as scan targets, incremental (clean blobs remembered).
 //! - `watch`: debounced file watching. `signals`: SIGHUP/SIGTERM. `sd`: sd_notify.
 //! - `log`: journald or stderr.
 
 pub mod config;
+pub mod history;
 pub mod jobs;
 pub mod log;
 pub mod scheduler;

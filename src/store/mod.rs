@@ -4,6 +4,7 @@
 //! applies missing migrations in one transaction. A file written by a newer Keywarden is
 //! refused with a message that says so. Times are Unix milliseconds.
 
+mod blobs;
 mod daemon;
 mod outbox;
 
@@ -20,6 +21,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema.sql"),
     // 2: the daemon's tracked findings and job runs.
     include_str!("daemon.sql"),
+    // 3: clean blobs of the daemon's history targets (incremental history scans).
+    include_str!("blobs.sql"),
 ];
 
 /// `[state]` of the service config.
