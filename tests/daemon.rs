@@ -655,3 +655,78 @@ fn git_history_target_reads_only_new_blobs_and_keeps_old_findings_open() {
         assert_no_secret("webhook", &r.body);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_persistent_api_outage_is_reported_once_and_so_is_its_recovery() {
+    use wiremock::matchers::any;
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let server = MockServer::start().await;
+    Mock::given(any())
+        .respond_with(ResponseTemplate::new(503))
+        .mount(&server)
+        .await;
+    let t = Tree::new();
+    let rx = Receiver::start(&[], 200);
+    let config = t.write(
+        "etc/keywarden.toml",
+        format!(
+            "[state]\npath = \"state/kw.db\"\n\n[daemon]\noutage_after_failures = 2\n\n[[daemon.workspace]]\nname = \"fake\"\nschedule = \"* * * * * *\"\napi_url = \"{}/v1\"\nkey = {{ env = \"KW_TEST_AUDIT_KEY\" }}\n\n{}",
+            server.uri(),
+            webhook_toml("hooks", "KW_TEST_WEBHOOK_URL", "")
+        ),
+    );
+    let env = [
+        ("KW_TEST_AUDIT_KEY", LIVE2),
+        ("KW_TEST_WEBHOOK_URL", rx.url.as_str()),
+        ("KW_TEST_WEBHOOK_SECRET", crate::notify::WEBHOOK_SECRETS),
+    ];
+    let outages = |rx: &Receiver| -> Vec<serde_json::Value> {
+        rx.requests()
+            .iter()
+            .filter(|r| r.status == 200)
+            .map(|r| r.json())
+            .filter(|v| v["type"] == "keywarden.outage")
+            .map(|v| v["data"].clone())
+            .collect()
+    };
+    let (t2, config2) = (&t, config.clone());
+    let mut d = Daemon::start(&t, &config, &env, 1);
+    d.expect("READY=1");
+    let first = eventually("the outage notice", || outages(&rx).into_iter().next());
+    assert_eq!(first["subject"], "audit:fake", "{first}");
+    assert_eq!(first["state"], "started", "{first}");
+    assert!(first["failures"].as_u64().unwrap() >= 2, "{first}");
+    assert!(first["detail"].as_str().unwrap().contains("503"), "{first}");
+    let st = status(&t, &config);
+    assert_eq!(st["outages"][0]["subject"], "audit:fake", "{st}");
+    // More failed runs: still one notice.
+    let failed_before = d.log_text().matches("run failed").count();
+    eventually("two more failed runs", || {
+        (d.log_text().matches("run failed").count() >= failed_before + 2).then_some(())
+    });
+    assert_eq!(outages(&rx).len(), 1, "reported once: {:?}", outages(&rx));
+    assert!(d.log_text().contains("ERROR"), "{}", d.log_text());
+    assert!(
+        d.log_text().contains("OUTAGE: audit:fake failing since"),
+        "{}",
+        d.log_text()
+    );
+
+    // The API is back: one recovery notice, then nothing more.
+    server.reset().await;
+    crate::audit_cli::mount_fake_api(&server, Vec::new()).await;
+    let notices = eventually("the recovery notice", || {
+        let o = outages(&rx);
+        (o.len() >= 2).then_some(o)
+    });
+    assert_eq!(notices[1]["state"], "recovered", "{notices:?}");
+    eventually("two more audits", || {
+        (d.log_text().matches("run ok: 0 keys").count() >= 2).then_some(())
+    });
+    assert_eq!(outages(&rx).len(), 2, "{:?}", outages(&rx));
+    assert_eq!(status(t2, &config2)["outages"], serde_json::json!([]));
+    d.signal("-TERM");
+    assert_eq!(d.wait(), Some(0), "{}", d.log_text());
+    assert_no_secret("daemon log", d.log_text().as_bytes());
+    assert_files_have_no_secret(t.path());
+}

@@ -10,6 +10,8 @@
 //! catch_up = true               # a tick missed while down runs once at start
 //! digest = false                # re-send unchanged open findings every run
 //! log_level = "info"            # RUST_LOG wins
+//! outage_after_failures = 3     # a job failing 3 runs in a row is reported, once
+//! outage_after_secs = 900       # so is a channel failing for 15 minutes
 //!
 //! [[daemon.workspace]]
 //! name = "acme"
@@ -66,6 +68,16 @@ pub struct DaemonConfig {
     /// rescan (notify-debouncer-mini, batch mode). Default: 1.
     #[serde(default = "one")]
     pub debounce_secs: u64,
+    /// Failed runs in a row after which a job (an audit whose API is down, a scan whose
+    /// repository is gone) is reported as an outage, through every channel, once; its
+    /// recovery is reported once too. 0: never. Default: 3.
+    #[serde(default = "three")]
+    pub outage_after_failures: u64,
+    /// Seconds a notification channel's deliveries must have been failing before it is
+    /// reported as an outage on the other channels (once, and once when it recovers).
+    /// 0: never. Default: 900.
+    #[serde(default = "fifteen_minutes")]
+    pub outage_after_secs: u64,
     /// `[[daemon.workspace]]`: MASK workspaces to audit.
     #[serde(default)]
     pub workspace: Vec<Workspace>,
@@ -85,6 +97,12 @@ fn one() -> u64 {
 }
 fn two_seconds() -> u64 {
     2000
+}
+fn three() -> u64 {
+    3
+}
+fn fifteen_minutes() -> u64 {
+    900
 }
 
 /// `[[daemon.workspace]]`: one MASK workspace and its audit schedule.

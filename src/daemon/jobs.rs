@@ -178,7 +178,8 @@ pub fn deliver(s: &Settings) -> Result<DeliveryStats> {
     deliver_with(s, &mut store)
 }
 
-fn deliver_with(s: &Settings, store: &mut Store) -> Result<DeliveryStats> {
+/// [`deliver`] on an open store.
+pub fn deliver_with(s: &Settings, store: &mut Store) -> Result<DeliveryStats> {
     let mut cfg = s.notify.clone();
     cfg.retry.run_budget_ms = cfg.retry.run_budget_ms.min(s.daemon.delivery_budget_ms);
     let stats = notify::deliver_due(&cfg, store, None)?;

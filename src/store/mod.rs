@@ -6,9 +6,11 @@
 
 mod blobs;
 mod daemon;
+mod outages;
 mod outbox;
 
 pub use daemon::{JobRun, Seen, Tracked};
+pub use outages::{FailureStreak, Outage};
 pub use outbox::{NewMessage, OutboxRow, Status};
 
 use crate::error::{Error, Result};
@@ -23,6 +25,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("daemon.sql"),
     // 3: clean blobs of the daemon's history targets (incremental history scans).
     include_str!("blobs.sql"),
+    // 4: channel health and persistent outages.
+    include_str!("outages.sql"),
 ];
 
 /// `[state]` of the service config.
