@@ -483,6 +483,31 @@ fn daemon_with_a_broken_config_exits_2_before_ready() {
     );
 }
 
+/// A temp dir whose `etc/keywarden.toml` keeps state in `etc/state/kw.db`, holds `body`,
+/// and sends to a webhook channel `hooks` (all events) on a fresh receiver.
+fn with_webhook(body: &str) -> (Tree, Receiver, PathBuf) {
+    let t = Tree::new();
+    let rx = Receiver::start(&[], 200);
+    let config = t.write(
+        "etc/keywarden.toml",
+        format!(
+            "[state]\npath = \"state/kw.db\"\n\n{body}\n{}",
+            webhook_toml("hooks", "KW_TEST_WEBHOOK_URL", "")
+        ),
+    );
+    (t, rx, config)
+}
+
+/// The environment the `hooks` channel of [`with_webhook`] reads, and `extra`.
+fn webhook_env<'a>(rx: &'a Receiver, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    let mut env = vec![
+        ("KW_TEST_WEBHOOK_URL", rx.url.as_str()),
+        ("KW_TEST_WEBHOOK_SECRET", crate::notify::WEBHOOK_SECRETS),
+    ];
+    env.extend_from_slice(extra);
+    env
+}
+
 /// The `run ok:` summaries the daemon logged for `job`, in order.
 fn run_summaries(d: &Daemon, job: &str) -> Vec<String> {
     d.log_text()
@@ -532,20 +557,11 @@ fn git_history_target_reads_only_new_blobs_and_keeps_old_findings_open() {
     repo.commit_all("drop the key (still in history)");
     let old_blob = repo.git(&["rev-parse", "HEAD~1:.env.production"]);
 
-    let t = Tree::new();
-    let rx = Receiver::start(&[], 200);
-    let config = t.write(
-        "etc/keywarden.toml",
-        format!(
-            "[state]\npath = \"state/kw.db\"\n\n[[daemon.scan]]\nname = \"repo\"\npaths = [\"{}\"]\nhistory = true\nschedule = \"* * * * * *\"\n\n{}",
-            repo.path().display(),
-            webhook_toml("hooks", "KW_TEST_WEBHOOK_URL", "")
-        ),
-    );
-    let env = [
-        ("KW_TEST_WEBHOOK_URL", rx.url.as_str()),
-        ("KW_TEST_WEBHOOK_SECRET", crate::notify::WEBHOOK_SECRETS),
-    ];
+    let (t, rx, config) = with_webhook(&format!(
+        "[[daemon.scan]]\nname = \"repo\"\npaths = [\"{}\"]\nhistory = true\nschedule = \"* * * * * *\"\n",
+        repo.path().display()
+    ));
+    let env = webhook_env(&rx, &[]);
     let mut d = Daemon::start(&t, &config, &env, 1);
     d.expect("READY=1");
     // Run 1 reads every blob; run 2 only the one with the key (never remembered as clean).
@@ -665,21 +681,11 @@ async fn a_persistent_api_outage_is_reported_once_and_so_is_its_recovery() {
         .respond_with(ResponseTemplate::new(503))
         .mount(&server)
         .await;
-    let t = Tree::new();
-    let rx = Receiver::start(&[], 200);
-    let config = t.write(
-        "etc/keywarden.toml",
-        format!(
-            "[state]\npath = \"state/kw.db\"\n\n[daemon]\noutage_after_failures = 2\n\n[[daemon.workspace]]\nname = \"fake\"\nschedule = \"* * * * * *\"\napi_url = \"{}/v1\"\nkey = {{ env = \"KW_TEST_AUDIT_KEY\" }}\n\n{}",
-            server.uri(),
-            webhook_toml("hooks", "KW_TEST_WEBHOOK_URL", "")
-        ),
-    );
-    let env = [
-        ("KW_TEST_AUDIT_KEY", LIVE2),
-        ("KW_TEST_WEBHOOK_URL", rx.url.as_str()),
-        ("KW_TEST_WEBHOOK_SECRET", crate::notify::WEBHOOK_SECRETS),
-    ];
+    let (t, rx, config) = with_webhook(&format!(
+        "[daemon]\noutage_after_failures = 2\n\n[[daemon.workspace]]\nname = \"fake\"\nschedule = \"* * * * * *\"\napi_url = \"{}/v1\"\nkey = {{ env = \"KW_TEST_AUDIT_KEY\" }}\n",
+        server.uri()
+    ));
+    let env = webhook_env(&rx, &[("KW_TEST_AUDIT_KEY", LIVE2)]);
     let outages = |rx: &Receiver| -> Vec<serde_json::Value> {
         rx.requests()
             .iter()

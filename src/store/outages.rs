@@ -123,33 +123,20 @@ impl Store {
     /// Records `outage` as reported and enqueues its notice (`messages`) in one
     /// transaction, unless it is already recorded. Returns whether it was recorded now.
     pub fn open_outage(&mut self, outage: &Outage, messages: &[NewMessage]) -> Result<bool> {
-        let path = self.path.clone();
-        let e = |x| db_error(&path, "recording an outage", x);
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(e)?;
-        let inserted = tx
-            .execute(
-                "INSERT OR IGNORE INTO outages (subject, since, reported_at, detail) \
-                 VALUES (?1, ?2, ?3, ?4)",
-                params![
-                    outage.subject,
-                    outage.since,
-                    outage.reported_at,
-                    outage.detail
-                ],
-            )
-            .map_err(e)?;
-        if inserted == 0 {
-            return Ok(false);
-        }
-        if !messages.is_empty() {
-            let source = format!("outage:{}", outage.subject);
-            insert_report(&tx, &source, "[]", messages, outage.reported_at).map_err(e)?;
-        }
-        tx.commit().map_err(e)?;
-        Ok(true)
+        self.change_outage(
+            "recording an outage",
+            "INSERT OR IGNORE INTO outages (subject, since, reported_at, detail) \
+             VALUES (?1, ?2, ?3, ?4)",
+            params![
+                outage.subject,
+                outage.since,
+                outage.reported_at,
+                outage.detail
+            ],
+            &outage.subject,
+            messages,
+            outage.reported_at,
+        )
     }
 
     /// Removes the outage of `subject` and enqueues its recovery notice (`messages`) in
@@ -160,16 +147,34 @@ impl Store {
         messages: &[NewMessage],
         now: i64,
     ) -> Result<bool> {
+        self.change_outage(
+            "recording a recovery",
+            "DELETE FROM outages WHERE subject = ?1",
+            params![subject],
+            subject,
+            messages,
+            now,
+        )
+    }
+
+    /// Runs `sql` and, if it changed a row, enqueues `messages` as a report of source
+    /// `outage:<subject>`, in one transaction.
+    fn change_outage(
+        &mut self,
+        doing: &str,
+        sql: &str,
+        args: &[&dyn rusqlite::ToSql],
+        subject: &str,
+        messages: &[NewMessage],
+        now: i64,
+    ) -> Result<bool> {
         let path = self.path.clone();
-        let e = |x| db_error(&path, "recording a recovery", x);
+        let e = |x| db_error(&path, doing, x);
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(e)?;
-        let deleted = tx
-            .execute("DELETE FROM outages WHERE subject = ?1", params![subject])
-            .map_err(e)?;
-        if deleted == 0 {
+        if tx.execute(sql, args).map_err(e)? == 0 {
             return Ok(false);
         }
         if !messages.is_empty() {
