@@ -82,6 +82,11 @@ fn failing(s: &Settings, store: &Store, now: i64) -> Result<BTreeMap<String, Fai
 /// Reports outages that started persisting and outages that recovered since the last
 /// check, then delivers what that enqueued. Returns (started, recovered).
 pub fn check(s: &Settings) -> Result<(usize, usize)> {
+    // One check at a time in this process: a check working from an older snapshot must
+    // not reopen an outage a newer one just closed. (The store's transactions already
+    // keep each notice to one.)
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let guard = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let mut store = Store::open(&s.state)?;
     let now = now_ms();
     let mut now_failing = failing(s, &store, now)?;
@@ -147,6 +152,7 @@ pub fn check(s: &Settings) -> Result<(usize, usize)> {
             );
         }
     }
+    drop(guard);
     if started + recovered > 0 {
         jobs::deliver_with(s, &mut store)?;
     }
