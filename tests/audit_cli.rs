@@ -351,12 +351,18 @@ fn bad_inventory_names_the_field() {
 /// A fake MASK API on loopback with `keys`, each with usage; the audit key is LIVE2.
 pub(crate) async fn fake_api(keys: Vec<Value>) -> MockServer {
     let server = MockServer::start().await;
+    mount_fake_api(&server, keys).await;
+    server
+}
+
+/// Mounts [`fake_api`]'s endpoints on `server` (e.g. after `reset`, to end an outage).
+pub(crate) async fn mount_fake_api(server: &MockServer, keys: Vec<Value>) {
     Mock::given(method("GET"))
         .and(path("/v1/workspace"))
         .respond_with(
             ResponseTemplate::new(200).set_body_json(json!({"id": "ws_9", "name": "Fake Co"})),
         )
-        .mount(&server)
+        .mount(server)
         .await;
     for k in &keys {
         let id = k["id"].as_str().unwrap();
@@ -370,7 +376,7 @@ pub(crate) async fn fake_api(keys: Vec<Value>) -> MockServer {
             .and(path(format!("/v1/api-keys/{id}/usage")))
             .respond_with(ResponseTemplate::new(200).set_body_json(json!({
                 "key_id": id, "since": "2026-08-29T12:00:00Z", "until": AS_OF, "scopes": scopes})))
-            .mount(&server)
+            .mount(server)
             .await;
     }
     Mock::given(method("GET"))
@@ -379,9 +385,8 @@ pub(crate) async fn fake_api(keys: Vec<Value>) -> MockServer {
             ResponseTemplate::new(200)
                 .set_body_json(json!({"data": keys, "has_more": false, "next_cursor": null})),
         )
-        .mount(&server)
+        .mount(server)
         .await;
-    server
 }
 
 #[tokio::test]

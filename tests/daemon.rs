@@ -458,7 +458,7 @@ fn config_check_points_at_the_bad_field() {
     );
     assert!(
         String::from_utf8_lossy(&out.stdout)
-            .contains("ok: 1 workspace(s), 1 scan target(s) (1 watched)")
+            .contains("ok: 1 workspace(s), 2 scan target(s) (1 watched, 1 git history)")
     );
 }
 
@@ -481,4 +481,258 @@ fn daemon_with_a_broken_config_exits_2_before_ready() {
         "{}",
         d.log_text()
     );
+}
+
+/// A temp dir whose `etc/keywarden.toml` keeps state in `etc/state/kw.db`, holds `body`,
+/// and sends to a webhook channel `hooks` (all events) on a fresh receiver.
+fn with_webhook(body: &str) -> (Tree, Receiver, PathBuf) {
+    let t = Tree::new();
+    let rx = Receiver::start(&[], 200);
+    let config = t.write(
+        "etc/keywarden.toml",
+        format!(
+            "[state]\npath = \"state/kw.db\"\n\n{body}\n{}",
+            webhook_toml("hooks", "KW_TEST_WEBHOOK_URL", "")
+        ),
+    );
+    (t, rx, config)
+}
+
+/// The environment the `hooks` channel of [`with_webhook`] reads, and `extra`.
+fn webhook_env<'a>(rx: &'a Receiver, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    let mut env = vec![
+        ("KW_TEST_WEBHOOK_URL", rx.url.as_str()),
+        ("KW_TEST_WEBHOOK_SECRET", crate::notify::WEBHOOK_SECRETS),
+    ];
+    env.extend_from_slice(extra);
+    env
+}
+
+/// The `run ok:` summaries the daemon logged for `job`, in order.
+fn run_summaries(d: &Daemon, job: &str) -> Vec<String> {
+    d.log_text()
+        .lines()
+        .filter(|l| l.contains(&format!("job=\"{job}\"")))
+        .filter_map(|l| l.split_once("run ok: ").map(|(_, r)| r.to_string()))
+        .collect()
+}
+
+/// The number before `what` in `text` ("3 blobs read" → 3).
+fn count_before(text: &str, what: &str) -> u64 {
+    let head = &text[..text
+        .find(what)
+        .unwrap_or_else(|| panic!("no {what:?} in {text}"))];
+    head.trim_end()
+        .rsplit(' ')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no count before {what:?} in {text}"))
+}
+
+/// The `data.finding.location` of every `keywarden.finding.opened` event received.
+fn opened_locations(rx: &Receiver) -> Vec<String> {
+    rx.requests()
+        .iter()
+        .filter(|r| r.status == 200)
+        .map(|r| r.json())
+        .filter(|v| v["type"] == "keywarden.finding.opened")
+        .map(|v| {
+            v["data"]["finding"]["location"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect()
+}
+
+#[test]
+fn git_history_target_reads_only_new_blobs_and_keeps_old_findings_open() {
+    use crate::util::git::Repo;
+    let repo = Repo::new();
+    repo.write("README.md", "hello\n");
+    repo.write("src/main.rs", "fn main() {}\n");
+    repo.write(".env.production", format!("MASK_KEY={LIVE}\n"));
+    repo.commit_all("add the app");
+    repo.git(&["rm", "-q", ".env.production"]);
+    repo.commit_all("drop the key (still in history)");
+    let old_blob = repo.git(&["rev-parse", "HEAD~1:.env.production"]);
+
+    let (t, rx, config) = with_webhook(&format!(
+        "[[daemon.scan]]\nname = \"repo\"\npaths = [\"{}\"]\nhistory = true\nschedule = \"* * * * * *\"\n",
+        repo.path().display()
+    ));
+    let env = webhook_env(&rx, &[]);
+    let mut d = Daemon::start(&t, &config, &env, 1);
+    d.expect("READY=1");
+    // Run 1 reads every blob; run 2 only the one with the key (never remembered as clean).
+    let runs = eventually("two history runs", || {
+        let r = run_summaries(&d, "scan:repo");
+        (r.len() >= 2).then_some(r)
+    });
+    assert!(
+        runs[0].starts_with("history of 1 repo(s): 2 commits"),
+        "{runs:?}"
+    );
+    assert_eq!(count_before(&runs[0], "blobs read"), 3, "{runs:?}");
+    assert_eq!(count_before(&runs[0], "clean blobs skipped"), 0, "{runs:?}");
+    assert_eq!(count_before(&runs[0], "new"), 1, "{runs:?}");
+    assert_eq!(count_before(&runs[1], "blobs read"), 1, "{runs:?}");
+    assert_eq!(count_before(&runs[1], "clean blobs skipped"), 2, "{runs:?}");
+    assert_eq!(count_before(&runs[1], "new"), 0, "{runs:?}");
+    eventually("the first alert", || {
+        (opened_locations(&rx).len() == 1).then_some(())
+    });
+
+    // A new commit with another key and a clean file: the next run reads those two and
+    // the old key's blob, alerts on the new key only, and keeps the old finding open.
+    repo.write("web/app.js", format!("const k = \"{LIVE2}\";\n"));
+    repo.write("docs/notes.md", "notes\n");
+    repo.commit_all("add the web app");
+    let after = eventually("the run after the commit", || {
+        let r = run_summaries(&d, "scan:repo");
+        let i = r.iter().position(|s| s.contains("2 finding(s), 1 new"))?;
+        (r.len() > i + 1).then(|| r[i..].to_vec())
+    });
+    assert_eq!(count_before(&after[0], "blobs read"), 3, "{after:?}");
+    assert_eq!(
+        count_before(&after[0], "clean blobs skipped"),
+        2,
+        "{after:?}"
+    );
+    assert!(
+        after[1].contains("2 blobs read, 3 clean blobs skipped"),
+        "{after:?}"
+    );
+    assert!(after[1].contains("2 finding(s), 0 new"), "{after:?}");
+    let opened = eventually("the second alert", || {
+        let o = opened_locations(&rx);
+        (o.len() >= 2).then_some(o)
+    });
+    d.signal("-TERM");
+    assert_eq!(d.wait(), Some(0), "{}", d.log_text());
+    let opened = {
+        let mut o = opened_locations(&rx);
+        o.sort();
+        assert!(o.len() >= opened.len());
+        o
+    };
+    let repo_dir = repo.path().display().to_string();
+    assert_eq!(
+        opened,
+        vec![
+            format!("{repo_dir}/.env.production:1"),
+            format!("{repo_dir}/web/app.js:1"),
+        ],
+        "each key alerted once"
+    );
+    let st = status(&t, &config);
+    let open: u64 = st["open_findings"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|n| n.as_u64().unwrap())
+        .sum();
+    assert_eq!(open, 2, "the old finding stays open: {st}");
+    assert!(
+        st["jobs"][0]["last_run"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("clean blobs skipped"),
+        "{st}"
+    );
+
+    // Restarted, the daemon still knows what it read: only the blobs with keys.
+    let mut d = Daemon::start(&t, &config, &env, 2);
+    d.expect("READY=1");
+    let first = eventually("a run after the restart", || {
+        run_summaries(&d, "scan:repo").into_iter().next()
+    });
+    assert!(
+        first.contains("2 blobs read, 3 clean blobs skipped"),
+        "{first}"
+    );
+    assert!(first.contains("2 finding(s), 0 new"), "{first}");
+    d.signal("-TERM");
+    assert_eq!(d.wait(), Some(0));
+
+    // Blobs with keys are never remembered as clean; nothing stored holds a key.
+    let db = rusqlite::Connection::open(t.path().join("etc/state/kw.db")).unwrap();
+    let clean: Vec<String> = db
+        .prepare("SELECT hex(blob) FROM clean_blobs")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(clean.len(), 3, "{clean:?}");
+    assert!(!clean.contains(&old_blob.to_uppercase()), "{clean:?}");
+    assert_files_have_no_secret(t.path());
+    for r in rx.requests() {
+        assert_no_secret("webhook", &r.body);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_persistent_api_outage_is_reported_once_and_so_is_its_recovery() {
+    use wiremock::matchers::any;
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let server = MockServer::start().await;
+    Mock::given(any())
+        .respond_with(ResponseTemplate::new(503))
+        .mount(&server)
+        .await;
+    let (t, rx, config) = with_webhook(&format!(
+        "[daemon]\noutage_after_failures = 2\n\n[[daemon.workspace]]\nname = \"fake\"\nschedule = \"* * * * * *\"\napi_url = \"{}/v1\"\nkey = {{ env = \"KW_TEST_AUDIT_KEY\" }}\n",
+        server.uri()
+    ));
+    let env = webhook_env(&rx, &[("KW_TEST_AUDIT_KEY", LIVE2)]);
+    let outages = |rx: &Receiver| -> Vec<serde_json::Value> {
+        rx.requests()
+            .iter()
+            .filter(|r| r.status == 200)
+            .map(|r| r.json())
+            .filter(|v| v["type"] == "keywarden.outage")
+            .map(|v| v["data"].clone())
+            .collect()
+    };
+    let (t2, config2) = (&t, config.clone());
+    let mut d = Daemon::start(&t, &config, &env, 1);
+    d.expect("READY=1");
+    let first = eventually("the outage notice", || outages(&rx).into_iter().next());
+    assert_eq!(first["subject"], "audit:fake", "{first}");
+    assert_eq!(first["state"], "started", "{first}");
+    assert!(first["failures"].as_u64().unwrap() >= 2, "{first}");
+    assert!(first["detail"].as_str().unwrap().contains("503"), "{first}");
+    let st = status(&t, &config);
+    assert_eq!(st["outages"][0]["subject"], "audit:fake", "{st}");
+    // More failed runs: still one notice.
+    let failed_before = d.log_text().matches("run failed").count();
+    eventually("two more failed runs", || {
+        (d.log_text().matches("run failed").count() >= failed_before + 2).then_some(())
+    });
+    assert_eq!(outages(&rx).len(), 1, "reported once: {:?}", outages(&rx));
+    assert!(d.log_text().contains("ERROR"), "{}", d.log_text());
+    assert!(
+        d.log_text().contains("OUTAGE: audit:fake failing since"),
+        "{}",
+        d.log_text()
+    );
+
+    // The API is back: one recovery notice, then nothing more.
+    server.reset().await;
+    crate::audit_cli::mount_fake_api(&server, Vec::new()).await;
+    let notices = eventually("the recovery notice", || {
+        let o = outages(&rx);
+        (o.len() >= 2).then_some(o)
+    });
+    assert_eq!(notices[1]["state"], "recovered", "{notices:?}");
+    eventually("two more audits", || {
+        (d.log_text().matches("run ok: 0 keys").count() >= 2).then_some(())
+    });
+    assert_eq!(outages(&rx).len(), 2, "{:?}", outages(&rx));
+    assert_eq!(status(t2, &config2)["outages"], serde_json::json!([]));
+    d.signal("-TERM");
+    assert_eq!(d.wait(), Some(0), "{}", d.log_text());
+    assert_no_secret("daemon log", d.log_text().as_bytes());
+    assert_files_have_no_secret(t.path());
 }

@@ -14,11 +14,12 @@ pub fn run(cmd: &ConfigCommand, out: &mut dyn Write) -> Result<Exit> {
             emit(|| {
                 writeln!(
                     out,
-                    "{}: ok: {} workspace(s), {} scan target(s) ({} watched), {} email and {} webhook channel(s), state {}",
+                    "{}: ok: {} workspace(s), {} scan target(s) ({} watched, {} git history), {} email and {} webhook channel(s), state {}",
                     file.display(),
                     s.daemon.workspace.len(),
                     s.daemon.scan.len(),
                     s.daemon.scan.iter().filter(|t| t.watch).count(),
+                    s.daemon.scan.iter().filter(|t| t.history).count(),
                     s.notify.email.len(),
                     s.notify.webhook.len(),
                     s.state.display()

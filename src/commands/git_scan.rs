@@ -63,7 +63,13 @@ pub fn run(args: &ScanArgs, cli: &Cli, out: &mut dyn Write) -> Result<Exit> {
             (Some(rev), None) => Selection::Since(rev.clone()),
             (None, None) => Selection::All,
         };
-        let h = scan::history::scan(&engine, &repo, &sel, args.threads.unwrap_or(0))?;
+        let h = scan::history::scan(
+            &engine,
+            &repo,
+            &sel,
+            args.threads.unwrap_or(0),
+            scan::history::Incremental::default(),
+        )?;
         let stats = h.stats(&sel);
         (h.result, stats)
     };

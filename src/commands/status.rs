@@ -1,5 +1,6 @@
-//! `keywarden status --config FILE`: last and next runs, open findings by severity, and
-//! the outbox, read from the state store (the daemon need not be running).
+//! `keywarden status --config FILE`: last and next runs, open findings by severity,
+//! persistent outages, and the outbox, read from the state store (the daemon need not be
+//! running).
 
 use super::{Exit, emit};
 use crate::cli::{OutboxFormat, StatusArgs};
@@ -41,6 +42,7 @@ pub fn run(args: &StatusArgs, out: &mut dyn Write) -> Result<Exit> {
             .position(|x| *x == s)
     };
     open.sort_by_key(|(sev, _)| rank(sev).unwrap_or(9));
+    let outages = store.outages()?;
     let rows = store.list(true)?;
     let count = |st: Status| rows.iter().filter(|r| r.status == st).count();
     let (pending, dead, delivered) = (
@@ -59,6 +61,12 @@ pub fn run(args: &StatusArgs, out: &mut dyn Write) -> Result<Exit> {
                     "next_run": next.map(|n| n.to_rfc3339()),
                 })).collect::<Vec<_>>(),
                 "open_findings": open.iter().map(|(s, n)| (s.clone(), serde_json::Value::from(*n))).collect::<serde_json::Map<_, _>>(),
+                "outages": outages.iter().map(|o| serde_json::json!({
+                    "subject": o.subject,
+                    "since": time(Some(o.since)),
+                    "reported_at": time(Some(o.reported_at)),
+                    "detail": o.detail,
+                })).collect::<Vec<_>>(),
                 "outbox": {"pending": pending, "dead": dead, "delivered": delivered},
             });
             serde_json::to_writer_pretty(&mut *out, &doc)?;
@@ -101,6 +109,15 @@ pub fn run(args: &StatusArgs, out: &mut dyn Write) -> Result<Exit> {
                     format!(" ({by})")
                 }
             )?;
+            for o in &outages {
+                writeln!(
+                    out,
+                    "OUTAGE: {} failing since {}: {}",
+                    o.subject,
+                    time(Some(o.since)),
+                    o.detail
+                )?;
+            }
             writeln!(
                 out,
                 "outbox: {pending} pending, {dead} dead-lettered, {delivered} delivered"

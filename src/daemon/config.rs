@@ -10,6 +10,8 @@
 //! catch_up = true               # a tick missed while down runs once at start
 //! digest = false                # re-send unchanged open findings every run
 //! log_level = "info"            # RUST_LOG wins
+//! outage_after_failures = 3     # a job failing 3 runs in a row is reported, once
+//! outage_after_secs = 900       # so is a channel failing for 15 minutes
 //!
 //! [[daemon.workspace]]
 //! name = "acme"
@@ -21,6 +23,12 @@
 //! paths = ["/srv/app/config"]
 //! schedule = "0 */15 * * * *"
 //! watch = true
+//!
+//! [[daemon.scan]]
+//! name = "app-history"
+//! paths = ["/srv/git/app.git"]        # git repositories
+//! history = true                      # every commit of every ref, new blobs only
+//! schedule = "0 0 * * * *"
 //! ```
 
 use crate::error::{Error, Result};
@@ -60,6 +68,16 @@ pub struct DaemonConfig {
     /// rescan (notify-debouncer-mini, batch mode). Default: 1.
     #[serde(default = "one")]
     pub debounce_secs: u64,
+    /// Failed runs in a row after which a job (an audit whose API is down, a scan whose
+    /// repository is gone) is reported as an outage, through every channel, once; its
+    /// recovery is reported once too. 0: never. Default: 3.
+    #[serde(default = "three")]
+    pub outage_after_failures: u64,
+    /// Seconds a notification channel's deliveries must have been failing before it is
+    /// reported as an outage on the other channels (once, and once when it recovers).
+    /// 0: never. Default: 900.
+    #[serde(default = "fifteen_minutes")]
+    pub outage_after_secs: u64,
     /// `[[daemon.workspace]]`: MASK workspaces to audit.
     #[serde(default)]
     pub workspace: Vec<Workspace>,
@@ -79,6 +97,12 @@ fn one() -> u64 {
 }
 fn two_seconds() -> u64 {
     2000
+}
+fn three() -> u64 {
+    3
+}
+fn fifteen_minutes() -> u64 {
+    900
 }
 
 /// `[[daemon.workspace]]`: one MASK workspace and its audit schedule.
@@ -110,6 +134,12 @@ pub struct ScanTarget {
     /// Rescan when a file under `paths` changes. Default: false.
     #[serde(default)]
     pub watch: bool,
+    /// Each path is a git repository (work tree or bare) whose history is scanned: every
+    /// blob reachable from any ref, as `keywarden scan --history`. Incremental: a blob
+    /// found clean is not read again (see [`super::history`]). Needs a `schedule`; not
+    /// with `watch`. Default: false.
+    #[serde(default)]
+    pub history: bool,
     /// Lowest severity alerted as soon as it appears. Default: high.
     #[serde(default = "high")]
     pub alert_on: Severity,
@@ -255,6 +285,24 @@ impl DaemonConfig {
                     "list the files or directories to scan",
                 ));
             }
+            if s.history && s.watch {
+                return Err(err(
+                    format!(
+                        "[[daemon.scan]] {:?}: history = true cannot be combined with watch = true",
+                        s.name
+                    ),
+                    "a history target runs on its schedule: remove watch, or make a second [[daemon.scan]] without history to watch the work tree",
+                ));
+            }
+            if s.history && s.schedule.is_none() {
+                return Err(err(
+                    format!(
+                        "[[daemon.scan]] {:?}: history = true needs a schedule",
+                        s.name
+                    ),
+                    "add schedule = \"0 0 * * * *\" (hourly): runs after the first read only new blobs",
+                ));
+            }
             if s.schedule.is_none() && !s.watch {
                 return Err(err(
                     format!(
@@ -382,6 +430,33 @@ mod tests {
         assert_eq!(
             s.next_after(utc(2026, 3, 27, 12, 0, 0).unwrap(), tz),
             utc(2026, 3, 28, 6, 0, 0)
+        );
+    }
+
+    #[test]
+    fn a_history_target_needs_a_schedule_and_no_watch() {
+        let check = |extra: &str| {
+            let t = format!(
+                "[[scan]]\nname = \"r\"\npaths = [\"/srv/r.git\"]\nhistory = true\n{extra}"
+            );
+            toml::from_str::<DaemonConfig>(&t)
+                .unwrap()
+                .validate(Path::new("k.toml"))
+                .map_err(|e| e.to_string())
+        };
+        assert!(check("schedule = \"@hourly\"\n").is_ok());
+        let e = check("schedule = \"@hourly\"\nwatch = true\n").unwrap_err();
+        assert!(e.contains("cannot be combined with watch"), "{e}");
+        let e = check("").unwrap_err();
+        assert!(e.contains("history = true needs a schedule"), "{e}");
+        let typo =
+            toml::from_str::<DaemonConfig>("[[scan]]\nname = \"r\"\npaths = []\nhistroy = true\n")
+                .unwrap_err()
+                .message()
+                .to_string();
+        assert_eq!(
+            did_you_mean(&typo).as_deref(),
+            Some("did you mean `history`?")
         );
     }
 

@@ -91,16 +91,24 @@ pub fn audit(s: &Settings, ws: &Workspace) -> Result<String> {
     ))
 }
 
-/// Scans `target` (built-in rules) and records and alerts. Blocking.
+/// Scans `target` (built-in rules): its paths, or with `history` the history of its
+/// repositories (incrementally, [`super::history`]); then records and alerts. Blocking.
 pub fn scan(s: &Settings, target: &ScanTarget) -> Result<String> {
     let job = scan_job(target);
     let started = std::time::Instant::now();
     let engine = Engine::new(crate::rules::load(Vec::new())?)?;
-    let mut opts = ScanOptions::new(target.paths.clone());
-    // A daemon guards deployed files: `.gitignore` (which lists `.env`) does not apply.
-    opts.ignore_files(false);
-    let walked = scan::walk::scan(&engine, &opts, &|_| {})?;
-    let files = walked.files;
+    let (walked, read) = if target.history {
+        let run = super::history::scan(s, &job, &engine, &target.paths)?;
+        let summary = run.summary();
+        (run.result, summary)
+    } else {
+        let mut opts = ScanOptions::new(target.paths.clone());
+        // A daemon guards deployed files: `.gitignore` (which lists `.env`) does not apply.
+        opts.ignore_files(false);
+        let walked = scan::walk::scan(&engine, &opts, &|_| {})?;
+        let files = walked.files;
+        (walked, format!("{files} files"))
+    };
     let report = scan::outcome::finish(
         &engine.db,
         walked,
@@ -112,7 +120,7 @@ pub fn scan(s: &Settings, target: &ScanTarget) -> Result<String> {
     let findings = model.items.len();
     let (alerted, new) = publish(s, &job, model, target.alert_on)?;
     Ok(format!(
-        "{files} files, {findings} finding(s), {new} new{}",
+        "{read}, {findings} finding(s), {new} new{}",
         if alerted { ", alert enqueued" } else { "" }
     ))
 }
@@ -170,7 +178,8 @@ pub fn deliver(s: &Settings) -> Result<DeliveryStats> {
     deliver_with(s, &mut store)
 }
 
-fn deliver_with(s: &Settings, store: &mut Store) -> Result<DeliveryStats> {
+/// [`deliver`] on an open store.
+pub fn deliver_with(s: &Settings, store: &mut Store) -> Result<DeliveryStats> {
     let mut cfg = s.notify.clone();
     cfg.retry.run_budget_ms = cfg.retry.run_budget_ms.min(s.daemon.delivery_budget_ms);
     let stats = notify::deliver_due(&cfg, store, None)?;

@@ -13,12 +13,16 @@
 //! - `config`: `[daemon]`, validated strictly.
 //! - `scheduler`: one job's loop: ticks (croner, in the configured zone), no overlap.
 //! - `jobs`: audit, scan, outbox pass: report → state → outbox.
+//! - `history`: git repositories as scan targets, incremental (clean blobs remembered).
+//! - `outage`: a job or channel failing persistently is reported once, and its recovery.
 //! - `watch`: debounced file watching. `signals`: SIGHUP/SIGTERM. `sd`: sd_notify.
 //! - `log`: journald or stderr.
 
 pub mod config;
+pub mod history;
 pub mod jobs;
 pub mod log;
+pub mod outage;
 pub mod scheduler;
 pub mod sd;
 pub mod signals;
@@ -326,11 +330,20 @@ async fn finish_run(
         }
     };
     let Some(id) = id else { return };
-    let s = s.clone();
-    let r = jobs::blocking(move || Store::open(&s.state)?.run_finished(id, ok, &detail, now_ms()))
+    let s2 = s.clone();
+    let r = jobs::blocking(move || Store::open(&s2.state)?.run_finished(id, ok, &detail, now_ms()))
         .await;
     if let Err(e) = r {
         tracing::error!("cannot record the end of the run: {e}");
+    }
+    check_outages(s).await;
+}
+
+/// [`outage::check`], logging its errors (it never stops anything).
+async fn check_outages(s: &Arc<Settings>) {
+    let s = s.clone();
+    if let Err(e) = jobs::blocking(move || outage::check(&s)).await {
+        tracing::error!("cannot check for outages: {}", error_chain(&e));
     }
 }
 
@@ -352,6 +365,7 @@ async fn delivery_loop(s: Arc<Settings>, mut stop: tokio_watch::Receiver<bool>) 
         if let Err(e) = jobs::blocking(move || jobs::deliver(&s2)).await {
             tracing::error!("outbox delivery failed (retrying): {e}");
         }
+        check_outages(&s).await;
         let s2 = s.clone();
         let next = jobs::blocking(move || jobs::next_pending(&s2))
             .await

@@ -359,6 +359,8 @@ pub struct FullPlan {
     pub unique_blobs: u64,
     /// (commit, path) places that introduced a blob, over all blobs.
     pub introductions: u64,
+    /// Unique blobs of the history that were in the skip set.
+    pub skipped: u64,
 }
 
 /// Plans a scan of everything reachable from any ref from one pass over the object
@@ -368,6 +370,7 @@ pub fn plan_from_pass(
     repo: &Repository,
     pass: &ObjectPass,
     targets: &HashSet<ObjectId>,
+    skip: Option<&HashSet<ObjectId>>,
     threads: usize,
 ) -> Result<FullPlan> {
     let threads = if threads == 0 {
@@ -445,6 +448,9 @@ pub fn plan_from_pass(
         started.elapsed()
     );
     out.unique_blobs = unique.len() as u64;
+    if let Some(skip) = skip {
+        out.skipped = unique.iter().filter(|id| skip.contains(*id)).count() as u64;
+    }
     for intros in blobs.values() {
         for i in intros {
             let meta = &mut commits[i.commit];

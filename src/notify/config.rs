@@ -117,7 +117,8 @@ pub struct WebhookChannel {
     /// Required for `standard`.
     pub secret: Option<SecretSource>,
     /// Event types to send. Default: all (`keywarden.report`, `keywarden.finding.opened`,
-    /// `keywarden.finding.resolved`, `keywarden.leak.detected`); Slack gets reports only.
+    /// `keywarden.finding.resolved`, `keywarden.leak.detected`, `keywarden.outage`); Slack
+    /// gets reports and outages only.
     pub events: Option<Vec<String>>,
     /// Extra root certificate (PEM) to trust. Relative to the config file.
     pub ca_file: Option<PathBuf>,
@@ -135,11 +136,12 @@ fn default_timeout() -> u64 {
 }
 
 /// Every event type, in the order they are enqueued.
-pub const EVENT_TYPES: [&str; 4] = [
+pub const EVENT_TYPES: [&str; 5] = [
     "keywarden.report",
     "keywarden.finding.opened",
     "keywarden.finding.resolved",
     "keywarden.leak.detected",
+    "keywarden.outage",
 ];
 
 /// Where a secret comes from: exactly one of `env`, `file`, `credential`.
@@ -347,7 +349,7 @@ impl NotifyConfig {
                     return Err(err(
                         key("events"),
                         format!("unknown event type {e:?}"),
-                        "use keywarden.report, keywarden.finding.opened, keywarden.finding.resolved, keywarden.leak.detected",
+                        "use keywarden.report, keywarden.finding.opened, keywarden.finding.resolved, keywarden.leak.detected, keywarden.outage",
                     ));
                 }
             }
@@ -359,7 +361,9 @@ impl NotifyConfig {
 impl WebhookChannel {
     /// Does this channel take `event`?
     pub fn wants(&self, event: &str) -> bool {
-        if self.format == WebhookFormat::Slack && event != "keywarden.report" {
+        if self.format == WebhookFormat::Slack
+            && !matches!(event, "keywarden.report" | "keywarden.outage")
+        {
             return false;
         }
         self.events

@@ -187,6 +187,15 @@ pub fn deliver_due(
                 row.id, row.transport, row.event, row.channel, row.attempts
             );
             let done = now_ms();
+            let failed = match &outcome {
+                Outcome::Delivered => None,
+                Outcome::Transient(e)
+                | Outcome::RetryAfter(e, _)
+                | Outcome::Permanent(e)
+                | Outcome::Gone(e) => Some(e.as_str()),
+            };
+            // For outage reports: how long has this channel been failing?
+            store.channel_attempt(&row.channel, failed, done)?;
             match outcome {
                 Outcome::Delivered => {
                     store.mark_delivered(row.id, done)?;

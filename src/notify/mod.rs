@@ -15,10 +15,12 @@
 //! - `config`: `[notify]` (channels, retry policy, secrets).
 //! - `email`: SMTP with lettre. `webhook`: Standard Webhooks and Slack with reqwest.
 //! - `deliver`: the delivery loop: claim, send, classify, back off, dead-letter.
+//! - `outage`: "failing" and "recovered" notices of a persistent outage.
 
 pub mod config;
 mod deliver;
 pub mod email;
+pub mod outage;
 pub mod webhook;
 
 pub use crate::report::model::ReportModel;

@@ -28,6 +28,27 @@ pub struct HistoryScan {
     pub unique_blobs: u64,
     /// (commit, path) places that introduced a blob.
     pub introductions: u64,
+    /// Blobs of the selection left unread because they were in the caller's skip set.
+    pub skipped: u64,
+    /// With a skip set ([`Incremental`]): blobs read in this scan in which nothing was
+    /// found (no hit, no placeholder), for the caller's next skip set.
+    pub clean: Vec<ObjectId>,
+}
+
+/// What an incremental caller (the daemon) already knows: blobs an earlier scan with the
+/// same rules found clean. They are not read, as if no commit had introduced them. A
+/// blob with keys must never be in it: its findings (paths, introducing commit, in HEAD
+/// or not) are computed only from the blobs read.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Incremental<'a> {
+    /// Blob ids not to read.
+    pub skip: Option<&'a HashSet<ObjectId>>,
+}
+
+impl Incremental<'_> {
+    fn skips(&self, id: &gix::oid) -> bool {
+        self.skip.is_some_and(|s| s.contains(id))
+    }
 }
 
 impl HistoryScan {
@@ -48,7 +69,8 @@ impl HistoryScan {
     }
 }
 
-/// Scans the history `sel` selects with `threads` workers (0: one per core).
+/// Scans the history `sel` selects with `threads` workers (0: one per core), skipping
+/// what `inc` says is known clean.
 ///
 /// Everything reachable (`--history`) is read in one pass over the object database (see
 /// [`crate::git::objects`]); a range or `--since` walks its commits and reads the blobs
@@ -58,14 +80,18 @@ pub fn scan(
     repo: &Repository,
     sel: &Selection,
     threads: usize,
+    inc: Incremental<'_>,
 ) -> Result<HistoryScan> {
     if *sel == Selection::All {
         git::history::check_not_shallow(repo)?;
-        if let Some(done) = scan_all(engine, repo, threads)? {
+        if let Some(done) = scan_all(engine, repo, threads, inc)? {
             return Ok(done);
         }
     }
-    let plan = git::history::plan(repo, sel, threads)?;
+    let mut plan = git::history::plan(repo, sel, threads)?;
+    let planned = plan.blobs.len();
+    plan.blobs.retain(|(id, _)| !inc.skips(id));
+    let skipped = (planned - plan.blobs.len()) as u64;
     let started = std::time::Instant::now();
     let (hits, bytes) = scan_blobs(engine, repo, &plan, threads)?;
     tracing::debug!(
@@ -74,10 +100,22 @@ pub fn scan(
         started.elapsed()
     );
     let introductions = plan.blobs.iter().map(|(_, i)| i.len() as u64).sum();
+    let clean = match inc.skip {
+        Some(_) => {
+            let with_hits: HashSet<usize> = hits.iter().map(|(i, _)| *i).collect();
+            (0..plan.blobs.len())
+                .filter(|i| !with_hits.contains(i))
+                .map(|i| plan.blobs[i].0)
+                .collect()
+        }
+        None => Vec::new(),
+    };
     let totals = Totals {
         unique_blobs: plan.blobs.len() as u64,
         bytes,
         introductions,
+        skipped,
+        clean,
     };
     attribute(engine, repo, &plan, hits, totals)
 }
@@ -85,18 +123,30 @@ pub fn scan(
 /// Scans each blob of the object database once (path-less: only whether it holds a key
 /// matters here), then plans the reachable history in memory and classifies the blobs
 /// with keys at every path they were introduced under. `None` for a partial clone.
-fn scan_all(engine: &Engine, repo: &Repository, threads: usize) -> Result<Option<HistoryScan>> {
+fn scan_all(
+    engine: &Engine,
+    repo: &Repository,
+    threads: usize,
+    inc: Incremental<'_>,
+) -> Result<Option<HistoryScan>> {
     let started = std::time::Instant::now();
-    let with_keys = Mutex::new(HashSet::new());
+    let with_keys = Mutex::new(Vec::new());
+    let clean = Mutex::new(Vec::new());
     let visitor = KeyFinder {
         engine,
         scanner: None,
         with_keys: &with_keys,
+        inc,
+        clean: inc.skip.map(|_| &clean),
     };
     let Some(pass) = git::objects::read_all(repo, threads, visitor)? else {
         return Ok(None);
     };
-    let targets = with_keys.into_inner().unwrap_or_else(|e| e.into_inner());
+    let targets: HashSet<ObjectId> = with_keys
+        .into_inner()
+        .unwrap_or_else(|e| e.into_inner())
+        .into_iter()
+        .collect();
     tracing::debug!(
         "history: object database read, {} blobs ({} bytes), {} with keys, in {:?}",
         pass.blobs,
@@ -104,7 +154,7 @@ fn scan_all(engine: &Engine, repo: &Repository, threads: usize) -> Result<Option
         targets.len(),
         started.elapsed()
     );
-    let full = git::history::plan_from_pass(repo, &pass, &targets, threads)?;
+    let full = git::history::plan_from_pass(repo, &pass, &targets, inc.skip, threads)?;
     let bytes = pass.blob_bytes;
     drop(pass);
     let plan = full.history;
@@ -120,9 +170,11 @@ fn scan_all(engine: &Engine, repo: &Repository, threads: usize) -> Result<Option
         hits.push((i, outcome));
     }
     let totals = Totals {
-        unique_blobs: full.unique_blobs,
+        unique_blobs: full.unique_blobs - full.skipped,
         bytes,
         introductions: full.introductions,
+        skipped: full.skipped,
+        clean: clean.into_inner().unwrap_or_else(|e| e.into_inner()),
     };
     let t = std::time::Instant::now();
     let r = attribute(engine, repo, &plan, hits, totals).map(Some);
@@ -134,12 +186,14 @@ fn scan_all(engine: &Engine, repo: &Repository, threads: usize) -> Result<Option
     r
 }
 
-/// A [`git::objects::BlobVisitor`] that notes which blobs hold a key. Each worker gets its
-/// own scanner.
+/// A [`git::objects::BlobVisitor`] that notes which blobs hold a key (or a placeholder)
+/// and, for an incremental caller, which are clean. Each worker gets its own scanner.
 struct KeyFinder<'e> {
     engine: &'e Engine,
     scanner: Option<super::file::FileScanner<'e>>,
-    with_keys: &'e Mutex<HashSet<ObjectId>>,
+    with_keys: &'e Mutex<Vec<ObjectId>>,
+    inc: Incremental<'e>,
+    clean: Option<&'e Mutex<Vec<ObjectId>>>,
 }
 
 impl Clone for KeyFinder<'_> {
@@ -148,29 +202,44 @@ impl Clone for KeyFinder<'_> {
             engine: self.engine,
             scanner: None,
             with_keys: self.with_keys,
+            inc: self.inc,
+            clean: self.clean,
         }
     }
 }
 
 impl git::objects::BlobVisitor for KeyFinder<'_> {
     fn blob(&mut self, id: &gix::oid, data: &[u8]) {
+        if self.inc.skips(id) {
+            return;
+        }
         let engine = self.engine;
         let scanner = self.scanner.get_or_insert_with(|| engine.file_scanner());
         // Reading from memory cannot fail.
-        if let Ok(o) = scanner.scan("", &mut &data[..])
-            && !o.hits.is_empty()
-            && let Ok(mut set) = self.with_keys.lock()
-        {
-            set.insert(id.to_owned());
+        let Ok(o) = scanner.scan("", &mut &data[..]) else {
+            return;
+        };
+        let set = if o.hits.is_empty() {
+            match self.clean {
+                Some(c) => c,
+                None => return,
+            }
+        } else {
+            self.with_keys
+        };
+        if let Ok(mut v) = set.lock() {
+            v.push(id.to_owned());
         }
     }
 }
 
-/// Counts for the summary.
+/// Counts for the summary, and the clean blobs for an incremental caller.
 struct Totals {
     unique_blobs: u64,
     bytes: u64,
     introductions: u64,
+    skipped: u64,
+    clean: Vec<ObjectId>,
 }
 
 /// Turns the blobs with keys (`hits`, by index into `plan.blobs`, scanned under their
@@ -268,6 +337,8 @@ fn attribute(
         commits: plan.commits.len() as u64,
         unique_blobs: totals.unique_blobs,
         introductions: totals.introductions,
+        skipped: totals.skipped,
+        clean: totals.clean,
         result,
     })
 }

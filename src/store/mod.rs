@@ -4,10 +4,13 @@
 //! applies missing migrations in one transaction. A file written by a newer Keywarden is
 //! refused with a message that says so. Times are Unix milliseconds.
 
+mod blobs;
 mod daemon;
+mod outages;
 mod outbox;
 
 pub use daemon::{JobRun, Seen, Tracked};
+pub use outages::{FailureStreak, Outage};
 pub use outbox::{NewMessage, OutboxRow, Status};
 
 use crate::error::{Error, Result};
@@ -20,6 +23,10 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema.sql"),
     // 2: the daemon's tracked findings and job runs.
     include_str!("daemon.sql"),
+    // 3: clean blobs of the daemon's history targets (incremental history scans).
+    include_str!("blobs.sql"),
+    // 4: channel health and persistent outages.
+    include_str!("outages.sql"),
 ];
 
 /// `[state]` of the service config.

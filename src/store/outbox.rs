@@ -133,31 +133,8 @@ impl Store {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(|x| e("enqueueing", x))?;
-        tx.execute(
-            "INSERT INTO reports (source, created_at, findings) VALUES (?1, ?2, ?3)",
-            params![source, now, findings],
-        )
-        .map_err(|x| e("recording the report", x))?;
-        let report_id = tx.last_insert_rowid();
-        let mut ids = Vec::with_capacity(messages.len());
-        for m in messages {
-            tx.execute(
-                "INSERT INTO outbox (report_id, channel, transport, event, message_id, payload, \
-                 status, created_at, next_attempt_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7, ?7)",
-                params![
-                    report_id,
-                    m.channel,
-                    m.transport,
-                    m.event,
-                    m.message_id,
-                    m.payload,
-                    now
-                ],
-            )
-            .map_err(|x| e("enqueueing a message", x))?;
-            ids.push(tx.last_insert_rowid());
-        }
+        let ids = insert_report(&tx, source, findings, messages, now)
+            .map_err(|x| e("enqueueing a report", x))?;
         tx.commit().map_err(|x| e("committing the outbox", x))?;
         Ok(ids)
     }
@@ -360,6 +337,41 @@ fn no_such_message(id: i64) -> Error {
     Error::Usage(format!(
         "no outbox message with id {id}\n  hint: `keywarden outbox list --all` shows every id"
     ))
+}
+
+/// Inserts a report and its messages (pending, due `now`) within `tx`; returns the
+/// messages' ids.
+pub(super) fn insert_report(
+    tx: &rusqlite::Transaction<'_>,
+    source: &str,
+    findings: &str,
+    messages: &[NewMessage],
+    now: i64,
+) -> rusqlite::Result<Vec<i64>> {
+    tx.execute(
+        "INSERT INTO reports (source, created_at, findings) VALUES (?1, ?2, ?3)",
+        params![source, now, findings],
+    )?;
+    let report_id = tx.last_insert_rowid();
+    let mut ids = Vec::with_capacity(messages.len());
+    for m in messages {
+        tx.execute(
+            "INSERT INTO outbox (report_id, channel, transport, event, message_id, payload, \
+             status, created_at, next_attempt_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7, ?7)",
+            params![
+                report_id,
+                m.channel,
+                m.transport,
+                m.event,
+                m.message_id,
+                m.payload,
+                now
+            ],
+        )?;
+        ids.push(tx.last_insert_rowid());
+    }
+    Ok(ids)
 }
 
 #[cfg(test)]
