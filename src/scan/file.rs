@@ -103,7 +103,7 @@ impl<'a> FileScanner<'a> {
     /// Scans everything `reader` yields. `ctx_path` is the `/`-separated path that
     /// context globs are matched against.
     pub fn scan(&mut self, ctx_path: &str, reader: &mut dyn Read) -> io::Result<FileOutcome> {
-        self.scan_source(ctx_path, reader, None)
+        self.scan_source(ctx_path, reader, None, false)
     }
 
     /// Scans a regular file. With `mmap`, a file larger than [`MMAP_MIN`] is read through
@@ -117,14 +117,16 @@ impl<'a> FileScanner<'a> {
         mmap: bool,
     ) -> io::Result<FileOutcome> {
         let mut reader = file;
-        self.scan_source(ctx_path, &mut reader, mmap.then_some(file))
+        self.scan_source(ctx_path, &mut reader, Some(file), mmap)
     }
 
+    /// Scans `reader`; with `mmap` and `file` (the same file), a big file is mapped.
     fn scan_source(
         &mut self,
         ctx_path: &str,
         reader: &mut dyn Read,
-        map: Option<&std::fs::File>,
+        file: Option<&std::fs::File>,
+        mmap: bool,
     ) -> io::Result<FileOutcome> {
         let mut st = State {
             out: FileOutcome::default(),
@@ -155,14 +157,15 @@ impl<'a> FileScanner<'a> {
             // A big file (the first chunk came back full): map it instead, from the start.
             if st.first
                 && !eof
-                && let Some(file) = map
+                && mmap
+                && let Some(file) = file
             {
                 let size = file.metadata()?.len();
                 if size >= MMAP_MIN {
                     return self.scan_mapped(ctx_path, file, size, st);
                 }
             }
-            let Some(keep_from) = self.window(ctx_path, &mut st, None, len, eof) else {
+            let Some(keep_from) = self.window(ctx_path, &mut st, None, len, eof)? else {
                 return Ok(st.out);
             };
             self.buf.copy_within(keep_from..len, 0);
@@ -194,7 +197,7 @@ impl<'a> FileScanner<'a> {
             // Not at the end: the next window starts before this one ends, so it is
             // not empty.
             if self
-                .window(ctx_path, &mut st, Some(&map[..]), len, eof)
+                .window(ctx_path, &mut st, Some(&map[..]), len, eof)?
                 .is_none()
             {
                 return Ok(st.out);
@@ -212,7 +215,7 @@ impl<'a> FileScanner<'a> {
         mapped: Option<&[u8]>,
         len: usize,
         eof: bool,
-    ) -> Option<usize> {
+    ) -> io::Result<Option<usize>> {
         let buf = match mapped {
             Some(m) => m,
             None => &self.buf[..len],
@@ -224,38 +227,70 @@ impl<'a> FileScanner<'a> {
             st.first = false;
         }
         let limit = if eof { len } else { len.saturating_sub(TAIL) };
-        self.raw.clear();
-        self.matcher.find(
-            self.db,
-            buf,
-            st.from,
-            limit,
-            st.out.binary,
-            &mut st.b64_done,
-            &mut self.raw,
-        );
-        let mut cache = ContentCache::new(self.db);
-        for m in self.raw.drain(..) {
-            let abs = st.base + m.start as u64;
-            st.lines.advance(buf, st.base, abs);
-            let line_start = st.lines.last_nl.map_or(0, |n| n + 1);
-            let pos = (st.lines.newlines + 1, abs - line_start + 1, abs);
-            let located = locate(&mut cache, self.db, ctx_path, buf, m, pos);
-            st.out.hits.push(located);
+        // A map is searched CHUNK bytes at a time, counting lines as it goes, so the
+        // bytes are still in cache for the line count (the whole buffer stays the
+        // haystack: matches may look ahead or behind a step).
+        let mut step_from = st.from;
+        loop {
+            let step_to = (step_from + CHUNK).min(limit);
+            self.raw.clear();
+            self.matcher.find(
+                self.db,
+                buf,
+                step_from,
+                step_to,
+                st.out.binary,
+                &mut st.b64_done,
+                &mut self.raw,
+            );
+            // Content markers ("this file declares NODE_ENV=production") are looked for
+            // in the CHUNK-sized block of the file around a key, as a read of that chunk
+            // would see it, not in a whole 8 MiB map: their regexes then cost the same
+            // per key whichever way the file is read. Results are cached per block.
+            let mut cache = ContentCache::new(self.db);
+            let mut cached_block = None;
+            for m in self.raw.drain(..) {
+                let abs = st.base + m.start as u64;
+                st.lines.advance(buf, st.base, abs);
+                let line_start = st.lines.last_nl.map_or(0, |n| n + 1);
+                let pos = (st.lines.newlines + 1, abs - line_start + 1, abs);
+                let content = if mapped.is_some() {
+                    let block = abs / CHUNK as u64;
+                    if cached_block != Some(block) {
+                        cache = ContentCache::new(self.db);
+                        cached_block = Some(block);
+                    }
+                    let lo = (block * CHUNK as u64).saturating_sub(st.base) as usize;
+                    let hi = ((block + 1) * CHUNK as u64).saturating_sub(st.base) as usize;
+                    &buf[lo.min(len)..hi.min(len)]
+                } else {
+                    buf
+                };
+                let located = locate(&mut cache, self.db, ctx_path, buf, content, m, pos);
+                st.out.hits.push(located);
+            }
+            // Lines are counted while the step is in cache (at the end of the file
+            // only up to the last key).
+            if !eof {
+                st.lines.advance(buf, st.base, st.base + step_to as u64);
+            }
+            if step_to >= limit {
+                break;
+            }
+            step_from = step_to;
         }
         if eof {
             st.out.bytes = st.base + len as u64;
             if !st.out.hits.is_empty() {
                 st.out.ctx_path = ctx_path.to_string();
             }
-            return None;
+            return Ok(None);
         }
-        st.lines.advance(buf, st.base, st.base + limit as u64);
         let keep_from = limit.saturating_sub(LOOKBACK);
         st.base += keep_from as u64;
         st.from = limit - keep_from;
         st.b64_done = st.b64_done.saturating_sub(keep_from);
-        Some(keep_from)
+        Ok(Some(keep_from))
     }
 }
 
@@ -312,11 +347,13 @@ fn directive(db: &RuleDb, line: &[u8], next_line: bool) -> Option<String> {
     })
 }
 
+#[allow(clippy::too_many_arguments)]
 fn locate(
     cache: &mut ContentCache,
     db: &RuleDb,
     ctx_path: &str,
     buf: &[u8],
+    content: &[u8],
     raw: RawMatch,
     (line, column, offset): (u64, u64, u64),
 ) -> Located {
@@ -328,7 +365,7 @@ fn locate(
     }
     let window =
         &buf[raw.start.saturating_sub(MARKER_REACH).max(ls)..(raw.end + MARKER_REACH).min(le)];
-    let context = classify_cached(db, ctx_path, window, buf, cache);
+    let context = classify_cached(db, ctx_path, window, content, cache);
     // Columns in UTF-16 units: a continuation byte adds none, a 4-byte sequence's lead
     // byte adds two (a surrogate pair), any other byte one.
     let before = &buf[ls..raw.start];
