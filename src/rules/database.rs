@@ -14,6 +14,38 @@ use toml::Spanned;
 /// Compiled regexes may use at most this much memory each.
 const REGEX_SIZE_LIMIT: usize = 1 << 20;
 
+/// A rule's regex. Built-in rules compile it on first use (start-up is the pre-commit
+/// hook's latency, and a commit that adds no key never needs it; `rules check` in the
+/// test suite proves they compile); a user's rule is compiled when it loads, so its
+/// errors carry line and column.
+#[derive(Debug)]
+pub struct RuleRegex {
+    pattern: String,
+    compiled: OnceLock<Option<Regex>>,
+}
+
+impl RuleRegex {
+    fn build(pattern: &str) -> std::result::Result<Regex, regex::Error> {
+        RegexBuilder::new(pattern)
+            .size_limit(REGEX_SIZE_LIMIT)
+            .build()
+    }
+
+    /// The leftmost match in `hay` (anchored: at its start).
+    pub fn find<'h>(&self, hay: &'h [u8]) -> Option<regex::bytes::Match<'h>> {
+        self.compiled
+            .get_or_init(|| match Self::build(&self.pattern) {
+                Ok(r) => Some(r),
+                Err(e) => {
+                    tracing::error!("a built-in rule's regex does not compile: {e}");
+                    None
+                }
+            })
+            .as_ref()?
+            .find(hay)
+    }
+}
+
 /// A compiled detection rule.
 #[derive(Debug)]
 pub struct Rule {
@@ -28,7 +60,7 @@ pub struct Rule {
     /// The literal prefix (prefilter).
     pub prefix: Vec<u8>,
     /// `^prefix(?:body)`, anchored, on bytes.
-    pub regex: Regex,
+    pub regex: RuleRegex,
     /// The body regex as written.
     pub body: String,
     /// Reject a prefix that follows a word character.
@@ -427,13 +459,20 @@ fn compile_rule(cx: &Ctx<'_>, spec: &RuleSpec) -> Result<Rule> {
         regex::escape(prefix.get_ref()),
         body.get_ref()
     );
-    let regex = match RegexBuilder::new(&pattern)
-        .size_limit(REGEX_SIZE_LIMIT)
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => return cx.err(body.span(), format!("rule {id:?}: invalid body regex: {e}")),
+    let regex = RuleRegex {
+        compiled: OnceLock::new(),
+        pattern,
     };
+    if !cx.origin.starts_with("builtin:") {
+        match RuleRegex::build(&regex.pattern) {
+            Ok(r) => {
+                let _ = regex.compiled.set(Some(r));
+            }
+            Err(e) => {
+                return cx.err(body.span(), format!("rule {id:?}: invalid body regex: {e}"));
+            }
+        }
+    }
     let mut severity = HashMap::new();
     let mut default_severity = None;
     for (k, v) in &spec.severity {
