@@ -340,6 +340,16 @@ fn packed_loose_and_dangling_objects() {
     assert_eq!(prod["commit"]["subject"], "packed key");
     assert_eq!(prod["commit"]["author"], "Ada Author");
 
+    // Garbage no ref reaches (a damaged loose object, as a crash may leave): git
+    // tolerates it until gc, and so does the scan (by the per-commit path).
+    let junk = r.path().join(".git/objects/ff");
+    std::fs::create_dir_all(&junk).unwrap();
+    std::fs::write(junk.join("f".repeat(38)), b"not zlib").unwrap();
+    let (code, v1) = r.scan_json(&["--history"]);
+    assert_eq!(code, 1, "{v1:#}");
+    assert_eq!(rows(&v1), expect);
+    std::fs::remove_dir_all(&junk).unwrap();
+
     // A partial clone: the same answer by the per-commit path.
     std::fs::write(r.path().join(".git/objects/pack/partial.promisor"), "").unwrap();
     let (code, v2) = r.scan_json(&["--history"]);

@@ -13,6 +13,15 @@ use gix::ObjectId;
 use gix::objs::FindExt;
 use std::collections::{HashMap, HashSet};
 
+/// `threads` workers, 0 meaning one per core.
+pub fn workers(threads: usize) -> usize {
+    if threads == 0 {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        threads
+    }
+}
+
 /// Which commits to scan.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Selection {
@@ -251,11 +260,7 @@ fn diff_all(
 /// Walks the selected commits and lists the blobs they introduced, with `threads`
 /// workers for the tree comparisons (0: one per core).
 pub fn plan(repo: &Repository, sel: &Selection, threads: usize) -> Result<History> {
-    let threads = if threads == 0 {
-        std::thread::available_parallelism().map_or(1, |n| n.get())
-    } else {
-        threads
-    };
+    let threads = workers(threads);
     let shallow: HashSet<ObjectId> = repo
         .shallow_commits()
         .map_err(|e| fail("reading .git/shallow", e))?
@@ -363,25 +368,29 @@ pub struct FullPlan {
     pub skipped: u64,
 }
 
-/// Plans a scan of everything reachable from any ref from one pass over the object
-/// database: the commit walk and the tree comparisons run in memory on `pass`, and only
-/// the blobs in `targets` (those with keys) keep their introductions.
+/// The commits every ref and HEAD point to: read them before an [`ObjectPass`], so that
+/// everything they reach was in the object database when the pass listed it.
+pub fn all_tips(repo: &Repository) -> Result<Vec<ObjectId>> {
+    Ok(endpoints(repo, &Selection::All)?.0)
+}
+
+/// Plans a scan of everything reachable from `tips` (see [`all_tips`]) from one pass over
+/// the object database: the commit walk and the tree comparisons run in memory on
+/// `pass`, and only the blobs in `targets` (those with keys) keep their introductions.
+/// `None` when a reachable commit is not in the pass (the repository changed under it:
+/// a repack, or an object the pass could not read): the caller then takes the
+/// per-commit path, so that no blob goes unscanned.
 pub fn plan_from_pass(
     repo: &Repository,
     pass: &ObjectPass,
+    tips: Vec<ObjectId>,
     targets: &HashSet<ObjectId>,
     skip: Option<&HashSet<ObjectId>>,
     threads: usize,
-) -> Result<FullPlan> {
-    let threads = if threads == 0 {
-        std::thread::available_parallelism().map_or(1, |n| n.get())
-    } else {
-        threads
-    };
-    let (tips, _) = endpoints(repo, &Selection::All)?;
+) -> Result<Option<FullPlan>> {
+    let threads = workers(threads);
     let mut out = FullPlan::default();
     let started = std::time::Instant::now();
-    let mut buf = Vec::new();
     let mut walked = Walked::default();
     let mut seen: HashSet<ObjectId> = HashSet::new();
     let mut stack: Vec<ObjectId> = tips.into_iter().rev().collect();
@@ -390,22 +399,20 @@ pub fn plan_from_pass(
         if !seen.insert(id) {
             continue;
         }
-        let parents = match pass.commits.get(&id) {
-            Some(c) => {
-                // Metadata is parsed below, for the commits a report names.
-                let stub = CommitMeta {
-                    id,
-                    author: String::new(),
-                    time: 0,
-                    offset: 0,
-                    subject: String::new(),
-                };
-                walked.push(c, stub, &mut commits);
-                c.parents.as_slice()
-            }
-            // Not in any pack nor loose: gix may still find it (e.g. written meanwhile).
-            None => walked.record(repo, id, &mut buf, &mut commits)?,
+        let Some(c) = pass.commits.get(&id) else {
+            tracing::debug!("history: commit {id} is not in the object pass; per-commit path");
+            return Ok(None);
         };
+        // Metadata is parsed below, for the commits a report names.
+        let stub = CommitMeta {
+            id,
+            author: String::new(),
+            time: 0,
+            offset: 0,
+            subject: String::new(),
+        };
+        walked.push(c, stub, &mut commits);
+        let parents = c.parents.as_slice();
         stack.extend(parents.iter().rev().filter(|p| !seen.contains(*p)));
     }
     let Walked {
@@ -451,12 +458,11 @@ pub fn plan_from_pass(
     if let Some(skip) = skip {
         out.skipped = unique.iter().filter(|id| skip.contains(*id)).count() as u64;
     }
-    for intros in blobs.values() {
-        for i in intros {
-            let meta = &mut commits[i.commit];
-            if let Some(c) = pass.commits.get(&meta.id) {
-                *meta = c.meta(&meta.id, repo.object_hash())?;
-            }
+    let named: HashSet<usize> = blobs.values().flatten().map(|i| i.commit).collect();
+    for idx in named {
+        let meta = &mut commits[idx];
+        if let Some(c) = pass.commits.get(&meta.id) {
+            *meta = c.meta(&meta.id, repo.object_hash())?;
         }
     }
     out.history.commits = commits;
@@ -467,7 +473,7 @@ pub fn plan_from_pass(
             (id, intros)
         })
         .collect();
-    Ok(out)
+    Ok(Some(out))
 }
 
 /// Refuses a full-history scan of a shallow clone.

@@ -9,7 +9,10 @@
 //!
 //! Every object is read, reachable or not; the caller keeps only what the commit walk
 //! reaches. Partial clones (promisor packs) are not read this way: their missing blobs
-//! must be an error, which only the per-commit path reports.
+//! must be an error, which only the per-commit path reports. Nor is a database with an
+//! object this pass cannot read or parse (a corrupt pack, a damaged loose object, a
+//! malformed commit): git tolerates such garbage while nothing reaches it, so the
+//! per-commit path decides, and fails only if the history needs it.
 
 use super::history::CommitMeta;
 use super::{Repository, fail};
@@ -31,14 +34,24 @@ pub trait BlobVisitor: Clone + Send {
 }
 
 /// A commit as the history walk needs it: tree and parents parsed, the rest kept raw
-/// until a report needs it ([`CommitRec::meta`]).
-#[derive(Debug, Clone)]
+/// until a report needs it ([`CommitRec::meta`]). Its `Debug` leaves the raw object out
+/// (a message may hold a key).
+#[derive(Clone)]
 pub struct CommitRec {
     /// Its root tree.
     pub tree: ObjectId,
     /// Its parents, in order.
     pub parents: Vec<ObjectId>,
     raw: Box<[u8]>,
+}
+
+impl std::fmt::Debug for CommitRec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CommitRec")
+            .field("tree", &self.tree)
+            .field("parents", &self.parents)
+            .finish_non_exhaustive()
+    }
 }
 
 impl CommitRec {
@@ -163,7 +176,8 @@ struct Shared {
     seen: Option<Mutex<gix::hashtable::HashSet<ObjectId>>>,
     blobs: AtomicU64,
     blob_bytes: AtomicU64,
-    error: Mutex<Option<crate::Error>>,
+    /// An object could not be read or parsed.
+    damaged: AtomicBool,
     hash: gix::hash::Kind,
 }
 
@@ -199,16 +213,15 @@ impl Shared {
                         m.insert(id.to_owned(), c);
                     }
                 }
-                Err(e) => self.fail(e),
+                Err(e) => self.damaged(&e),
             },
             gix::objs::Kind::Tag => {}
         }
     }
 
-    fn fail(&self, e: crate::Error) {
-        if let Ok(mut slot) = self.error.lock() {
-            slot.get_or_insert(e);
-        }
+    fn damaged(&self, e: &dyn std::fmt::Display) {
+        tracing::debug!("history: {e}; the per-commit path will decide");
+        self.damaged.store(true, Ordering::Relaxed);
     }
 }
 
@@ -247,7 +260,8 @@ fn packs(objects: &Path) -> Result<(Vec<PathBuf>, bool)> {
 
 /// Reads every object of `repo`'s object database once with `threads` workers (0: one
 /// per core), handing blobs to `visitor`. `None` when the repository is a partial clone
-/// (the caller takes the per-commit path, which reports missing blobs).
+/// or an object cannot be read (the caller takes the per-commit path, which reports
+/// what the history needs and cannot read).
 pub fn read_all<V: BlobVisitor>(
     repo: &Repository,
     threads: usize,
@@ -281,44 +295,46 @@ pub fn read_all<V: BlobVisitor>(
         seen: (sources > 1).then(|| Mutex::new(gix::hashtable::HashSet::default())),
         blobs: AtomicU64::new(0),
         blob_bytes: AtomicU64::new(0),
-        error: Mutex::new(None),
+        damaged: AtomicBool::new(false),
         hash: repo.object_hash(),
     };
-    let threads = if threads == 0 {
-        std::thread::available_parallelism().map_or(1, |n| n.get())
-    } else {
-        threads
-    };
+    let threads = super::history::workers(threads);
     let stop = AtomicBool::new(false);
     for idx in &indexes {
         let started = std::time::Instant::now();
-        let bundle = pack::Bundle::at(idx, repo.object_hash())
-            .map_err(|e| fail(format!("opening pack {}", idx.display()), e))?;
-        let shared = &shared;
+        let bundle = match pack::Bundle::at(idx, repo.object_hash()) {
+            Ok(b) => b,
+            Err(e) => {
+                shared.damaged(&format!("opening pack {}: {e}", idx.display()));
+                return Ok(None);
+            }
+        };
+        let shared_ref = &shared;
         let mut visitor = visitor.clone();
-        bundle
-            .index
-            .traverse(
-                &bundle.pack,
-                &mut gix::progress::Discard,
-                &stop,
-                move |kind, data, entry: &pack::index::Entry, _| {
-                    shared.object(&mut visitor, kind, &entry.oid, data);
-                    Ok(())
-                },
-                pack::index::traverse::Options {
-                    traversal: pack::index::traverse::Algorithm::DeltaTreeLookup,
-                    thread_limit: Some(threads),
-                    // Git verified the pack and its objects when it wrote or received
-                    // it (`index-pack`); hashing every object again would double the
-                    // cost. A pack that cannot be decoded is still an error.
-                    check:
-                        pack::index::traverse::SafetyCheck::SkipFileAndObjectChecksumVerification,
-                    alloc_limit_bytes: None,
-                    make_pack_lookup_cache: || pack::cache::Never,
-                },
-            )
-            .map_err(|e| fail(format!("reading pack {}", idx.display()), e))?;
+        let traversed = bundle.index.traverse(
+            &bundle.pack,
+            &mut gix::progress::Discard,
+            &stop,
+            move |kind, data, entry: &pack::index::Entry, _| {
+                shared_ref.object(&mut visitor, kind, &entry.oid, data);
+                Ok(())
+            },
+            pack::index::traverse::Options {
+                traversal: pack::index::traverse::Algorithm::DeltaTreeLookup,
+                thread_limit: Some(threads),
+                // Git verified the pack and its objects when it wrote or received
+                // it (`index-pack`); hashing every object again would double the
+                // cost. A pack that cannot be decoded sends the scan to the
+                // per-commit path.
+                check: pack::index::traverse::SafetyCheck::SkipFileAndObjectChecksumVerification,
+                alloc_limit_bytes: None,
+                make_pack_lookup_cache: || pack::cache::Never,
+            },
+        );
+        if let Err(e) = traversed {
+            shared.damaged(&format!("reading pack {}: {e}", idx.display()));
+            return Ok(None);
+        }
         tracing::debug!(
             "history: pack {} ({} objects) read in {:?}",
             idx.display(),
@@ -329,14 +345,13 @@ pub fn read_all<V: BlobVisitor>(
     let mut buf = Vec::new();
     let mut visitor = visitor;
     for id in &loose_ids {
-        let obj = repo
-            .objects
-            .find(id, &mut buf)
-            .map_err(|e| fail(format!("reading object {id}"), e))?;
-        shared.object(&mut visitor, obj.kind, id, obj.data);
+        match repo.objects.find(id, &mut buf) {
+            Ok(obj) => shared.object(&mut visitor, obj.kind, id, obj.data),
+            Err(e) => shared.damaged(&format!("reading object {id}: {e}")),
+        }
     }
-    if let Some(e) = shared.error.into_inner().unwrap_or_else(|e| e.into_inner()) {
-        return Err(e);
+    if shared.damaged.load(Ordering::Relaxed) {
+        return Ok(None);
     }
     Ok(Some(ObjectPass {
         commits: shared

@@ -187,15 +187,14 @@ pub fn deliver_due(
                 row.id, row.transport, row.event, row.channel, row.attempts
             );
             let done = now_ms();
-            let failed = match &outcome {
-                Outcome::Delivered => None,
-                Outcome::Transient(e)
-                | Outcome::RetryAfter(e, _)
-                | Outcome::Permanent(e)
-                | Outcome::Gone(e) => Some(e.as_str()),
+            // For outage reports: is the channel itself failing? A message it refused
+            // for good (a 4xx for this payload) says the channel answered.
+            let unreachable = match &outcome {
+                Outcome::Delivered | Outcome::Permanent(_) => None,
+                Outcome::Transient(e) | Outcome::RetryAfter(e, _) | Outcome::Gone(e) => {
+                    Some(e.clone())
+                }
             };
-            // For outage reports: how long has this channel been failing?
-            store.channel_attempt(&row.channel, failed, done)?;
             match outcome {
                 Outcome::Delivered => {
                     store.mark_delivered(row.id, done)?;
@@ -243,6 +242,11 @@ pub fn deliver_due(
                         row.id
                     );
                 }
+            }
+            // After the message's own outcome is stored: failing to record the
+            // channel's health must not leave a sent message to be sent again.
+            if let Err(e) = store.channel_attempt(&row.channel, unreachable.as_deref(), done) {
+                tracing::warn!("{what}: channel health not recorded: {e}");
             }
             continue;
         }

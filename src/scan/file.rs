@@ -18,6 +18,13 @@ pub const MMAP_MIN: u64 = 4 * 1024 * 1024;
 pub const MMAP_WINDOW: usize = 8 * 1024 * 1024;
 /// Bytes before the unsearched part kept for base64 tokens and the previous line.
 const LOOKBACK: usize = B64_LOOKBEHIND + 4096;
+/// Content markers ("this file declares NODE_ENV=production") are looked for in the
+/// file's first [`CONTENT_REACH`] bytes and within [`CONTENT_REACH`] bytes of the key:
+/// every window, read or mapped, holds that much on each side of a key it reports, so
+/// the context of a key never depends on how its file was read.
+pub const CONTENT_REACH: usize = 8 * 1024;
+const _: () = assert!(CONTENT_REACH <= LOOKBACK && CONTENT_REACH <= TAIL);
+
 /// How far around a key its line is searched for markers and directives.
 const LINE_REACH: usize = 4096;
 /// How far around a key line markers (`NEXT_PUBLIC_…=`) are searched.
@@ -139,6 +146,8 @@ impl<'a> FileScanner<'a> {
             },
             first: true,
             b64_done: 0,
+            head: None,
+            head_markers: None,
         };
         let mut len = 0usize;
         loop {
@@ -243,30 +252,26 @@ impl<'a> FileScanner<'a> {
                 &mut st.b64_done,
                 &mut self.raw,
             );
-            // Content markers ("this file declares NODE_ENV=production") are looked for
-            // in the CHUNK-sized block of the file around a key, as a read of that chunk
-            // would see it, not in a whole 8 MiB map: their regexes then cost the same
-            // per key whichever way the file is read. Results are cached per block.
-            let mut cache = ContentCache::new(self.db);
-            let mut cached_block = None;
             for m in self.raw.drain(..) {
                 let abs = st.base + m.start as u64;
                 st.lines.advance(buf, st.base, abs);
                 let line_start = st.lines.last_nl.map_or(0, |n| n + 1);
                 let pos = (st.lines.newlines + 1, abs - line_start + 1, abs);
-                let content = if mapped.is_some() {
-                    let block = abs / CHUNK as u64;
-                    if cached_block != Some(block) {
-                        cache = ContentCache::new(self.db);
-                        cached_block = Some(block);
-                    }
-                    let lo = (block * CHUNK as u64).saturating_sub(st.base) as usize;
-                    let hi = ((block + 1) * CHUNK as u64).saturating_sub(st.base) as usize;
-                    &buf[lo.min(len)..hi.min(len)]
-                } else {
-                    buf
+                let head = match &st.head {
+                    Some(h) => &h[..],
+                    None => &buf[..buf.len().min(CONTENT_REACH)],
                 };
-                let located = locate(&mut cache, self.db, ctx_path, buf, content, m, pos);
+                let near = &buf
+                    [m.start.saturating_sub(CONTENT_REACH)..(m.end + CONTENT_REACH).min(buf.len())];
+                let markers = st
+                    .head_markers
+                    .get_or_insert_with(|| ContentCache::new(self.db));
+                let content = Content {
+                    head,
+                    near,
+                    markers,
+                };
+                let located = locate(self.db, ctx_path, buf, content, m, pos);
                 st.out.hits.push(located);
             }
             // Lines are counted while the step is in cache (at the end of the file
@@ -287,6 +292,9 @@ impl<'a> FileScanner<'a> {
             return Ok(None);
         }
         let keep_from = limit.saturating_sub(LOOKBACK);
+        if st.base == 0 && keep_from > 0 {
+            st.head = Some(buf[..buf.len().min(CONTENT_REACH)].to_vec());
+        }
         st.base += keep_from as u64;
         st.from = limit - keep_from;
         st.b64_done = st.b64_done.saturating_sub(keep_from);
@@ -304,6 +312,10 @@ struct State {
     lines: Lines,
     first: bool,
     b64_done: usize,
+    /// The file's first [`CONTENT_REACH`] bytes, kept once the first window is gone.
+    head: Option<Vec<u8>>,
+    /// Content-marker results on the head.
+    head_markers: Option<ContentCache>,
 }
 
 /// The line holding `start..end` in `buf`, bounded to [`LINE_REACH`] each side.
@@ -347,13 +359,11 @@ fn directive(db: &RuleDb, line: &[u8], next_line: bool) -> Option<String> {
     })
 }
 
-#[allow(clippy::too_many_arguments)]
 fn locate(
-    cache: &mut ContentCache,
     db: &RuleDb,
     ctx_path: &str,
     buf: &[u8],
-    content: &[u8],
+    content: Content<'_>,
     raw: RawMatch,
     (line, column, offset): (u64, u64, u64),
 ) -> Located {
@@ -365,7 +375,7 @@ fn locate(
     }
     let window =
         &buf[raw.start.saturating_sub(MARKER_REACH).max(ls)..(raw.end + MARKER_REACH).min(le)];
-    let context = classify_cached(db, ctx_path, window, content, cache);
+    let context = classify_cached(db, ctx_path, window, content);
     // Columns in UTF-16 units: a continuation byte adds none, a 4-byte sequence's lead
     // byte adds two (a surrogate pair), any other byte one.
     let before = &buf[ls..raw.start];
@@ -397,7 +407,7 @@ fn locate(
     }
 }
 
-/// Content-marker results for one chunk: each classifier's markers run at most once.
+/// Content-marker results on a file's head: each classifier's markers run at most once.
 pub struct ContentCache(Vec<Option<bool>>);
 
 impl ContentCache {
@@ -407,24 +417,31 @@ impl ContentCache {
     }
 }
 
+/// The text content markers are looked for in (see [`CONTENT_REACH`]).
+struct Content<'a> {
+    head: &'a [u8],
+    near: &'a [u8],
+    markers: &'a mut ContentCache,
+}
+
 /// The context of a key: the first classifier, by priority, whose line markers match the
 /// key's line window, whose globs match the path, or whose content markers match the text.
 pub fn classify(db: &RuleDb, path: &str, line_window: &[u8], content: &[u8]) -> Context {
-    classify_cached(db, path, line_window, content, &mut ContentCache::new(db))
+    let content = Content {
+        head: content,
+        near: b"",
+        markers: &mut ContentCache::new(db),
+    };
+    classify_cached(db, path, line_window, content)
 }
 
-fn classify_cached(
-    db: &RuleDb,
-    path: &str,
-    line_window: &[u8],
-    content: &[u8],
-    cache: &mut ContentCache,
-) -> Context {
-    for (c, cached) in db.contexts.iter().zip(cache.0.iter_mut()) {
+fn classify_cached(db: &RuleDb, path: &str, line_window: &[u8], content: Content<'_>) -> Context {
+    for (c, cached) in db.contexts.iter().zip(content.markers.0.iter_mut()) {
         let hit = c.matches_line(line_window)
             || c.matches_path(path)
             || (c.has_content_markers()
-                && *cached.get_or_insert_with(|| c.matches_content(content)));
+                && (*cached.get_or_insert_with(|| c.matches_content(content.head))
+                    || c.matches_content(content.near)));
         if hit {
             return c.context;
         }
@@ -484,6 +501,10 @@ mod tests {
             // A space before the entry: a key right after a word character is not a key.
             data.truncate(*at - 1);
             data.push(b' ');
+            if i == 5 {
+                // A content marker right before one key: only that key is production's.
+                data.extend_from_slice(b"\nNODE_ENV=production\n");
+            }
             match i % 3 {
                 0 => data.extend_from_slice(K.as_bytes()),
                 1 => data.extend_from_slice(b"key: bWtfbGl2ZV80ZUMzOUhxTHlqV0Rhcmp0VDF6ZHA3ZGM="),
@@ -504,12 +525,19 @@ mod tests {
             assert_eq!(o.bytes, data.len() as u64);
             o.hits
                 .iter()
-                .map(|h| (h.line, h.column, h.offset, h.raw.key.fingerprint()))
+                .map(|h| {
+                    let fp = h.raw.key.fingerprint();
+                    (h.line, h.column, h.offset, fp, h.context)
+                })
                 .collect::<Vec<_>>()
         };
         let mapped = spots(true);
         assert_eq!(mapped, spots(false));
         assert_eq!(mapped.len(), edges.len(), "{mapped:?}");
+        let production: Vec<usize> = (0..mapped.len())
+            .filter(|i| mapped[*i].4 == Context::ProductionConfig)
+            .collect();
+        assert_eq!(production, vec![5]);
     }
 
     #[test]

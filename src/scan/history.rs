@@ -139,6 +139,8 @@ fn scan_all(
         inc,
         clean: inc.skip.map(|_| &clean),
     };
+    // Refs first: whatever they reach is then in the database the pass lists.
+    let tips = git::history::all_tips(repo)?;
     let Some(pass) = git::objects::read_all(repo, threads, visitor)? else {
         return Ok(None);
     };
@@ -154,7 +156,10 @@ fn scan_all(
         targets.len(),
         started.elapsed()
     );
-    let full = git::history::plan_from_pass(repo, &pass, &targets, inc.skip, threads)?;
+    let Some(full) = git::history::plan_from_pass(repo, &pass, tips, &targets, inc.skip, threads)?
+    else {
+        return Ok(None);
+    };
     let bytes = pass.blob_bytes;
     drop(pass);
     let plan = full.history;
@@ -354,13 +359,9 @@ fn scan_blobs(
     plan: &History,
     threads: usize,
 ) -> Result<(Vec<(usize, FileOutcome)>, u64)> {
-    let threads = if threads == 0 {
-        std::thread::available_parallelism().map_or(1, |n| n.get())
-    } else {
-        threads
-    }
-    .clamp(1, 16)
-    .min(plan.blobs.len().max(1));
+    let threads = git::history::workers(threads)
+        .clamp(1, 16)
+        .min(plan.blobs.len().max(1));
     // gix without its `parallel` feature has thread-local handles: each worker opens its own.
     let git_dir = repo.git_dir().to_path_buf();
     let next = AtomicUsize::new(0);

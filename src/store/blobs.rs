@@ -47,7 +47,9 @@ impl Store {
         Ok(blobs)
     }
 
-    /// Adds `blobs` to `source`'s clean blobs.
+    /// Adds `blobs` to `source`'s clean blobs, [`CLEAN_BATCH`] per transaction, so that
+    /// the first run over a big repository never holds the write lock for long (other
+    /// jobs and the outbox write to the same database meanwhile).
     pub fn add_clean_blobs<'a>(
         &mut self,
         source: &str,
@@ -55,21 +57,30 @@ impl Store {
     ) -> Result<()> {
         let path = self.path.clone();
         let e = |x| db_error(&path, "recording clean blobs", x);
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(e)?;
-        {
-            let mut st = tx
-                .prepare("INSERT OR IGNORE INTO clean_blobs (source, blob) VALUES (?1, ?2)")
+        let mut blobs = blobs.into_iter().peekable();
+        while blobs.peek().is_some() {
+            let tx = self
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(e)?;
-            for b in blobs {
-                st.execute(params![source, b]).map_err(e)?;
+            {
+                let mut st = tx
+                    .prepare_cached(
+                        "INSERT OR IGNORE INTO clean_blobs (source, blob) VALUES (?1, ?2)",
+                    )
+                    .map_err(e)?;
+                for b in blobs.by_ref().take(CLEAN_BATCH) {
+                    st.execute(params![source, b]).map_err(e)?;
+                }
             }
+            tx.commit().map_err(e)?;
         }
-        tx.commit().map_err(e)
+        Ok(())
     }
 }
+
+/// Clean blobs recorded per write transaction.
+const CLEAN_BATCH: usize = 10_000;
 
 #[cfg(test)]
 mod tests {
