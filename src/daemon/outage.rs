@@ -106,11 +106,28 @@ pub fn check(s: &Settings) -> Result<(usize, usize)> {
         if now_failing.remove(&o.subject).is_some() {
             continue;
         }
-        if !configured(&o.subject) {
-            // Removed from the config by a reload: forgotten, not "recovered".
+        let channel = o.subject.strip_prefix("channel:");
+        let enabled = match channel {
+            Some(_) => d.outage_after_secs > 0,
+            None => d.outage_after_failures > 0,
+        };
+        if !configured(&o.subject) || !enabled {
+            // Removed from the config, or outage reports turned off, by a reload:
+            // forgotten, not "recovered".
             if store.close_outage(&o.subject, &[], now)? {
-                tracing::info!(subject = %o.subject, "outage forgotten: no longer in the config");
+                tracing::info!(subject = %o.subject, "outage forgotten: no longer watched");
             }
+            continue;
+        }
+        // Below a raised threshold but still failing (a reload): not a recovery.
+        let still_failing = match channel {
+            Some(c) => store
+                .failing_channels()?
+                .iter()
+                .any(|(name, _, _)| name == c),
+            None => store.failure_streak(&o.subject)?.failures > 0,
+        };
+        if still_failing {
             continue;
         }
         let notice = OutageNotice {
@@ -196,6 +213,15 @@ mod tests {
         store.channel_attempt("a", Some("timed out"), now).unwrap();
         assert_eq!(check(&s).unwrap(), (1, 0));
         assert_eq!(check(&s).unwrap(), (0, 0), "reported once");
+        // A reload raises the threshold while the channel still fails: no "recovered".
+        let mut raised = s.clone();
+        raised.daemon.outage_after_secs = 3600;
+        assert_eq!(
+            check(&raised).unwrap(),
+            (0, 0),
+            "still failing: not recovered"
+        );
+        assert_eq!(store.outages().unwrap().len(), 1);
         let rows = store.list(true).unwrap();
         assert_eq!(rows.len(), 1, "{rows:?}");
         assert_eq!(
