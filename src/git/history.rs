@@ -326,33 +326,59 @@ pub fn plan(repo: &Repository, sel: &Selection, threads: usize) -> Result<Histor
     // Pass 2: what each commit introduced, against its parents' trees, in contiguous
     // slices of commits on parallel workers (each with its own caches).
     let per_commit = diff_all(repo, &trees, &parents_of, &tree_of, None, threads)?;
-    let mut blobs: HashMap<ObjectId, Vec<Intro>> = HashMap::new();
+    let grouped = group(per_commit, |_| true);
+    tracing::debug!(
+        "history: {} unique blobs found by tree diffs in {:?}",
+        grouped.blobs.len(),
+        started.elapsed()
+    );
+    out.blobs = grouped.blobs;
+    Ok(out)
+}
+
+/// What each commit introduced, grouped by blob.
+struct Grouped {
+    /// The blobs `keep` accepted, in first-seen order, with every place they came in.
+    blobs: Vec<(ObjectId, Vec<Intro>)>,
+    /// (commit, path) places, over all blobs.
+    introductions: u64,
+    /// Every blob introduced.
+    unique: HashSet<ObjectId>,
+}
+
+fn group(per_commit: Changed, keep: impl Fn(&ObjectId) -> bool) -> Grouped {
+    let mut unique = HashSet::new();
+    let mut introductions = 0;
+    let mut places: HashMap<ObjectId, Vec<Intro>> = HashMap::new();
     let mut order = Vec::new();
     for (idx, changed) in per_commit {
         for (path, id) in changed {
-            let e = blobs.entry(id).or_insert_with(|| {
-                order.push(id);
-                Vec::new()
-            });
-            e.push(Intro {
-                commit: idx,
-                path: path_str(&path),
-            });
+            introductions += 1;
+            unique.insert(id);
+            if !keep(&id) {
+                continue;
+            }
+            places
+                .entry(id)
+                .or_insert_with(|| {
+                    order.push(id);
+                    Vec::new()
+                })
+                .push(Intro {
+                    commit: idx,
+                    path: path_str(&path),
+                });
         }
     }
-    tracing::debug!(
-        "history: {} unique blobs found by tree diffs in {:?}",
-        order.len(),
-        started.elapsed()
-    );
-    out.blobs = order
+    let blobs = order
         .into_iter()
-        .map(|id| {
-            let intros = blobs.remove(&id).unwrap_or_default();
-            (id, intros)
-        })
+        .map(|id| (id, places.remove(&id).unwrap_or_default()))
         .collect();
-    Ok(out)
+    Grouped {
+        blobs,
+        introductions,
+        unique,
+    }
 }
 
 /// What a full-history plan made from an [`ObjectPass`] found.
@@ -428,37 +454,27 @@ pub fn plan_from_pass(
     let started = std::time::Instant::now();
     let store = Some(&pass.trees);
     let per_commit = diff_all(repo, &trees, &parents_of, &tree_of, store, threads)?;
-    let mut unique: HashSet<ObjectId> = HashSet::new();
-    let mut blobs: HashMap<ObjectId, Vec<Intro>> = HashMap::new();
-    let mut order = Vec::new();
-    for (idx, changed) in per_commit {
-        for (path, id) in changed {
-            out.introductions += 1;
-            unique.insert(id);
-            if !targets.contains(&id) {
-                continue;
-            }
-            let e = blobs.entry(id).or_insert_with(|| {
-                order.push(id);
-                Vec::new()
-            });
-            e.push(Intro {
-                commit: idx,
-                path: path_str(&path),
-            });
-        }
-    }
+    let grouped = group(per_commit, |id| targets.contains(id));
     tracing::debug!(
         "history: {} unique blobs, {} with keys, found by in-memory tree diffs in {:?}",
-        unique.len(),
-        order.len(),
+        grouped.unique.len(),
+        grouped.blobs.len(),
         started.elapsed()
     );
-    out.unique_blobs = unique.len() as u64;
+    out.introductions = grouped.introductions;
+    out.unique_blobs = grouped.unique.len() as u64;
     if let Some(skip) = skip {
-        out.skipped = unique.iter().filter(|id| skip.contains(*id)).count() as u64;
+        out.skipped = grouped
+            .unique
+            .iter()
+            .filter(|id| skip.contains(*id))
+            .count() as u64;
     }
-    let named: HashSet<usize> = blobs.values().flatten().map(|i| i.commit).collect();
+    let named: HashSet<usize> = grouped
+        .blobs
+        .iter()
+        .flat_map(|(_, intros)| intros.iter().map(|i| i.commit))
+        .collect();
     for idx in named {
         let meta = &mut commits[idx];
         if let Some(c) = pass.commits.get(&meta.id) {
@@ -466,13 +482,7 @@ pub fn plan_from_pass(
         }
     }
     out.history.commits = commits;
-    out.history.blobs = order
-        .into_iter()
-        .map(|id| {
-            let intros = blobs.remove(&id).unwrap_or_default();
-            (id, intros)
-        })
-        .collect();
+    out.history.blobs = grouped.blobs;
     Ok(Some(out))
 }
 
