@@ -5,7 +5,7 @@
 //! reverted and re-applied, the same config in many branches) is listed once, with every
 //! (commit, path) that introduced it.
 
-use super::objects::{CommitRec, ObjectPass, TreeStore};
+use super::objects::{CommitRec, ObjectPass, TreeStore, commit_meta};
 use super::tree_diff::{Differ, introduced_in_store};
 use super::{Repository, fail, path_str};
 use crate::error::{Error, Result};
@@ -137,6 +137,21 @@ fn endpoints(repo: &Repository, sel: &Selection) -> Result<(Vec<ObjectId>, Vec<O
     })
 }
 
+/// The object of commit `id`.
+fn read_commit<'b>(repo: &Repository, id: &ObjectId, buf: &'b mut Vec<u8>) -> Result<&'b [u8]> {
+    let obj = repo
+        .objects
+        .find(id, buf)
+        .map_err(|e| fail(format!("reading commit {id}"), e))?;
+    if obj.kind != gix::objs::Kind::Commit {
+        return Err(fail(
+            format!("reading commit {id}"),
+            format!("a {}", obj.kind),
+        ));
+    }
+    Ok(obj.data)
+}
+
 /// Trees and parents of the walked commits, by walk index.
 #[derive(Default)]
 struct Walked {
@@ -162,18 +177,9 @@ impl Walked {
         buf: &mut Vec<u8>,
         commits: &mut Vec<CommitMeta>,
     ) -> Result<&[ObjectId]> {
-        let obj = repo
-            .objects
-            .find(&id, buf)
-            .map_err(|e| fail(format!("reading commit {id}"), e))?;
-        if obj.kind != gix::objs::Kind::Commit {
-            return Err(fail(
-                format!("reading commit {id}"),
-                format!("a {}", obj.kind),
-            ));
-        }
-        let c = CommitRec::parse(&id, obj.data, repo.object_hash())?;
-        let meta = c.meta(&id, repo.object_hash())?;
+        let data = read_commit(repo, &id, buf)?;
+        let c = CommitRec::parse(&id, data, repo.object_hash())?;
+        let meta = commit_meta(&id, data, repo.object_hash())?;
         self.push(&c, meta, commits);
         Ok(self.parents_of.last().map_or(&[], Vec::as_slice))
     }
@@ -475,11 +481,11 @@ pub fn plan_from_pass(
         .iter()
         .flat_map(|(_, intros)| intros.iter().map(|i| i.commit))
         .collect();
+    let mut buf = Vec::new();
     for idx in named {
-        let meta = &mut commits[idx];
-        if let Some(c) = pass.commits.get(&meta.id) {
-            *meta = c.meta(&meta.id, repo.object_hash())?;
-        }
+        let id = commits[idx].id;
+        let data = read_commit(repo, &id, &mut buf)?;
+        commits[idx] = commit_meta(&id, data, repo.object_hash())?;
     }
     out.history.commits = commits;
     out.history.blobs = grouped.blobs;

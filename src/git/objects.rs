@@ -33,29 +33,19 @@ pub trait BlobVisitor: Clone + Send {
     fn blob(&mut self, id: &gix::oid, data: &[u8]);
 }
 
-/// A commit as the history walk needs it: tree and parents parsed, the rest kept raw
-/// until a report needs it ([`CommitRec::meta`]). Its `Debug` leaves the raw object out
-/// (a message may hold a key).
-#[derive(Clone)]
+/// A commit as the history walk needs it: its tree and parents. Author, date and subject
+/// are read again for the few commits a report names ([`commit_meta`]): keeping every
+/// commit object would cost a big repository's whole commit history in memory.
+#[derive(Debug, Clone)]
 pub struct CommitRec {
     /// Its root tree.
     pub tree: ObjectId,
     /// Its parents, in order.
     pub parents: Vec<ObjectId>,
-    raw: Box<[u8]>,
-}
-
-impl std::fmt::Debug for CommitRec {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CommitRec")
-            .field("tree", &self.tree)
-            .field("parents", &self.parents)
-            .finish_non_exhaustive()
-    }
 }
 
 impl CommitRec {
-    /// Parses the tree and parents of commit `id`, keeping the object for [`Self::meta`].
+    /// Parses the tree and parents of commit `id`.
     pub fn parse(id: &gix::oid, data: &[u8], hash: gix::hash::Kind) -> Result<CommitRec> {
         use gix::objs::commit::ref_iter::Token;
         let bad = |e: &dyn std::fmt::Display| fail(format!("parsing commit {id}"), e);
@@ -69,32 +59,28 @@ impl CommitRec {
                 Err(e) => return Err(bad(&e)),
             }
         }
-        Ok(CommitRec {
-            tree,
-            parents,
-            raw: data.into(),
-        })
+        Ok(CommitRec { tree, parents })
     }
+}
 
-    /// Author, time and subject, for reports.
-    pub fn meta(&self, id: &gix::oid, hash: gix::hash::Kind) -> Result<CommitMeta> {
-        let c = gix::objs::CommitRef::from_bytes(&self.raw, hash)
-            .map_err(|e| fail(format!("parsing commit {id}"), e))?;
-        let (author, time, offset) = match c.author() {
-            Ok(a) => {
-                let t = a.time().unwrap_or_default();
-                (a.name.to_string(), t.seconds, t.offset)
-            }
-            Err(_) => (String::new(), 0, 0),
-        };
-        Ok(CommitMeta {
-            id: id.to_owned(),
-            author,
-            time,
-            offset,
-            subject: c.message().summary().to_string(),
-        })
-    }
+/// Author, time and subject of commit `id` (its object `data`), for reports.
+pub fn commit_meta(id: &gix::oid, data: &[u8], hash: gix::hash::Kind) -> Result<CommitMeta> {
+    let c = gix::objs::CommitRef::from_bytes(data, hash)
+        .map_err(|e| fail(format!("parsing commit {id}"), e))?;
+    let (author, time, offset) = match c.author() {
+        Ok(a) => {
+            let t = a.time().unwrap_or_default();
+            (a.name.to_string(), t.seconds, t.offset)
+        }
+        Err(_) => (String::new(), 0, 0),
+    };
+    Ok(CommitMeta {
+        id: id.to_owned(),
+        author,
+        time,
+        offset,
+        subject: c.message().summary().to_string(),
+    })
 }
 
 /// Bytes of one arena block (blocks are never reallocated, so never copied).
