@@ -20,7 +20,7 @@ pub fn run(args: &StatusArgs, out: &mut dyn Write) -> Result<Exit> {
     let s = Settings::load(&args.config)?;
     let store = Store::open(&s.state)?;
     let now = chrono::Utc::now();
-    let tz = s.daemon.time_zone.0;
+    let tz = &s.daemon.time_zone;
     let mut jobs_out = Vec::new();
     for ws in &s.daemon.workspace {
         let name = jobs::audit_job(ws);

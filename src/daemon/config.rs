@@ -175,16 +175,18 @@ impl Schedule {
     /// The first tick strictly after `t`, in zone `tz` (DST-aware: a wall-clock time
     /// skipped by a spring-forward gap runs once when the gap ends; one repeated by a
     /// fall-back runs once).
-    pub fn next_after(&self, t: DateTime<Utc>, tz: chrono_tz::Tz) -> Option<DateTime<Utc>> {
-        let local = t.with_timezone(&tz);
-        self.cron
-            .find_next_occurrence(&local, false)
-            .ok()
-            .map(|n| n.with_timezone(&Utc))
+    pub fn next_after(&self, t: DateTime<Utc>, tz: &Zone) -> Option<DateTime<Utc>> {
+        let nanos = i32::try_from(t.timestamp_subsec_nanos()).ok()?;
+        let local = jiff::Timestamp::new(t.timestamp(), nanos)
+            .ok()?
+            .to_zoned(tz.0.clone());
+        let next = self.cron.find_next_occurrence(&local, false).ok()?;
+        let ts = next.timestamp();
+        DateTime::from_timestamp(ts.as_second(), u32::try_from(ts.subsec_nanosecond()).ok()?)
     }
 
     /// Whether a tick fell in `(since, now]`: a run was missed.
-    pub fn missed(&self, since: DateTime<Utc>, now: DateTime<Utc>, tz: chrono_tz::Tz) -> bool {
+    pub fn missed(&self, since: DateTime<Utc>, now: DateTime<Utc>, tz: &Zone) -> bool {
         self.next_after(since, tz).is_some_and(|n| n <= now)
     }
 }
@@ -198,20 +200,28 @@ impl<'de> Deserialize<'de> for Schedule {
     }
 }
 
-/// An IANA time zone.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Zone(pub chrono_tz::Tz);
+/// An IANA time zone, from the system's tz database (`/usr/share/zoneinfo`) or, where
+/// the machine has none, the copy built into keywarden (jiff's).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Zone(pub jiff::tz::TimeZone);
 
 impl Default for Zone {
     fn default() -> Self {
-        Zone(chrono_tz::UTC)
+        Zone(jiff::tz::TimeZone::UTC)
+    }
+}
+
+impl Zone {
+    /// The zone named `name` (IANA, e.g. `Europe/Berlin`).
+    pub fn named(name: &str) -> Option<Zone> {
+        jiff::tz::TimeZone::get(name).ok().map(Zone)
     }
 }
 
 impl<'de> Deserialize<'de> for Zone {
     fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        s.parse::<chrono_tz::Tz>().map(Zone).map_err(|_| {
+        Zone::named(&s).ok_or_else(|| {
             serde::de::Error::custom(format!(
                 "unknown time zone {s:?}; use an IANA name such as \"UTC\" or \"Europe/Berlin\""
             ))
@@ -394,16 +404,16 @@ mod tests {
     fn seconds_are_optional_and_ticks_are_strictly_after() {
         let s = Schedule::parse("*/10 * * * * *").unwrap();
         let t = utc(2026, 1, 1, 0, 0, 0).unwrap();
-        assert_eq!(s.next_after(t, chrono_tz::UTC), utc(2026, 1, 1, 0, 0, 10));
+        assert_eq!(s.next_after(t, &Zone::default()), utc(2026, 1, 1, 0, 0, 10));
         let m = Schedule::parse("30 7 * * *").unwrap();
-        assert_eq!(m.next_after(t, chrono_tz::UTC), utc(2026, 1, 1, 7, 30, 0));
+        assert_eq!(m.next_after(t, &Zone::default()), utc(2026, 1, 1, 7, 30, 0));
         assert!(Schedule::parse("61 * * * *").is_err());
         assert!(Schedule::parse("every day").is_err());
     }
 
     #[test]
     fn dst_gap_and_overlap_in_berlin() {
-        let tz: chrono_tz::Tz = "Europe/Berlin".parse().unwrap();
+        let tz = &Zone::named("Europe/Berlin").unwrap();
         // 02:30 does not exist on 2026-03-29 (clocks jump 02:00 → 03:00).
         let s = Schedule::parse("0 30 2 * * *").unwrap();
         let before = utc(2026, 3, 28, 12, 0, 0).unwrap();
@@ -464,7 +474,7 @@ mod tests {
     fn missed_tick() {
         let s = Schedule::parse("0 0 7 * * *").unwrap();
         let last = utc(2026, 1, 1, 7, 0, 0).unwrap();
-        let tz = chrono_tz::UTC;
+        let tz = &Zone::default();
         assert!(!s.missed(last, utc(2026, 1, 2, 6, 59, 59).unwrap(), tz));
         assert!(s.missed(last, utc(2026, 1, 2, 7, 0, 0).unwrap(), tz));
     }

@@ -185,14 +185,14 @@ impl Generation {
         // Loops are built first and spawned only once everything fallible (the watcher)
         // has started: a generation that cannot start leaves no half-run job behind.
         let mut pending: Vec<std::pin::Pin<Box<dyn Future<Output = ()> + Send>>> = Vec::new();
-        let tz = s.daemon.time_zone.0;
+        let tz = &s.daemon.time_zone;
         for (i, ws) in s.daemon.workspace.iter().enumerate() {
             let name = jobs::audit_job(ws);
             let first = catch_up(&s, &name, ws.schedule.clone(), clock.now());
             let l = JobLoop {
                 name: name.clone(),
                 schedule: Some(ws.schedule.clone()),
-                tz,
+                tz: tz.clone(),
                 clock: clock.clone(),
                 first,
                 kicks: None,
@@ -222,7 +222,7 @@ impl Generation {
             let l = JobLoop {
                 name: name.clone(),
                 schedule: t.schedule.clone(),
-                tz,
+                tz: tz.clone(),
                 clock: clock.clone(),
                 first: Some(Trigger::Start),
                 kicks,
@@ -278,7 +278,7 @@ fn catch_up(
         .inspect_err(|e| tracing::warn!(job, "cannot read the last run: {e}"))
         .ok()??;
     let since = DateTime::from_timestamp_millis(last.started_at)?;
-    schedule.missed(since, now, s.daemon.time_zone.0).then(|| {
+    schedule.missed(since, now, &s.daemon.time_zone).then(|| {
         tracing::info!(job, "a run was missed since {since}: catching up");
         Trigger::CatchUp
     })

@@ -59,7 +59,7 @@ pub struct JobLoop {
     /// Its schedule, if any.
     pub schedule: Option<Schedule>,
     /// The zone the schedule is read in.
-    pub tz: chrono_tz::Tz,
+    pub tz: super::config::Zone,
     /// The clock.
     pub clock: Arc<dyn Clock>,
     /// What to run first (catch-up or start), decided by the caller.
@@ -89,7 +89,7 @@ impl JobLoop {
             let next = self
                 .schedule
                 .as_ref()
-                .and_then(|s| s.next_after(now, self.tz));
+                .and_then(|s| s.next_after(now, &self.tz));
             let wait = next
                 .map(|n| (n - now).to_std().unwrap_or_default())
                 .unwrap_or(std::time::Duration::from_secs(86_400 * 365));
@@ -101,7 +101,7 @@ impl JobLoop {
                     run(Trigger::Schedule, next).await;
                     let after = self.clock.now();
                     if let (Some(s), Some(n)) = (&self.schedule, next)
-                        && s.next_after(n, self.tz).is_some_and(|t| t < after)
+                        && s.next_after(n, &self.tz).is_some_and(|t| t < after)
                     {
                         tracing::warn!(job = %self.name, "the run outlasted its next tick; that tick is skipped, not run twice");
                     }
@@ -149,7 +149,7 @@ mod tests {
         let l = JobLoop {
             name: "t".into(),
             schedule: Some(Schedule::parse("* * * * * *").unwrap()),
-            tz: chrono_tz::UTC,
+            tz: Default::default(),
             clock: clock.clone(),
             first: Some(Trigger::CatchUp),
             kicks: None,
@@ -193,7 +193,7 @@ mod tests {
         let l = JobLoop {
             name: "w".into(),
             schedule: None,
-            tz: chrono_tz::UTC,
+            tz: Default::default(),
             clock: Arc::new(SystemClock),
             first: None,
             kicks: Some(kicks),
