@@ -398,6 +398,8 @@ pub struct FullPlan {
     pub introductions: u64,
     /// Unique blobs of the history that were in the skip set.
     pub skipped: u64,
+    /// Every blob the history holds.
+    pub reachable: HashSet<ObjectId>,
 }
 
 /// The commits every ref and HEAD point to: read them before an [`ObjectPass`], so that
@@ -489,6 +491,7 @@ pub fn plan_from_pass(
     }
     out.history.commits = commits;
     out.history.blobs = grouped.blobs;
+    out.reachable = grouped.unique;
     Ok(Some(out))
 }
 

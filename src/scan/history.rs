@@ -179,7 +179,13 @@ fn scan_all(
         bytes,
         introductions: full.introductions,
         skipped: full.skipped,
-        clean: clean.into_inner().unwrap_or_else(|e| e.into_inner()),
+        // Only what the history holds: a dangling blob is no use to the next skip set.
+        clean: clean
+            .into_inner()
+            .unwrap_or_else(|e| e.into_inner())
+            .into_iter()
+            .filter(|id| full.reachable.contains(id))
+            .collect(),
     };
     let t = std::time::Instant::now();
     let r = attribute(engine, repo, &plan, hits, totals).map(Some);
