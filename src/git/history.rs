@@ -6,7 +6,7 @@
 //! (commit, path) that introduced it.
 
 use super::objects::{CommitRec, ObjectPass, TreeStore, commit_meta};
-use super::tree_diff::{Differ, introduced_in_store};
+use super::tree_diff::Differ;
 use super::{Repository, fail, path_str};
 use crate::error::{Error, Result};
 use gix::ObjectId;
@@ -200,9 +200,8 @@ fn diff_all(
 ) -> Result<Changed> {
     let n = trees.len();
     let threads = threads.clamp(1, 16).min(n.div_ceil(500).max(1));
-    let hash = repo.object_hash();
     let work = |repo: &Repository, lo: usize, hi: usize| -> Result<Changed> {
-        let mut differ = Differ::with_store(store);
+        let mut differ = Differ::new(repo, store);
         let mut buf = Vec::new();
         let mut out = Vec::with_capacity(hi - lo);
         for idx in (lo..hi).rev() {
@@ -218,16 +217,6 @@ fn diff_all(
                         .tree(),
                 };
                 parent_trees.push(t);
-            }
-            if let Some(store) = store
-                && parent_trees.len() <= 1
-            {
-                let mut changed = Vec::new();
-                let first = parent_trees.first().copied();
-                if introduced_in_store(store, hash, trees[idx], first, &mut changed).is_some() {
-                    out.push((idx, changed));
-                    continue;
-                }
             }
             out.push((idx, differ.introduced(repo, trees[idx], &parent_trees)?));
         }

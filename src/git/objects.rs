@@ -93,8 +93,8 @@ pub struct TreeStore {
     index: gix::hashtable::HashMap<ObjectId, (u32, u32, u32)>,
     blocks: Vec<Vec<u8>>,
     size: usize,
-    /// Trees were left out because the budget was reached.
-    pub partial: bool,
+    /// A tree was left out (over budget): said once in the log.
+    full: bool,
 }
 
 impl TreeStore {
@@ -110,7 +110,13 @@ impl TreeStore {
             return;
         }
         if self.size + data.len() > TREE_BUDGET {
-            self.partial = true;
+            if !self.full {
+                self.full = true;
+                tracing::debug!(
+                    "history: trees over {} MiB are read again when compared",
+                    TREE_BUDGET >> 20
+                );
+            }
             return;
         }
         let fits = self
@@ -128,15 +134,13 @@ impl TreeStore {
         let at = (n - 1, block.len(), data.len());
         block.extend_from_slice(data);
         self.size += data.len();
-        match (
+        // Otherwise not kept: compared from the object database instead.
+        if let (Ok(b), Ok(s), Ok(l)) = (
             u32::try_from(at.0),
             u32::try_from(at.1),
             u32::try_from(at.2),
         ) {
-            (Ok(b), Ok(s), Ok(l)) => {
-                self.index.insert(id, (b, s, l));
-            }
-            _ => self.partial = true,
+            self.index.insert(id, (b, s, l));
         }
     }
 }
@@ -146,7 +150,7 @@ impl TreeStore {
 pub struct ObjectPass {
     /// Every commit object, by id.
     pub commits: gix::hashtable::HashMap<ObjectId, CommitRec>,
-    /// Every tree object (see [`TreeStore::partial`]).
+    /// Every tree object, up to a memory budget (the rest are read again when needed).
     pub trees: TreeStore,
     /// Blob objects read (each once, even when several packs hold it).
     pub blobs: u64,

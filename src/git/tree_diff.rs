@@ -1,6 +1,7 @@
 //! Tree comparison for history scans: which blobs a commit introduced, against its
-//! parents' trees. A recursive merge-join of sorted trees in git's order that skips
-//! identical subtrees by id, with a cache of decoded trees.
+//! parents' trees. A recursive merge-join of raw trees in git's order that skips
+//! identical subtrees by id, reading trees from the one-pass [`TreeStore`] when there is
+//! one and from the object database (cached) otherwise.
 
 use super::objects::TreeStore;
 use super::{Repository, fail};
@@ -8,25 +9,7 @@ use crate::error::Result;
 use gix::ObjectId;
 use gix::objs::FindExt;
 use std::collections::HashMap;
-
-/// A decoded tree in two allocations: names back to back, and (name end, mode, id).
-#[derive(Default)]
-struct Entries {
-    names: Vec<u8>,
-    items: Vec<(u32, gix::objs::tree::EntryMode, ObjectId)>,
-}
-
-impl Entries {
-    fn len(&self) -> usize {
-        self.items.len()
-    }
-
-    fn get(&self, i: usize) -> Option<(&[u8], gix::objs::tree::EntryMode, ObjectId)> {
-        let (end, mode, id) = *self.items.get(i)?;
-        let start = if i == 0 { 0 } else { self.items[i - 1].0 };
-        Some((&self.names[start as usize..end as usize], mode, id))
-    }
-}
+use std::rc::Rc;
 
 /// Git's tree order: names compared bytewise, a tree's name as if it ended in `/`.
 fn git_order(a: &[u8], a_tree: bool, b: &[u8], b_tree: bool) -> std::cmp::Ordering {
@@ -41,51 +24,73 @@ fn git_order(a: &[u8], a_tree: bool, b: &[u8], b_tree: bool) -> std::cmp::Orderi
     })
 }
 
-/// Tree comparison with a cache of decoded trees, reading trees from a [`TreeStore`]
-/// when one is given and from the object database otherwise.
-#[derive(Default)]
+/// A tree's raw bytes: borrowed from the store, or read from the object database.
+enum Raw<'a> {
+    Stored(&'a [u8]),
+    Read(Rc<[u8]>),
+}
+
+impl std::ops::Deref for Raw<'_> {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match self {
+            Raw::Stored(b) => b,
+            Raw::Read(b) => b,
+        }
+    }
+}
+
+/// Tree comparison: trees from a [`TreeStore`] when one is given and has them, else from
+/// the object database, kept in a cache (the parent's trees are the next commit's).
 pub(crate) struct Differ<'a> {
     buf: Vec<u8>,
-    cache: HashMap<ObjectId, std::rc::Rc<Entries>>,
+    cache: HashMap<ObjectId, Rc<[u8]>>,
     store: Option<&'a TreeStore>,
+    hash: gix::hash::Kind,
 }
 
 impl<'a> Differ<'a> {
-    /// A differ that reads trees from `store` first.
-    pub(crate) fn with_store(store: Option<&'a TreeStore>) -> Self {
+    /// A differ for `repo` that reads trees from `store` first.
+    pub(crate) fn new(repo: &Repository, store: Option<&'a TreeStore>) -> Self {
         Differ {
+            buf: Vec::new(),
+            cache: HashMap::new(),
             store,
-            ..Differ::default()
+            hash: repo.object_hash(),
         }
     }
 
-    fn entries(&mut self, repo: &Repository, id: ObjectId) -> Result<std::rc::Rc<Entries>> {
-        if let Some(e) = self.cache.get(&id) {
-            return Ok(e.clone());
+    fn raw(&mut self, repo: &Repository, id: ObjectId) -> Result<Raw<'a>> {
+        if let Some(b) = self.store.and_then(|s| s.get(&id)) {
+            return Ok(Raw::Stored(b));
         }
-        let t = match self.store.and_then(|s| s.get(&id)) {
-            Some(raw) => gix::objs::TreeRef::from_bytes(raw, repo.object_hash())
-                .map_err(|e| fail(format!("parsing tree {id}"), e))?,
-            None => repo
-                .objects
-                .find_tree(&id, &mut self.buf)
-                .map_err(|e| fail(format!("reading tree {id}"), e))?,
-        };
-        let mut v = Entries {
-            names: Vec::with_capacity(t.entries.len() * 16),
-            items: Vec::with_capacity(t.entries.len()),
-        };
-        for e in &t.entries {
-            v.names.extend_from_slice(e.filename);
-            v.items
-                .push((v.names.len() as u32, e.mode, e.oid.to_owned()));
+        if let Some(b) = self.cache.get(&id) {
+            return Ok(Raw::Read(b.clone()));
         }
-        let v = std::rc::Rc::new(v);
+        let obj = repo
+            .objects
+            .find(&id, &mut self.buf)
+            .map_err(|e| fail(format!("reading tree {id}"), e))?;
+        if obj.kind != gix::objs::Kind::Tree {
+            return Err(fail(
+                format!("reading tree {id}"),
+                format!("a {}", obj.kind),
+            ));
+        }
+        let b: Rc<[u8]> = obj.data.into();
         if self.cache.len() > 100_000 {
             self.cache.clear();
         }
-        self.cache.insert(id, v.clone());
-        Ok(v)
+        self.cache.insert(id, b.clone());
+        Ok(Raw::Read(b))
+    }
+
+    fn entries<'r>(&self, raw: &'r [u8]) -> RawEntries<'r> {
+        RawEntries {
+            data: raw,
+            id_len: self.hash.len_in_bytes(),
+        }
     }
 
     /// Blobs (regular files) of `tree` that differ from the same path in every parent.
@@ -126,14 +131,19 @@ impl<'a> Differ<'a> {
         let mut at = tree;
         let mut parts = path.split(|b| *b == b'/').peekable();
         while let Some(part) = parts.next() {
-            let entries = self.entries(repo, at)?;
+            let raw = self.raw(repo, at)?;
             let last = parts.peek().is_none();
-            match (0..entries.len())
-                .filter_map(|i| entries.get(i))
-                .find(|(n, m, _)| *n == part && m.is_tree() != last)
-            {
-                Some((_, _, id)) if last => return Ok(Some(id)),
-                Some((_, _, id)) => at = id,
+            let mut found = None;
+            for e in self.entries(&raw) {
+                let e = e.map_err(|()| malformed(at))?;
+                if e.name == part && e.mode.is_tree() != last {
+                    found = Some(e.id.to_owned());
+                    break;
+                }
+            }
+            match found {
+                Some(id) if last => return Ok(Some(id)),
+                Some(id) => at = id,
                 None => return Ok(None),
             }
         }
@@ -141,7 +151,10 @@ impl<'a> Differ<'a> {
     }
 
     /// Recursive merge-join of two sorted trees: the blobs of `new` that `old` does not
-    /// have at the same path. Identical subtrees are skipped by id.
+    /// have at the same path. Identical subtrees are skipped by id; two versions of a
+    /// directory usually differ in an entry or two, so the common leading entries are
+    /// skipped by a byte compare, and the walk stops once what is left of both trees is
+    /// the same bytes.
     fn diff(
         &mut self,
         repo: &Repository,
@@ -153,67 +166,81 @@ impl<'a> Differ<'a> {
         if old == Some(new) {
             return Ok(());
         }
-        let new_entries = self.entries(repo, new)?;
-        let old_entries = match old {
-            Some(o) => self.entries(repo, o)?,
-            None => std::rc::Rc::new(Entries::default()),
+        let new_tree = self.raw(repo, new)?;
+        let old_tree = match old {
+            Some(o) => self.raw(repo, o)?,
+            None => Raw::Stored(&[]),
         };
-        let mut j = 0;
-        for i in 0..new_entries.len() {
-            let Some((name, mode, id)) = new_entries.get(i) else {
-                break;
+        let (mut new_raw, mut old_raw): (&[u8], &[u8]) = (&new_tree, &old_tree);
+        let suffix = common_suffix(old_raw, new_raw);
+        if !old_raw.is_empty() {
+            let same = common_prefix(old_raw, new_raw);
+            // The new tree's entries are all the old one's first entries (or it is empty).
+            if same == new_raw.len() {
+                return Ok(());
+            }
+            // Entries before the one holding the first difference are the same in both.
+            let start = entry_start(new_raw, same, self.hash.len_in_bytes())
+                .ok_or_else(|| malformed(new))?;
+            new_raw = &new_raw[start..];
+            old_raw = &old_raw[start..];
+        }
+        let mut olds = self.entries(old_raw);
+        let mut news = self.entries(new_raw);
+        let mut pending: Option<RawEntry<'_>> = None;
+        loop {
+            // What is left of both is the same bytes, starting at an entry: done.
+            if pending.is_none() && news.data.len() <= suffix && news.data == olds.data {
+                return Ok(());
+            }
+            let Some(entry) = news.next() else {
+                return Ok(());
             };
-            let is_tree = mode.is_tree();
-            // Advance in `old` to the first entry not before this one.
-            let mut same: Option<(gix::objs::tree::EntryMode, ObjectId)> = None;
-            while let Some((on, om, oid)) = old_entries.get(j) {
-                match git_order(on, om.is_tree(), name, is_tree) {
-                    std::cmp::Ordering::Less => j += 1,
+            let entry = entry.map_err(|()| malformed(new))?;
+            let is_tree = entry.mode.is_tree();
+            let mut same: Option<(gix::objs::tree::EntryMode, &gix::oid)> = None;
+            loop {
+                let o = match pending.take() {
+                    Some(o) => o,
+                    None => match olds.next() {
+                        None => break,
+                        Some(o) => o.map_err(|()| malformed(old.unwrap_or(new)))?,
+                    },
+                };
+                match git_order(o.name, o.mode.is_tree(), entry.name, is_tree) {
+                    std::cmp::Ordering::Less => {}
                     std::cmp::Ordering::Equal => {
-                        same = Some((om, oid));
-                        j += 1;
+                        same = Some((o.mode, o.id));
                         break;
                     }
-                    std::cmp::Ordering::Greater => break,
+                    std::cmp::Ordering::Greater => {
+                        pending = Some(o);
+                        break;
+                    }
                 }
             }
-            if same.is_some_and(|(_, oid)| oid == id) {
+            if same.is_some_and(|(_, oid)| oid == entry.id) {
                 continue;
             }
             let len = prefix.len();
             if !prefix.is_empty() {
                 prefix.push(b'/');
             }
-            prefix.extend_from_slice(name);
+            prefix.extend_from_slice(entry.name);
             if is_tree {
-                let sub = same.filter(|(m, _)| m.is_tree()).map(|(_, i)| i);
-                self.diff(repo, sub, id, prefix, out)?;
-            } else if mode.is_blob() {
-                out.push((prefix.clone(), id));
+                let sub = same.filter(|(m, _)| m.is_tree()).map(|(_, i)| i.to_owned());
+                self.diff(repo, sub, entry.id.to_owned(), prefix, out)?;
+            } else if entry.mode.is_blob() {
+                out.push((prefix.clone(), entry.id.to_owned()));
             }
             prefix.truncate(len);
         }
-        Ok(())
     }
 }
 
-/// [`Differ::introduced`] for a commit with at most one parent, on raw trees in `store`
-/// without decoding them into memory: a merge-join of two entry iterators. `None` when
-/// a tree is not in the store or does not parse (the caller then asks a [`Differ`],
-/// which reads the object database and reports errors).
-pub(crate) fn introduced_in_store(
-    store: &TreeStore,
-    hash: gix::hash::Kind,
-    tree: ObjectId,
-    parent: Option<ObjectId>,
-    out: &mut Vec<(Vec<u8>, ObjectId)>,
-) -> Option<()> {
-    let start = out.len();
-    let done = diff_raw(store, hash, parent, tree, &mut Vec::new(), out);
-    if done.is_none() {
-        out.truncate(start);
-    }
-    done
+/// A tree that does not parse.
+fn malformed(id: ObjectId) -> crate::Error {
+    fail(format!("parsing tree {id}"), "malformed entry")
 }
 
 /// Length of the common prefix of `a` and `b` (compared a block at a time).
@@ -304,96 +331,6 @@ impl<'a> Iterator for RawEntries<'a> {
     }
 }
 
-/// The merge-join of [`Differ::diff`] on raw trees. Two versions of a directory usually
-/// differ in an entry or two: the common leading entries are skipped by a byte compare,
-/// and the walk stops once what is left of both trees is the same bytes.
-fn diff_raw(
-    store: &TreeStore,
-    hash: gix::hash::Kind,
-    old: Option<ObjectId>,
-    new: ObjectId,
-    prefix: &mut Vec<u8>,
-    out: &mut Vec<(Vec<u8>, ObjectId)>,
-) -> Option<()> {
-    if old == Some(new) {
-        return Some(());
-    }
-    let id_len = hash.len_in_bytes();
-    let mut new_raw = store.get(&new)?;
-    let mut old_raw: &[u8] = match old {
-        Some(o) => store.get(&o)?,
-        None => &[],
-    };
-    let suffix = common_suffix(old_raw, new_raw);
-    if !old_raw.is_empty() {
-        let same = common_prefix(old_raw, new_raw);
-        // The new tree's entries are all the old one's first entries (or it is empty).
-        if same == new_raw.len() {
-            return Some(());
-        }
-        // Entries before the one holding the first difference are the same in both.
-        let start = entry_start(new_raw, same, id_len)?;
-        new_raw = &new_raw[start..];
-        old_raw = &old_raw[start..];
-    }
-    let mut olds = RawEntries {
-        data: old_raw,
-        id_len,
-    };
-    let mut pending: Option<RawEntry<'_>> = None;
-    let mut news = RawEntries {
-        data: new_raw,
-        id_len,
-    };
-    loop {
-        // What is left of both is the same bytes, starting at an entry: done.
-        if pending.is_none() && news.data.len() <= suffix && news.data == olds.data {
-            return Some(());
-        }
-        let Some(entry) = news.next() else {
-            return Some(());
-        };
-        let entry = entry.ok()?;
-        let is_tree = entry.mode.is_tree();
-        let mut same: Option<(gix::objs::tree::EntryMode, &gix::oid)> = None;
-        loop {
-            let o = match pending.take() {
-                Some(o) => o,
-                None => match olds.next() {
-                    None => break,
-                    Some(o) => o.ok()?,
-                },
-            };
-            match git_order(o.name, o.mode.is_tree(), entry.name, is_tree) {
-                std::cmp::Ordering::Less => {}
-                std::cmp::Ordering::Equal => {
-                    same = Some((o.mode, o.id));
-                    break;
-                }
-                std::cmp::Ordering::Greater => {
-                    pending = Some(o);
-                    break;
-                }
-            }
-        }
-        if same.is_some_and(|(_, oid)| oid == entry.id) {
-            continue;
-        }
-        let len = prefix.len();
-        if !prefix.is_empty() {
-            prefix.push(b'/');
-        }
-        prefix.extend_from_slice(entry.name);
-        if is_tree {
-            let sub = same.filter(|(m, _)| m.is_tree()).map(|(_, i)| i.to_owned());
-            diff_raw(store, hash, sub, entry.id.to_owned(), prefix, out)?;
-        } else if entry.mode.is_blob() {
-            out.push((prefix.clone(), entry.id.to_owned()));
-        }
-        prefix.truncate(len);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -422,7 +359,8 @@ mod tests {
         String::from_utf8(out.stdout).unwrap()
     }
 
-    /// The in-memory diff on raw trees finds exactly what the decoding differ finds, on
+    /// The diff on trees kept from the object pass finds exactly what it finds on trees
+    /// read from the object database (gix's lookup and pack decoding), on
     /// the shapes that make merge-joins go wrong: entries added first and last, deleted,
     /// a file that becomes a directory of the same name, names that sort differently as
     /// trees (`a-b` against `a/`), symlinks, modes, a big directory changed at both ends,
@@ -480,29 +418,23 @@ mod tests {
 
         let repo = crate::git::open(d).unwrap();
         let pass = read_all(&repo, 1, Ignore).unwrap().unwrap();
-        let hash = repo.object_hash();
         let commits = git(d, &["rev-list", "main"]);
+        let (mut stored, mut read) = (
+            Differ::new(&repo, Some(&pass.trees)),
+            Differ::new(&repo, None),
+        );
         let mut compared = 0;
         for line in commits.lines() {
             let id = ObjectId::from_hex(line.as_bytes()).unwrap();
             let c = &pass.commits[&id];
-            let parent = c.parents.first().map(|p| pass.commits[p].tree);
-            let mut raw = Vec::new();
-            if introduced_in_store(&pass.trees, hash, c.tree, parent, &mut raw).is_none() {
-                // Git does not store the empty tree; the caller then asks the differ.
-                let empty = ObjectId::empty_tree(hash);
-                assert!(c.tree == empty || parent == Some(empty), "commit {line}");
-                continue;
-            }
-            let parents: Vec<ObjectId> = parent.into_iter().collect();
-            let mut decoded = Differ::default()
-                .introduced(&repo, c.tree, &parents)
-                .unwrap();
-            raw.sort();
-            decoded.sort();
-            assert_eq!(raw, decoded, "commit {line}");
+            let parents: Vec<ObjectId> = c.parents.iter().map(|p| pass.commits[p].tree).collect();
+            let mut from_store = stored.introduced(&repo, c.tree, &parents).unwrap();
+            let mut from_odb = read.introduced(&repo, c.tree, &parents).unwrap();
+            from_store.sort();
+            from_odb.sort();
+            assert_eq!(from_store, from_odb, "commit {line}");
             compared += 1;
         }
-        assert_eq!(compared, 7, "no commit needed the fallback");
+        assert_eq!(compared, 7);
     }
 }
