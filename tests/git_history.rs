@@ -326,6 +326,8 @@ fn packed_loose_and_dangling_objects() {
     let (code, v) = r.scan_json(&["--history"]);
     assert_eq!(code, 1);
     assert_eq!(rows(&v), expect, "{v:#}");
+    // Redacted and fingerprinted only, the dangling blob's key included.
+    assert_no_secret("history json", v.to_string().as_bytes());
     let git = &v["summary"]["git"];
     assert_eq!(git["commits"], 3);
     // README, the prod values and app.py: the dangling blob is not in the history.

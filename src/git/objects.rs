@@ -48,7 +48,8 @@ impl CommitRec {
     /// Parses the tree and parents of commit `id`.
     pub fn parse(id: &gix::oid, data: &[u8], hash: gix::hash::Kind) -> Result<CommitRec> {
         use gix::objs::commit::ref_iter::Token;
-        let bad = |e: &dyn std::fmt::Display| fail(format!("parsing commit {id}"), e);
+        // Not the parser's message: it may quote the object (a key in a message).
+        let bad = |_: &dyn std::fmt::Display| fail(format!("parsing commit {id}"), "malformed");
         let mut tokens = gix::objs::CommitRefIter::from_bytes(data, hash);
         let tree = tokens.tree_id().map_err(|e| bad(&e))?;
         let mut parents = Vec::new();
@@ -66,7 +67,7 @@ impl CommitRec {
 /// Author, time and subject of commit `id` (its object `data`), for reports.
 pub fn commit_meta(id: &gix::oid, data: &[u8], hash: gix::hash::Kind) -> Result<CommitMeta> {
     let c = gix::objs::CommitRef::from_bytes(data, hash)
-        .map_err(|e| fail(format!("parsing commit {id}"), e))?;
+        .map_err(|_| fail(format!("parsing commit {id}"), "malformed"))?;
     let (author, time, offset) = match c.author() {
         Ok(a) => {
             let t = a.time().unwrap_or_default();
@@ -203,7 +204,8 @@ impl Shared {
                         m.insert(id.to_owned(), c);
                     }
                 }
-                Err(e) => self.damaged(&e),
+                // Not the parser's message: it may quote the object (a key in a message).
+                Err(_) => self.damaged(&format!("commit {id} does not parse")),
             },
             gix::objs::Kind::Tag => {}
         }
