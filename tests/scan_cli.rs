@@ -195,6 +195,10 @@ fn encodings_base64_utf16_binary_crlf_no_final_newline() {
     assert_eq!(by_path("k8s/secret.yaml")["line"], 4);
     assert_eq!(by_path("k8s/secret.yaml")["redacted"], "mk_live_4eC3…p7dc");
     assert_eq!(by_path("setup.ps1")["encoding"], "utf16");
+    // Little-endian text read one byte earlier is big-endian text: still one key.
+    let ps1: Vec<_> = f.iter().filter(|x| x["path"] == "setup.ps1").collect();
+    assert_eq!(ps1.len(), 1, "{ps1:#?}");
+    assert_eq!(ps1[0]["column"], 2 + 2 * "$env:MK = \"".len() + 1);
     assert_eq!(by_path("app.bin")["binary"], true);
     assert_eq!(by_path("app.bin")["offset"], 8);
     assert_eq!(
