@@ -258,11 +258,6 @@ pub struct ScanArgs {
     #[arg(long, value_name = "BYTES")]
     pub max_filesize: Option<u64>,
 
-    /// Read big files (4 MiB and more) with read() instead of memory maps. Maps are
-    /// faster, but a file truncated while it is scanned can end the process (SIGBUS).
-    #[arg(long)]
-    pub no_mmap: bool,
-
     /// Glob of paths not to scan (relative to each scanned directory); repeatable.
     #[arg(long, value_name = "GLOB")]
     pub exclude: Vec<String>,

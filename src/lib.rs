@@ -24,9 +24,7 @@
 //! - [`daemon`]: `keywarden daemon`: schedules, file watching, state, systemd protocol.
 //!
 //! Dependencies run one way: commands → engines (scan) and delivery (report) → model.
-// One `unsafe` block in the crate: the read-only memory map of big files in
-// `scan::file` (`--no-mmap` and the daemon avoid it).
-#![deny(unsafe_code)]
+#![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 

@@ -79,7 +79,6 @@ impl ScanSettings {
             .follow(args.follow)
             .threads(args.threads.unwrap_or(0))
             .max_filesize(args.max_filesize.or(repo.scan.max_filesize))
-            .mmap(!args.no_mmap)
             .exclude(exclude);
         if let Some(name) = &args.stdin_path {
             options.stdin_path(name.clone());

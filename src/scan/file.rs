@@ -12,16 +12,12 @@ use std::io::{self, Read};
 pub const CHUNK: usize = 128 * 1024;
 /// Bytes after `limit` that a match starting before it may need.
 const TAIL: usize = B64_LOOKAHEAD + 2 * MAX_KEY_LEN;
-/// Files at least this big are memory-mapped when the caller allows it.
-pub const MMAP_MIN: u64 = 4 * 1024 * 1024;
-/// Bytes mapped at a time (bounds the resident memory a big file costs).
-pub const MMAP_WINDOW: usize = 8 * 1024 * 1024;
 /// Bytes before the unsearched part kept for base64 tokens and the previous line.
 const LOOKBACK: usize = B64_LOOKBEHIND + 4096;
 /// Content markers ("this file declares NODE_ENV=production") are looked for in the
 /// file's first [`CONTENT_REACH`] bytes and within [`CONTENT_REACH`] bytes of the key:
-/// every window, read or mapped, holds that much on each side of a key it reports, so
-/// the context of a key never depends on how its file was read.
+/// every window holds that much on each side of a key it reports, so the context of a
+/// key never depends on where the chunks of its file began.
 pub const CONTENT_REACH: usize = 8 * 1024;
 const _: () = assert!(CONTENT_REACH <= LOOKBACK && CONTENT_REACH <= TAIL);
 
@@ -99,42 +95,27 @@ impl Lines {
 impl<'a> FileScanner<'a> {
     /// A scanner for `db`'s rules.
     pub fn new(db: &'a RuleDb, matcher: &'a Matcher) -> Self {
+        Self::with_buffer(db, matcher, CHUNK)
+    }
+
+    /// A scanner that reads `size` bytes at a time (at least one window's context).
+    fn with_buffer(db: &'a RuleDb, matcher: &'a Matcher, size: usize) -> Self {
         FileScanner {
             db,
             matcher,
-            buf: vec![0; CHUNK],
+            buf: vec![0; size.max(2 * (TAIL + LOOKBACK))],
             raw: Vec::new(),
         }
     }
 
     /// Scans everything `reader` yields. `ctx_path` is the `/`-separated path that
     /// context globs are matched against.
+    ///
+    /// Files are read, never memory-mapped: on the benchmark's 1 GiB of big files, maps
+    /// cost more system time than the copies they save (136 vs 122 ms to map or read
+    /// them all, `benches/compare-ripgrep.sh`), and a file truncated while it is mapped
+    /// would end the process.
     pub fn scan(&mut self, ctx_path: &str, reader: &mut dyn Read) -> io::Result<FileOutcome> {
-        self.scan_source(ctx_path, reader, None, false)
-    }
-
-    /// Scans a regular file. With `mmap`, a file larger than [`MMAP_MIN`] is read through
-    /// memory maps of [`MMAP_WINDOW`] bytes at a time instead of copied chunk by chunk
-    /// (ripgrep's trade-off: a file truncated while it is being scanned can kill the
-    /// process with SIGBUS, so the daemon never maps; the CLI does unless `--no-mmap`).
-    pub fn scan_file(
-        &mut self,
-        ctx_path: &str,
-        file: &std::fs::File,
-        mmap: bool,
-    ) -> io::Result<FileOutcome> {
-        let mut reader = file;
-        self.scan_source(ctx_path, &mut reader, Some(file), mmap)
-    }
-
-    /// Scans `reader`; with `mmap` and `file` (the same file), a big file is mapped.
-    fn scan_source(
-        &mut self,
-        ctx_path: &str,
-        reader: &mut dyn Read,
-        file: Option<&std::fs::File>,
-        mmap: bool,
-    ) -> io::Result<FileOutcome> {
         let mut st = State {
             out: FileOutcome::default(),
             base: 0,
@@ -163,18 +144,7 @@ impl<'a> FileScanner<'a> {
                     Err(e) => return Err(e),
                 }
             }
-            // A big file (the first chunk came back full): map it instead, from the start.
-            if st.first
-                && !eof
-                && mmap
-                && let Some(file) = file
-            {
-                let size = file.metadata()?.len();
-                if size >= MMAP_MIN {
-                    return self.scan_mapped(ctx_path, file, size, st);
-                }
-            }
-            let Some(keep_from) = self.window(ctx_path, &mut st, None, len, eof)? else {
+            let Some(keep_from) = self.window(ctx_path, &mut st, len, eof) else {
                 return Ok(st.out);
             };
             self.buf.copy_within(keep_from..len, 0);
@@ -182,53 +152,11 @@ impl<'a> FileScanner<'a> {
         }
     }
 
-    /// Scans `file` (`size` bytes) through successive memory maps.
-    #[allow(unsafe_code)]
-    fn scan_mapped(
-        &mut self,
-        ctx_path: &str,
-        file: &std::fs::File,
-        size: u64,
-        mut st: State,
-    ) -> io::Result<FileOutcome> {
-        loop {
-            let len = (size - st.base).min(MMAP_WINDOW as u64) as usize;
-            let eof = st.base + len as u64 >= size;
-            // SAFETY: the map is read-only and dropped before this function returns; a
-            // file truncated meanwhile is the documented SIGBUS risk of `--mmap`.
-            let map = unsafe {
-                memmap2::MmapOptions::new()
-                    .offset(st.base)
-                    .len(len)
-                    .populate()
-                    .map(file)?
-            };
-            // Not at the end: the next window starts before this one ends, so it is
-            // not empty.
-            if self
-                .window(ctx_path, &mut st, Some(&map[..]), len, eof)?
-                .is_none()
-            {
-                return Ok(st.out);
-            }
-        }
-    }
-
-    /// Searches one window of the file (`mapped`, or `self.buf[..len]`) that starts at
-    /// `st.base`; `None` at the end of the file, else the offset in the window from which
-    /// the next window starts (`st` already moved there).
-    fn window(
-        &mut self,
-        ctx_path: &str,
-        st: &mut State,
-        mapped: Option<&[u8]>,
-        len: usize,
-        eof: bool,
-    ) -> io::Result<Option<usize>> {
-        let buf = match mapped {
-            Some(m) => m,
-            None => &self.buf[..len],
-        };
+    /// Searches the window `self.buf[..len]`, which starts at `st.base` of the file;
+    /// `None` at the end of the file, else the offset in the window from which the next
+    /// window starts (`st` already moved there).
+    fn window(&mut self, ctx_path: &str, st: &mut State, len: usize, eof: bool) -> Option<usize> {
+        let buf = &self.buf[..len];
         if st.first {
             let head = &buf[..len.min(8192)];
             let bom = head.starts_with(&[0xff, 0xfe]) || head.starts_with(&[0xfe, 0xff]);
@@ -236,61 +164,48 @@ impl<'a> FileScanner<'a> {
             st.first = false;
         }
         let limit = if eof { len } else { len.saturating_sub(TAIL) };
-        // A map is searched CHUNK bytes at a time, counting lines as it goes, so the
-        // bytes are still in cache for the line count (the whole buffer stays the
-        // haystack: matches may look ahead or behind a step).
-        let mut step_from = st.from;
-        loop {
-            let step_to = (step_from + CHUNK).min(limit);
-            self.raw.clear();
-            self.matcher.find(
-                self.db,
-                buf,
-                step_from,
-                step_to,
-                st.out.binary,
-                &mut st.b64_done,
-                &mut self.raw,
-            );
-            for m in self.raw.drain(..) {
-                let abs = st.base + m.start as u64;
-                st.lines.advance(buf, st.base, abs);
-                let line_start = st.lines.last_nl.map_or(0, |n| n + 1);
-                let pos = (st.lines.newlines + 1, abs - line_start + 1, abs);
-                let head = match &st.head {
-                    Some(h) => &h[..],
-                    None => &buf[..buf.len().min(CONTENT_REACH)],
-                };
-                let near = &buf
-                    [m.start.saturating_sub(CONTENT_REACH)..(m.end + CONTENT_REACH).min(buf.len())];
-                let markers = st
-                    .head_markers
-                    .get_or_insert_with(|| ContentCache::new(self.db));
-                let content = Content {
-                    head,
-                    near,
-                    markers,
-                };
-                let located = locate(self.db, ctx_path, buf, content, m, pos);
-                st.out.hits.push(located);
-            }
-            // Lines are counted while the step is in cache (at the end of the file
-            // only up to the last key).
-            if !eof {
-                st.lines.advance(buf, st.base, st.base + step_to as u64);
-            }
-            if step_to >= limit {
-                break;
-            }
-            step_from = step_to;
+        self.raw.clear();
+        self.matcher.find(
+            self.db,
+            buf,
+            st.from,
+            limit,
+            st.out.binary,
+            &mut st.b64_done,
+            &mut self.raw,
+        );
+        for m in self.raw.drain(..) {
+            let abs = st.base + m.start as u64;
+            st.lines.advance(buf, st.base, abs);
+            let line_start = st.lines.last_nl.map_or(0, |n| n + 1);
+            let pos = (st.lines.newlines + 1, abs - line_start + 1, abs);
+            let head = match &st.head {
+                Some(h) => &h[..],
+                None => &buf[..buf.len().min(CONTENT_REACH)],
+            };
+            let near =
+                &buf[m.start.saturating_sub(CONTENT_REACH)..(m.end + CONTENT_REACH).min(buf.len())];
+            let markers = st
+                .head_markers
+                .get_or_insert_with(|| ContentCache::new(self.db));
+            let content = Content {
+                head,
+                near,
+                markers,
+            };
+            let located = locate(self.db, ctx_path, buf, content, m, pos);
+            st.out.hits.push(located);
         }
         if eof {
+            // At the end of the file lines are counted only up to the last key.
             st.out.bytes = st.base + len as u64;
             if !st.out.hits.is_empty() {
                 st.out.ctx_path = ctx_path.to_string();
             }
-            return Ok(None);
+            return None;
         }
+        // Lines are counted while the window is still in cache.
+        st.lines.advance(buf, st.base, st.base + limit as u64);
         let keep_from = limit.saturating_sub(LOOKBACK);
         if st.base == 0 && keep_from > 0 {
             st.head = Some(buf[..buf.len().min(CONTENT_REACH)].to_vec());
@@ -298,7 +213,7 @@ impl<'a> FileScanner<'a> {
         st.base += keep_from as u64;
         st.from = limit - keep_from;
         st.b64_done = st.b64_done.saturating_sub(keep_from);
-        Ok(Some(keep_from))
+        Some(keep_from)
     }
 }
 
@@ -483,17 +398,18 @@ mod tests {
     }
 
     #[test]
-    fn memory_maps_find_what_reads_find_across_windows() {
-        // Keys straddling each map window's end (and the read chunks'), plain, UTF-16 and
-        // base64, with lines counted across windows.
-        let mut data = Vec::new();
+    fn chunked_reads_find_what_one_window_finds() {
+        // Keys straddling the end of each window's searched part and of its kept context,
+        // plain, UTF-16 and base64, with lines counted across windows: the same lines,
+        // columns, offsets, keys and contexts as a scan of the whole file at once.
+        let stride = CHUNK - TAIL - LOOKBACK;
         let mut edges = Vec::new();
-        for w in 1..=3 {
-            edges.push(w * MMAP_WINDOW - 7);
-            edges.push(w * MMAP_WINDOW - TAIL + 3);
-            edges.push(w * MMAP_WINDOW - TAIL - LOOKBACK + 1);
+        for w in 0..3 {
+            let limit = w * stride + CHUNK - TAIL;
+            edges.extend([limit - LOOKBACK + 1, limit - 7, limit + 100]);
         }
         edges.sort();
+        let mut data = Vec::new();
         for (i, at) in edges.iter().enumerate() {
             while data.len() < *at {
                 data.extend_from_slice(b"padding line of text\n");
@@ -502,7 +418,8 @@ mod tests {
             data.truncate(*at - 1);
             data.push(b' ');
             if i == 5 {
-                // A content marker right before one key: only that key is production's.
+                // A content marker right before one key: it and its neighbours are
+                // production's.
                 data.extend_from_slice(b"\nNODE_ENV=production\n");
             }
             match i % 3 {
@@ -513,15 +430,11 @@ mod tests {
             data.push(b'\n');
         }
         data.extend_from_slice(b"end\n");
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("big.txt");
-        std::fs::write(&path, &data).unwrap();
         let db = crate::rules::load(Vec::new()).unwrap();
         let m = Matcher::new(&db).unwrap();
-        let spots = |mmap: bool| {
-            let mut s = FileScanner::new(&db, &m);
-            let f = std::fs::File::open(&path).unwrap();
-            let o = s.scan_file("big.txt", &f, mmap).unwrap();
+        let spots = |size: usize| {
+            let mut s = FileScanner::with_buffer(&db, &m, size);
+            let o = s.scan("big.txt", &mut &data[..]).unwrap();
             assert_eq!(o.bytes, data.len() as u64);
             o.hits
                 .iter()
@@ -531,13 +444,15 @@ mod tests {
                 })
                 .collect::<Vec<_>>()
         };
-        let mapped = spots(true);
-        assert_eq!(mapped, spots(false));
-        assert_eq!(mapped.len(), edges.len(), "{mapped:?}");
-        let production: Vec<usize> = (0..mapped.len())
-            .filter(|i| mapped[*i].4 == Context::ProductionConfig)
+        let chunked = spots(CHUNK);
+        assert_eq!(chunked, spots(data.len() + 1));
+        assert_eq!(chunked.len(), edges.len(), "{chunked:?}");
+        let production: Vec<usize> = (0..chunked.len())
+            .filter(|i| chunked[*i].4 == Context::ProductionConfig)
             .collect();
-        assert_eq!(production, vec![5]);
+        // The marker reaches the keys within CONTENT_REACH of it, not the far ones.
+        assert!(production.contains(&5), "{production:?}");
+        assert!(!production.contains(&0) && !production.contains(&8));
     }
 
     #[test]

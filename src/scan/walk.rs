@@ -19,7 +19,6 @@ pub struct ScanOptions {
     max_filesize: Option<u64>,
     exclude: Vec<String>,
     stdin_path: String,
-    mmap: bool,
 }
 
 impl ScanOptions {
@@ -39,15 +38,7 @@ impl ScanOptions {
             max_filesize: None,
             exclude: Vec::new(),
             stdin_path: "<stdin>".into(),
-            mmap: false,
         }
-    }
-
-    /// Memory-map big files (see [`super::file::FileScanner::scan_file`]). Off by
-    /// default: a long-running process must not risk SIGBUS on a file truncated under it.
-    pub fn mmap(&mut self, yes: bool) -> &mut Self {
-        self.mmap = yes;
-        self
     }
 
     /// Respect `.gitignore`, `.ignore` and git's exclude files. Enabled by default.
@@ -254,7 +245,6 @@ fn walk_root(
         wb.overrides(ov);
     }
     let max = opts.max_filesize;
-    let mmap = opts.mmap;
     wb.build_parallel().run(|| {
         let mut scanner = engine.file_scanner();
         let mut findings = Vec::new();
@@ -305,7 +295,7 @@ fn walk_root(
                 return WalkState::Continue;
             }
             let ctx = context_path(root, root_rel, path);
-            match scanner.scan_file(&ctx, &file, mmap) {
+            match scanner.scan(&ctx, &mut &file) {
                 Ok(outcome) => {
                     shared.files.fetch_add(1, Ordering::Relaxed);
                     let n = shared.bytes.fetch_add(outcome.bytes, Ordering::Relaxed);
