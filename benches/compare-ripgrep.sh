@@ -37,8 +37,8 @@ done
 echo
 echo "## wall time, median of $RUNS runs (warm cache)"
 echo
-echo "| corpus | size | threads | ripgrep | keywarden | ratio (kw / rg) | keywarden peak RSS |"
-echo "| --- | --- | --- | --- | --- | --- | --- |"
+echo "| corpus | size | threads | ripgrep | ripgrep -n | keywarden | kw / rg | kw / rg -n | keywarden peak RSS |"
+echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
 for name in small big mixed real; do
   case $name in
     real) dir=$REAL ;;
@@ -47,15 +47,17 @@ for name in small big mixed real; do
   [ -d "$dir" ] || continue
   size=$(du -sh "$dir" | cut -f1); files=$(find "$dir" -type f | wc -l)
   for j in 1 2; do
+    # `rg -n` counts lines as keywarden must (its findings carry line numbers).
     hyperfine -N -i --warmup 1 --runs "$RUNS" --export-json "$TMP/h.json" \
       "rg -uuu -j$j -o $RE $dir" \
+      "rg -uuu -j$j -n -o $RE $dir" \
       "$KW scan --no-ignore --quiet -j$j --format json $dir" >/dev/null 2>&1
     rss=$( { /usr/bin/time -f "%M" "$KW" scan --no-ignore --quiet -j"$j" --format json "$dir" >/dev/null || true; } 2>&1 | tail -1)
     python3 - "$TMP/h.json" "$name" "$size, $files files" "$j" "$rss" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))["results"]
-rg, kw = r[0]["median"], r[1]["median"]
-print(f"| {sys.argv[2]} | {sys.argv[3]} | {sys.argv[4]} | {rg:.3f} s | {kw:.3f} s | {kw/rg:.2f} | {int(sys.argv[5])/1024:.0f} MB |")
+rg, rgn, kw = (x["median"] for x in r)
+print(f"| {sys.argv[2]} | {sys.argv[3]} | {sys.argv[4]} | {rg:.3f} s | {rgn:.3f} s | {kw:.3f} s | {kw/rg:.2f} | {kw/rgn:.2f} | {int(sys.argv[5])/1024:.0f} MB |")
 PY
   done
 done
