@@ -75,6 +75,20 @@ fn content_markers_declare_the_environment() {
         classify(&db, "settings.yaml", b"", b"APP_ENV=staging\n"),
         NonprodConfig
     );
+    // The variable's name must start at a word boundary, anywhere on the line.
+    assert_eq!(
+        classify(&db, "run.sh", b"", b"export NODE_ENV=production\n"),
+        ProductionConfig
+    );
+    assert_eq!(
+        classify(
+            &db,
+            "run.sh",
+            b"",
+            b"MY_NODE_ENV=production\nXAPP_ENV=prod\n"
+        ),
+        Source
+    );
     assert_eq!(
         classify(
             &db,
