@@ -18,6 +18,41 @@ proptest! {
         let _ = s.scan("x.bin", &mut data.as_slice()).unwrap();
     }
 
+    /// A random key in any form the matcher knows (plain; a whole UTF-16 text, either
+    /// byte order; base64 at any alignment, either alphabet) amid random text is found
+    /// exactly once, and decodes to the planted key.
+    #[test]
+    fn key_in_any_form_is_found_once(
+        before in "[ -/:-@\\[-^`{-~\n]{0,200}",
+        after in "[ -/:-@\\[-^`{-~\n]{0,200}",
+        body in "[A-Za-z0-9]{16,40}",
+        lead in "[ :=\"]{0,2}",
+        form in 0..5u8,
+    ) {
+        use base64::Engine as _;
+        let key = format!("mk_live_{body}");
+        let data: Vec<u8> = match form {
+            0 => format!("{before}{key}{after}").into_bytes(),
+            1 | 2 => format!("{before}{key}{after}")
+                .encode_utf16()
+                .flat_map(|u| if form == 1 { u.to_le_bytes() } else { u.to_be_bytes() })
+                .collect(),
+            _ => {
+                let raw = format!("{lead}{key}");
+                let enc = if form == 3 {
+                    base64::engine::general_purpose::STANDARD.encode(raw)
+                } else {
+                    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
+                };
+                format!("{before} {enc} {after}").into_bytes()
+            }
+        };
+        let mut s = engine().file_scanner();
+        let out = s.scan("x.txt", &mut data.as_slice()).unwrap();
+        let keys: Vec<_> = out.hits.iter().map(|h| h.raw.key.fingerprint()).collect();
+        prop_assert_eq!(keys, vec![keywarden::Fingerprint::of(key.as_bytes())]);
+    }
+
     /// A random key planted between random non-word text is found once, at the right
     /// line and column, with the right fingerprint.
     #[test]
