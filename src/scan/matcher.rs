@@ -192,8 +192,9 @@ fn build_ac(lits: &[Vec<u8>]) -> crate::Result<AhoCorasick> {
 }
 
 /// The key of `rule` that UTF-16 units (`le`, or big-endian) from `s` of `hay` spell,
-/// after the word-boundary check on the unit before it.
-fn utf16_key(rule: &crate::rules::Rule, hay: &[u8], s: usize, le: bool) -> Option<Vec<u8>> {
+/// after the word-boundary check on the unit before it; with `true` when the key runs to
+/// the end of `hay` (the data may have cut it short).
+fn utf16_key(rule: &crate::rules::Rule, hay: &[u8], s: usize, le: bool) -> Option<(Vec<u8>, bool)> {
     // Index of the ASCII byte within each 2-byte unit.
     let (lo, hi) = if le { (0, 1) } else { (1, 0) };
     if rule.boundary && s >= 2 && hay[s - 2 + hi] == 0 && is_word(hay[s - 2 + lo]) {
@@ -201,15 +202,18 @@ fn utf16_key(rule: &crate::rules::Rule, hay: &[u8], s: usize, le: bool) -> Optio
     }
     let mut ascii = Vec::with_capacity(64);
     let mut i = s;
+    let mut ended = true;
     while i + 1 < hay.len() && ascii.len() < MAX_KEY_LEN {
         let (a, z) = (hay[i + lo], hay[i + hi]);
         if z != 0 || a == 0 || !a.is_ascii() {
+            ended = false;
             break;
         }
         ascii.push(a);
         i += 2;
     }
-    try_rule(rule, &ascii, 0, false).map(<[u8]>::to_vec)
+    let key = try_rule(rule, &ascii, 0, false)?;
+    Some((key.to_vec(), ended && key.len() == ascii.len()))
 }
 
 /// Tries `rule`'s anchored regex at `s` of `hay` (after the boundary check); the key it
@@ -284,8 +288,10 @@ impl Matcher {
         out: &mut Vec<RawMatch>,
     ) {
         let limit = limit.min(hay.len());
-        // An anchor at `h` belongs to a literal that starts up to `max_offset` before it.
-        let search_end = (limit + self.max_offset).min(hay.len());
+        // An anchor at `h` belongs to a literal that starts up to `max_offset` before it,
+        // and ends two bytes later: one for a literal starting at `limit - 1` ends at
+        // `limit + max_offset + 1`.
+        let search_end = (limit + self.max_offset + 1).min(hay.len());
         let before = out.len();
         let mut pos = from;
         while pos < search_end {
@@ -341,19 +347,24 @@ impl Matcher {
             }
             Form::Utf16Le | Form::Utf16Be => {
                 let le = matches!(p.form, Form::Utf16Le);
-                let Some(k) = utf16_key(rule, hay, s, le) else {
+                let Some((k, cut)) = utf16_key(rule, hay, s, le) else {
                     return;
                 };
-                // The same characters read in the other byte order, one byte off (a
-                // big-endian unit is a little-endian one shifted): report them once, as
-                // the longer reading, little-endian on a tie.
+                // Little-endian text read one byte earlier is big-endian text, and the
+                // other way round. When both readings spell the same key, it is reported
+                // once, as little-endian; a reading that the end of the data cut short
+                // yields to the other one if that extends it. Readings that differ
+                // otherwise are both reported: without the file's byte order mark, either
+                // may be the real one, and a missed key is worse than a wrong one.
                 let twin = if le {
                     s.checked_sub(1)
                         .and_then(|t| utf16_key(rule, hay, t, false))
                 } else {
                     utf16_key(rule, hay, s + 1, true)
                 };
-                if twin.is_some_and(|t| t.len() > k.len() || (t.len() == k.len() && !le)) {
+                if let Some((t, _)) = twin
+                    && ((t == k && !le) || (cut && t.len() > k.len() && t.starts_with(&k)))
+                {
                     return;
                 }
                 out.push(RawMatch {
@@ -509,26 +520,67 @@ mod tests {
     /// just before `from`.
     #[test]
     fn each_key_once_across_range_edges() {
+        use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
         let db = db();
         let m = Matcher::new(&db).unwrap();
-        let le: Vec<u8> = K.encode_utf16().flat_map(|u| u.to_le_bytes()).collect();
-        let be: Vec<u8> = K.encode_utf16().flat_map(|u| u.to_be_bytes()).collect();
-        let b64 = base64::engine::general_purpose::STANDARD.encode(format!("x:{K}"));
-        let forms: [&[u8]; 4] = [K.as_bytes(), &le, &be, b64.as_bytes()];
-        for form in forms {
-            let mut hay = b"some text; ".repeat(8);
-            let at = hay.len();
-            hay.extend_from_slice(form);
-            hay.extend_from_slice(b" and more text\n".repeat(4).as_slice());
-            for cut in at.saturating_sub(24)..at + form.len() + 2 {
+        let text = |utf16: Option<bool>, mid: &str| -> (Vec<u8>, usize) {
+            let before = "some text; ".repeat(8);
+            let all = format!("{before}{mid} and more text\n");
+            match utf16 {
+                None => (all.into_bytes(), before.len()),
+                Some(le) => {
+                    let bytes = all
+                        .encode_utf16()
+                        .flat_map(|u| if le { u.to_le_bytes() } else { u.to_be_bytes() })
+                        .collect();
+                    // Big-endian text is reported as the little-endian reading one byte on.
+                    (bytes, 2 * before.len() + usize::from(!le))
+                }
+            }
+        };
+        let mut cases = vec![text(None, K), text(Some(true), K), text(Some(false), K)];
+        // Base64 at all three alignments (the key first in its token puts the anchor
+        // furthest into its literal), in both alphabets.
+        for lead in ["", ":", "x:"] {
+            for engine in [STANDARD, URL_SAFE_NO_PAD] {
+                cases.push(text(None, &engine.encode(format!("{lead}{K}"))));
+            }
+        }
+        for (hay, at) in cases {
+            for cut in at.saturating_sub(24)..(at + 80).min(hay.len()) {
                 let (mut out, mut done) = (Vec::new(), 0);
                 m.find(&db, &hay, 0, cut, false, &mut done, &mut out);
                 m.find(&db, &hay, cut, hay.len(), false, &mut done, &mut out);
                 let starts: Vec<usize> = out.iter().map(|r| r.start).collect();
-                assert_eq!(starts, vec![at], "form {form:?} cut at {cut}");
+                assert_eq!(starts, vec![at], "{hay:?} cut at {cut}");
                 assert_eq!(out[0].key.expose(), K.as_bytes());
             }
         }
+    }
+
+    /// UTF-16 text whose byte order cannot be told locally: a key at the very end of
+    /// big-endian text is still found whole, once; a key followed by a character whose
+    /// low byte is a letter (`で` is 0x3067) keeps its true little-endian reading.
+    #[test]
+    fn utf16_readings_at_the_edges() {
+        let enc = |t: &str, le: bool| -> Vec<u8> {
+            t.encode_utf16()
+                .flat_map(|u| if le { u.to_le_bytes() } else { u.to_be_bytes() })
+                .collect()
+        };
+        let found = |hay: &[u8]| -> Vec<String> {
+            let db = db();
+            let m = Matcher::new(&db).unwrap();
+            let mut out = Vec::new();
+            m.find(&db, hay, 0, hay.len(), false, &mut 0, &mut out);
+            out.iter()
+                .map(|r| String::from_utf8_lossy(r.key.expose()).into_owned())
+                .collect()
+        };
+        assert_eq!(found(&enc(&format!("k = {K}"), false)), vec![K]);
+        assert_eq!(found(&enc(&format!("k = {K}"), true)), vec![K]);
+        let after = found(&enc(&format!("key = \"{K}で"), true));
+        assert!(after.contains(&K.to_string()), "{after:?}");
     }
 
     /// Each literal gets a two-byte anchor inside it, and the built-ins' anchors are rare
