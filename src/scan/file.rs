@@ -3,7 +3,7 @@
 //! kept that no key, base64 token or directive line is cut. Lines are counted only up to
 //! where keys are found (a file without keys that fits one chunk is never line-counted).
 
-use super::matcher::{B64_LOOKAHEAD, B64_LOOKBEHIND, MAX_KEY_LEN, Matcher, RawMatch};
+use super::matcher::{B64_LOOKAHEAD, B64_LOOKBEHIND, MAX_KEY_LEN, Matcher, RawMatch, Text};
 use crate::finding::Context;
 use crate::rules::RuleDb;
 use std::io::{self, Read};
@@ -128,6 +128,7 @@ impl<'a> FileScanner<'a> {
                 last_nl: None,
             },
             first: true,
+            text: Text::default(),
             b64_done: 0,
             head: None,
             head_markers: None,
@@ -161,8 +162,15 @@ impl<'a> FileScanner<'a> {
         let buf = &self.buf[..len];
         if st.first {
             let head = &buf[..len.min(8192)];
-            let bom = head.starts_with(&[0xff, 0xfe]) || head.starts_with(&[0xfe, 0xff]);
-            st.out.binary = !bom && memchr::memchr(0, head).is_some();
+            st.text.utf16_le = if head.starts_with(&[0xff, 0xfe]) {
+                Some(true)
+            } else if head.starts_with(&[0xfe, 0xff]) {
+                Some(false)
+            } else {
+                None
+            };
+            st.text.binary = st.text.utf16_le.is_none() && memchr::memchr(0, head).is_some();
+            st.out.binary = st.text.binary;
             st.first = false;
         }
         let limit = if eof { len } else { len.saturating_sub(TAIL) };
@@ -172,7 +180,7 @@ impl<'a> FileScanner<'a> {
             buf,
             st.from,
             limit,
-            st.out.binary,
+            st.text,
             &mut st.b64_done,
             &mut self.raw,
         );
@@ -228,6 +236,8 @@ struct State {
     from: usize,
     lines: Lines,
     first: bool,
+    /// What the first 8 KiB said the file is (binary, UTF-16 by its byte order mark).
+    text: Text,
     b64_done: usize,
     /// The file's first [`CONTENT_REACH`] bytes, kept once the first window is gone.
     head: Option<Vec<u8>>,
@@ -455,6 +465,45 @@ mod tests {
         // The marker reaches the keys within CONTENT_REACH of it, not the far ones.
         assert!(production.contains(&5), "{production:?}");
         assert!(!production.contains(&0) && !production.contains(&8));
+    }
+
+    /// With a byte order mark only that order is read: a big-endian key is reported at its
+    /// own offset, a key followed by a character whose low byte is a letter keeps its
+    /// true reading, and a key glued to a word character is not a key in either order.
+    #[test]
+    fn utf16_byte_order_mark_decides_the_reading() {
+        let enc = |t: &str, le: bool| -> Vec<u8> {
+            let mut out = if le {
+                vec![0xff, 0xfe]
+            } else {
+                vec![0xfe, 0xff]
+            };
+            out.extend(
+                t.encode_utf16()
+                    .flat_map(|u| if le { u.to_le_bytes() } else { u.to_be_bytes() }),
+            );
+            out
+        };
+        let keys = |data: &[u8]| -> Vec<(u64, String)> {
+            scan_with_chunk(data, "setup.ps1")
+                .hits
+                .iter()
+                .map(|h| {
+                    (
+                        h.offset,
+                        String::from_utf8_lossy(h.raw.key.expose()).into_owned(),
+                    )
+                })
+                .collect()
+        };
+        let text = format!("$k = \"{K}\"\r\n");
+        assert_eq!(keys(&enc(&text, false)), vec![(2 + 12, K.to_string())]);
+        assert_eq!(keys(&enc(&text, true)), vec![(2 + 12, K.to_string())]);
+        assert_eq!(
+            keys(&enc(&format!("key = \"{K}で"), true)),
+            vec![(2 + 14, K.to_string())]
+        );
+        assert!(keys(&enc(&format!("中x{K}\r\n"), true)).is_empty());
     }
 
     #[test]

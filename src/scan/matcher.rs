@@ -33,6 +33,17 @@ struct Pattern {
     form: Form,
 }
 
+/// What the caller knows of the bytes it hands to [`Matcher::find`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Text {
+    /// Binary data: the word-boundary check before a prefix is skipped, since binary
+    /// records glue fields together (`…mk_api_keymk_live_…` in a SQLite page).
+    pub binary: bool,
+    /// UTF-16 text whose byte order mark says little-endian (`Some(true)`) or big-endian
+    /// (`Some(false)`): only that order is read. Without one, both are.
+    pub utf16_le: Option<bool>,
+}
+
 /// One key found in a buffer. Holds the full key: keep it in memory only.
 #[derive(Debug)]
 pub struct RawMatch {
@@ -271,9 +282,8 @@ impl Matcher {
     }
 
     /// Finds keys whose start lies in `from..limit` of `hay`; `hay` beyond `limit` is
-    /// context only (the caller keeps enough of it that no key is cut). In `binary` data
-    /// the word-boundary check before a prefix is skipped: binary records glue fields
-    /// together (`…mk_api_keymk_live_…` in a SQLite page). `b64_done` is the end of the
+    /// context only (the caller keeps enough of it that no key is cut); `text` says what
+    /// the bytes are. `b64_done` is the end of the
     /// last base64 token decoded (an index into `hay`); tokens that start before it were
     /// decoded already (by this call or, for a token across chunks, an earlier one).
     #[allow(clippy::too_many_arguments)]
@@ -283,7 +293,7 @@ impl Matcher {
         hay: &[u8],
         from: usize,
         limit: usize,
-        binary: bool,
+        text: Text,
         b64_done: &mut usize,
         out: &mut Vec<RawMatch>,
     ) {
@@ -313,7 +323,7 @@ impl Matcher {
                     continue;
                 }
                 for p in &self.owners[li] {
-                    self.try_pattern(db, *p, hay, s, binary, b64_done, out);
+                    self.try_pattern(db, *p, hay, s, text, b64_done, out);
                 }
             }
         }
@@ -328,14 +338,14 @@ impl Matcher {
         p: Pattern,
         hay: &[u8],
         s: usize,
-        binary: bool,
+        text: Text,
         b64_done: &mut usize,
         out: &mut Vec<RawMatch>,
     ) {
         let rule = &db.rules[p.rule];
         match p.form {
             Form::Plain => {
-                if let Some(k) = try_rule(rule, hay, s, !binary) {
+                if let Some(k) = try_rule(rule, hay, s, !text.binary) {
                     out.push(RawMatch {
                         rule: p.rule,
                         start: s,
@@ -347,20 +357,24 @@ impl Matcher {
             }
             Form::Utf16Le | Form::Utf16Be => {
                 let le = matches!(p.form, Form::Utf16Le);
+                if text.utf16_le.is_some_and(|order| order != le) {
+                    return;
+                }
                 let Some((k, cut)) = utf16_key(rule, hay, s, le) else {
                     return;
                 };
                 // Little-endian text read one byte earlier is big-endian text, and the
-                // other way round. When both readings spell the same key, it is reported
-                // once, as little-endian; a reading that the end of the data cut short
-                // yields to the other one if that extends it. Readings that differ
-                // otherwise are both reported: without the file's byte order mark, either
-                // may be the real one, and a missed key is worse than a wrong one.
-                let twin = if le {
-                    s.checked_sub(1)
-                        .and_then(|t| utf16_key(rule, hay, t, false))
-                } else {
-                    utf16_key(rule, hay, s + 1, true)
+                // other way round. Without a byte order mark, when both readings spell
+                // the same key, it is reported once, as little-endian; a reading that the
+                // end of the data cut short yields to the other one if that extends it.
+                // Readings that differ otherwise are both reported: either may be the
+                // real one, and a missed key is worse than a wrong one.
+                let twin = match (text.utf16_le, le) {
+                    (Some(_), _) => None,
+                    (None, true) => s
+                        .checked_sub(1)
+                        .and_then(|t| utf16_key(rule, hay, t, false)),
+                    (None, false) => utf16_key(rule, hay, s + 1, true),
                 };
                 if let Some((t, _)) = twin
                     && ((t == k && !le) || (cut && t.len() > k.len() && t.starts_with(&k)))
@@ -454,7 +468,7 @@ mod tests {
         let db = db();
         let m = Matcher::new(&db).unwrap();
         let mut out = Vec::new();
-        m.find(&db, hay, 0, hay.len(), false, &mut 0, &mut out);
+        m.find(&db, hay, 0, hay.len(), Text::default(), &mut 0, &mut out);
         out.iter()
             .map(|r| {
                 (
@@ -549,8 +563,16 @@ mod tests {
         for (hay, at) in cases {
             for cut in at.saturating_sub(24)..(at + 80).min(hay.len()) {
                 let (mut out, mut done) = (Vec::new(), 0);
-                m.find(&db, &hay, 0, cut, false, &mut done, &mut out);
-                m.find(&db, &hay, cut, hay.len(), false, &mut done, &mut out);
+                m.find(&db, &hay, 0, cut, Text::default(), &mut done, &mut out);
+                m.find(
+                    &db,
+                    &hay,
+                    cut,
+                    hay.len(),
+                    Text::default(),
+                    &mut done,
+                    &mut out,
+                );
                 let starts: Vec<usize> = out.iter().map(|r| r.start).collect();
                 assert_eq!(starts, vec![at], "{hay:?} cut at {cut}");
                 assert_eq!(out[0].key.expose(), K.as_bytes());
@@ -572,7 +594,7 @@ mod tests {
             let db = db();
             let m = Matcher::new(&db).unwrap();
             let mut out = Vec::new();
-            m.find(&db, hay, 0, hay.len(), false, &mut 0, &mut out);
+            m.find(&db, hay, 0, hay.len(), Text::default(), &mut 0, &mut out);
             out.iter()
                 .map(|r| String::from_utf8_lossy(r.key.expose()).into_owned())
                 .collect()

@@ -40,8 +40,15 @@ impl Engine {
     pub fn redact_text(&self, text: &str) -> String {
         let mut raw = Vec::new();
         let bytes = text.as_bytes();
-        self.matcher
-            .find(&self.db, bytes, 0, bytes.len(), false, &mut 0, &mut raw);
+        self.matcher.find(
+            &self.db,
+            bytes,
+            0,
+            bytes.len(),
+            matcher::Text::default(),
+            &mut 0,
+            &mut raw,
+        );
         if raw.is_empty() {
             return text.to_string();
         }
