@@ -10,8 +10,7 @@ use std::io::{self, Read};
 
 /// Bytes read per chunk. Each chunk keeps about 18 KiB of the one before it (see
 /// `LOOKBACK` and `TAIL`), so a chunk of 512 KiB copies and searches 4% twice, where
-/// 128 KiB did 16%: big files scan 3–5% faster, and the chunk still sits in a core's L2
-/// cache for the line count that follows the search.
+/// 128 KiB did 16%: big files scan 3–5% faster.
 pub const CHUNK: usize = 512 * 1024;
 /// Bytes searched before their lines are counted: the slice is still in L1 when the
 /// count follows the search. Against counting a whole chunk after searching it, this took
@@ -194,25 +193,7 @@ impl<'a> FileScanner<'a> {
                 &mut self.raw,
             );
             for m in self.raw.drain(..) {
-                let abs = st.base + m.start as u64;
-                st.lines.advance(buf, st.base, abs);
-                let line_start = st.lines.last_nl.map_or(0, |n| n + 1);
-                let pos = (st.lines.newlines + 1, abs - line_start + 1, abs);
-                let head = match &st.head {
-                    Some(h) => &h[..],
-                    None => &buf[..buf.len().min(CONTENT_REACH)],
-                };
-                let near = &buf
-                    [m.start.saturating_sub(CONTENT_REACH)..(m.end + CONTENT_REACH).min(buf.len())];
-                let markers = st
-                    .head_markers
-                    .get_or_insert_with(|| ContentCache::new(self.db));
-                let content = Content {
-                    head,
-                    near,
-                    markers,
-                };
-                let located = locate(self.db, ctx_path, buf, content, m, pos);
+                let located = st.locate(self.db, ctx_path, buf, m);
                 st.out.hits.push(located);
             }
             // At the end of the file lines are counted only up to the last key.
@@ -255,6 +236,32 @@ struct State {
     head: Option<Vec<u8>>,
     /// Content-marker results on the head.
     head_markers: Option<ContentCache>,
+}
+
+impl State {
+    /// Locates `m`, found in the window `buf`: its line and column, context, placeholder
+    /// and directive.
+    fn locate(&mut self, db: &RuleDb, ctx_path: &str, buf: &[u8], m: RawMatch) -> Located {
+        let abs = self.base + m.start as u64;
+        self.lines.advance(buf, self.base, abs);
+        let line_start = self.lines.last_nl.map_or(0, |n| n + 1);
+        let pos = (self.lines.newlines + 1, abs - line_start + 1, abs);
+        let head = match &self.head {
+            Some(h) => &h[..],
+            None => &buf[..buf.len().min(CONTENT_REACH)],
+        };
+        let near =
+            &buf[m.start.saturating_sub(CONTENT_REACH)..(m.end + CONTENT_REACH).min(buf.len())];
+        let markers = self
+            .head_markers
+            .get_or_insert_with(|| ContentCache::new(db));
+        let content = Content {
+            head,
+            near,
+            markers,
+        };
+        locate(db, ctx_path, buf, content, m, pos)
+    }
 }
 
 /// The line holding `start..end` in `buf`, bounded to [`LINE_REACH`] each side.
