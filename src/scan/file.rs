@@ -89,8 +89,14 @@ impl Lines {
         }
         let slice = &buf[(self.counted - base) as usize..(to - base) as usize];
         let n = bytecount::count(slice, b'\n') as u64;
+        self.add(buf, base, to, n);
+    }
+
+    /// Moves the count to `to`, given the `n` newlines from the current count to it.
+    fn add(&mut self, buf: &[u8], base: u64, to: u64, n: u64) {
         if n > 0 {
             self.newlines += n;
+            let slice = &buf[(self.counted - base) as usize..(to - base) as usize];
             let i = memchr::memrchr(b'\n', slice).unwrap_or(0);
             self.last_nl = Some(self.counted + i as u64);
         }
@@ -178,12 +184,13 @@ impl<'a> FileScanner<'a> {
         }
         let limit = if eof { len } else { len.saturating_sub(TAIL) };
         // The window is searched a slice at a time and each slice's lines are counted
-        // right after, while it is still in the core's L1 cache.
+        // right after, while it is still in the core's L1 cache (with AVX-512, by the
+        // search itself).
         let mut lo = st.from;
         while lo < limit {
             let hi = (lo + SLICE).min(limit);
             self.raw.clear();
-            self.matcher.find(
+            let newlines = self.matcher.find(
                 self.db,
                 buf,
                 lo,
@@ -192,6 +199,12 @@ impl<'a> FileScanner<'a> {
                 &mut st.b64_done,
                 &mut self.raw,
             );
+            // Lines the search counted are taken when no key moved the count into the
+            // slice (`locate` counts up to each key).
+            let counted = st.lines.counted == st.base + lo as u64;
+            if let (Some(n), true, true) = (newlines, counted, self.raw.is_empty()) {
+                st.lines.add(buf, st.base, st.base + hi as u64, n as u64);
+            }
             for m in self.raw.drain(..) {
                 let located = st.locate(self.db, ctx_path, buf, m);
                 st.out.hits.push(located);

@@ -1,11 +1,13 @@
-//! Finds keys in a byte buffer: a literal prefilter (aho-corasick, SIMD) for every rule's
-//! prefix in plain, UTF-16 (LE and BE) and base64 forms, then the rule's anchored regex at
-//! each candidate only.
+//! Finds keys in a byte buffer: a literal prefilter (SIMD) for every rule's prefix in
+//! plain, UTF-16 (LE and BE) and base64 forms, then the rule's anchored regex at each
+//! candidate only. The prefilter is [`super::simd`]'s AVX-512 loop where the CPU has it
+//! (it counts lines on the way), else aho-corasick's Teddy.
 //!
 //! Base64: for each prefix and each of the three byte alignments, the part of the encoding
 //! that the prefix alone determines is searched for; a hit decodes the whole base64 token
 //! around it and searches the decoded bytes for plain keys.
 
+use super::simd::PairFinder;
 use crate::finding::Encoding;
 use crate::rules::RuleDb;
 use aho_corasick::{AhoCorasick, Input, MatchKind};
@@ -76,6 +78,10 @@ pub struct RawMatch {
 #[derive(Debug)]
 pub struct Matcher {
     ac: AhoCorasick,
+    /// The same search with a fused line count, where the CPU has AVX-512 VBMI.
+    pairs: Option<PairFinder>,
+    /// The anchors, as `ac` knows them.
+    anchors: Vec<Vec<u8>>,
     /// Per anchor (in the order `ac` knows them): the literals that hold it (index into
     /// `literals`) and at which offset.
     anchored: Vec<Vec<(usize, usize)>>,
@@ -271,6 +277,8 @@ impl Matcher {
         }
         Ok(Matcher {
             ac: build_ac(&anchors)?,
+            pairs: PairFinder::new(&anchors),
+            anchors,
             anchored,
             max_offset,
             literals,
@@ -283,9 +291,12 @@ impl Matcher {
 
     /// Finds keys whose start lies in `from..limit` of `hay`; `hay` beyond `limit` is
     /// context only (the caller keeps enough of it that no key is cut); `text` says what
-    /// the bytes are. `b64_done` is the end of the
-    /// last base64 token decoded (an index into `hay`); tokens that start before it were
-    /// decoded already (by this call or, for a token across chunks, an earlier one).
+    /// the bytes are. `b64_done` is the end of the last base64 token decoded (an index
+    /// into `hay`); tokens that start before it were decoded already (by this call or, for
+    /// a token across chunks, an earlier one).
+    ///
+    /// Returns the number of newlines in `hay[from..limit]` when the search counted them
+    /// on its way (the AVX-512 loop does), else `None`.
     #[allow(clippy::too_many_arguments)]
     pub fn find(
         &self,
@@ -296,25 +307,16 @@ impl Matcher {
         text: Text,
         b64_done: &mut usize,
         out: &mut Vec<RawMatch>,
-    ) {
+    ) -> Option<usize> {
         let limit = limit.min(hay.len());
         // An anchor at `h` belongs to a literal that starts up to `max_offset` before it,
         // and ends two bytes later: one for a literal starting at `limit - 1` ends at
         // `limit + max_offset + 1`.
         let search_end = (limit + self.max_offset + 1).min(hay.len());
         let before = out.len();
-        let mut pos = from;
-        while pos < search_end {
-            let Some(m) = self
-                .ac
-                .find(Input::new(&hay[..search_end]).span(pos..search_end))
-            else {
-                break;
-            };
-            let h = m.start();
-            pos = h + 1;
+        let mut at_anchor = |h: usize, anchor: usize| {
             // Anchors are distinct two-byte strings: only the one found starts at `h`.
-            for &(li, off) in &self.anchored[m.pattern().as_usize()] {
+            for &(li, off) in &self.anchored[anchor] {
                 let Some(s) = h.checked_sub(off) else {
                     continue;
                 };
@@ -326,9 +328,39 @@ impl Matcher {
                     self.try_pattern(db, *p, hay, s, text, b64_done, out);
                 }
             }
-        }
+        };
+        let newlines = match &self.pairs {
+            Some(pairs) => {
+                let n = pairs.find(hay, from, search_end, &mut |h| {
+                    let pair = &hay[h..h + 2];
+                    if let Some(a) = self.anchors.iter().position(|a| a[..] == *pair) {
+                        at_anchor(h, a);
+                    }
+                });
+                let past = hay[limit.max(from).min(search_end)..search_end]
+                    .iter()
+                    .filter(|&&b| b == b'\n')
+                    .count();
+                Some(n - past)
+            }
+            None => {
+                let mut pos = from;
+                while pos < search_end {
+                    let Some(m) = self
+                        .ac
+                        .find(Input::new(&hay[..search_end]).span(pos..search_end))
+                    else {
+                        break;
+                    };
+                    pos = m.start() + 1;
+                    at_anchor(m.start(), m.pattern().as_usize());
+                }
+                None
+            }
+        };
         // Several literals may start at one place; keep the report in file order.
         out[before..].sort_by_key(|m| m.start);
+        newlines
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -623,6 +655,75 @@ mod tests {
         assert!(anchors.contains(&b"\0k".to_vec()));
         for common in [&b"ta"[..], b"1r", b"bW", b"_l", b"e_"] {
             assert!(!anchors.contains(&common.to_vec()), "{common:?}");
+        }
+    }
+
+    /// Where the search counts lines, it counts those of `from..limit` only, not of the
+    /// bytes after `limit` that it searches for anchors of keys starting before it.
+    #[test]
+    fn lines_are_counted_up_to_the_limit() {
+        let db = db();
+        let m = Matcher::new(&db).unwrap();
+        let hay = format!("{}\n{K}\n", "x\n\n".repeat(60)).into_bytes();
+        for from in [0, 1, 63, 64, 65] {
+            for limit in from..hay.len() {
+                let (mut out, mut done) = (Vec::new(), 0);
+                if let Some(n) =
+                    m.find(&db, &hay, from, limit, Text::default(), &mut done, &mut out)
+                {
+                    let naive = hay[from..limit].iter().filter(|&&b| b == b'\n').count();
+                    assert_eq!(n, naive, "{from}..{limit}");
+                }
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(200))]
+        /// The AVX-512 search (where this CPU has it) finds what aho-corasick finds, in
+        /// every form and whatever the range, and counts the range's lines.
+        #[test]
+        fn vector_search_finds_what_aho_corasick_finds(
+            parts in proptest::collection::vec(0usize..9, 0..120),
+            from in 0usize..3000,
+            len in 0usize..3000,
+        ) {
+            use base64::engine::general_purpose::STANDARD;
+            let db = db();
+            let fast = Matcher::new(&db).unwrap();
+            let mut slow = Matcher::new(&db).unwrap();
+            slow.pairs = None;
+            let le = |t: &str| -> Vec<u8> { t.encode_utf16().flat_map(|u| u.to_le_bytes()).collect() };
+            let mut hay = Vec::new();
+            for p in parts {
+                match p {
+                    0 => hay.extend_from_slice(K.as_bytes()),
+                    1 => hay.extend_from_slice(&le(K)),
+                    2 => hay.extend_from_slice(STANDARD.encode(format!(":{K}")).as_bytes()),
+                    3 => hay.extend_from_slice(STANDARD.encode(format!("x:{K}")).as_bytes()),
+                    4 => hay.extend_from_slice(b"\n"),
+                    5 => hay.extend_from_slice(&[0xed, 0xeb, 0x80]),
+                    6 => hay.extend_from_slice(b"mk_live_ mkX2 ZV"),
+                    _ => hay.extend_from_slice(b"let x = compute(y); "),
+                }
+            }
+            let from = from.min(hay.len());
+            let limit = (from + len).min(hay.len());
+            let run = |m: &Matcher| {
+                let (mut out, mut done) = (Vec::new(), 0);
+                let n = m.find(&db, &hay, from, limit, Text::default(), &mut done, &mut out);
+                let found: Vec<_> = out
+                    .iter()
+                    .map(|r| (r.rule, r.start, r.end, r.key.expose().to_vec(), r.encoding))
+                    .collect();
+                (found, n)
+            };
+            let (found, n) = run(&fast);
+            proptest::prop_assert_eq!(&found, &run(&slow).0);
+            if let Some(n) = n {
+                let naive = hay[from..limit].iter().filter(|&&b| b == b'\n').count();
+                proptest::prop_assert_eq!(n, naive);
+            }
         }
     }
 }

@@ -8,6 +8,7 @@ pub mod file;
 pub mod history;
 pub mod matcher;
 pub mod outcome;
+mod simd;
 pub mod staged;
 pub mod walk;
 
