@@ -1,7 +1,9 @@
 //! Scans one file (or blob, or stdin) as a stream of bytes with bounded memory: chunks of
 //! [`CHUNK`] bytes, each searched by the [`Matcher`], with enough of the previous chunk
-//! kept that no key, base64 token or directive line is cut. Lines are counted only up to
-//! where keys are found (a file without keys that fits one chunk is never line-counted).
+//! kept that no key, base64 token or directive line is cut. Lines are counted up to each
+//! key and, past the last chunk's keys, not at all; with a vector prefilter (AVX2,
+//! AVX-512) every slice's lines come with its search, else a file without keys that fits
+//! one chunk is never line-counted.
 
 use super::matcher::{B64_LOOKAHEAD, B64_LOOKBEHIND, MAX_KEY_LEN, Matcher, RawMatch, Text};
 use crate::finding::Context;
@@ -184,8 +186,8 @@ impl<'a> FileScanner<'a> {
         }
         let limit = if eof { len } else { len.saturating_sub(TAIL) };
         // The window is searched a slice at a time and each slice's lines are counted
-        // right after, while it is still in the core's L1 cache (with AVX-512, by the
-        // search itself).
+        // right after, while it is still in the core's L1 cache (with AVX2 or AVX-512,
+        // by the search itself).
         let mut lo = st.from;
         while lo < limit {
             let hi = (lo + SLICE).min(limit);

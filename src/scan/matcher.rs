@@ -1,7 +1,7 @@
 //! Finds keys in a byte buffer: a literal prefilter (SIMD) for every rule's prefix in
 //! plain, UTF-16 (LE and BE) and base64 forms, then the rule's anchored regex at each
-//! candidate only. The prefilter is [`super::simd`]'s AVX-512 loop where the CPU has it
-//! (it counts lines on the way), else aho-corasick's Teddy.
+//! candidate only. The prefilter is [`super::simd`]'s AVX2 or AVX-512 loop where the CPU
+//! has one (it counts lines on the way), else aho-corasick's Teddy.
 //!
 //! Base64: for each prefix and each of the three byte alignments, the part of the encoding
 //! that the prefix alone determines is searched for; a hit decodes the whole base64 token
@@ -78,10 +78,9 @@ pub struct RawMatch {
 #[derive(Debug)]
 pub struct Matcher {
     ac: AhoCorasick,
-    /// The same search with a fused line count, where the CPU has AVX-512 VBMI.
+    /// The same search with a fused line count, where the CPU has AVX2 or AVX-512 VBMI
+    /// (anchors numbered as in `ac`).
     pairs: Option<PairFinder>,
-    /// The anchors, as `ac` knows them.
-    anchors: Vec<Vec<u8>>,
     /// Per anchor (in the order `ac` knows them): the literals that hold it (index into
     /// `literals`) and at which offset.
     anchored: Vec<Vec<(usize, usize)>>,
@@ -278,7 +277,6 @@ impl Matcher {
         Ok(Matcher {
             ac: build_ac(&anchors)?,
             pairs: PairFinder::new(&anchors),
-            anchors,
             anchored,
             max_offset,
             literals,
@@ -296,7 +294,7 @@ impl Matcher {
     /// a token across chunks, an earlier one).
     ///
     /// Returns the number of newlines in `hay[from..limit]` when the search counted them
-    /// on its way (the AVX-512 loop does), else `None`.
+    /// on its way (the AVX2 and AVX-512 loops do), else `None`.
     #[allow(clippy::too_many_arguments)]
     pub fn find(
         &self,
@@ -331,12 +329,7 @@ impl Matcher {
         };
         let newlines = match &self.pairs {
             Some(pairs) => {
-                let n = pairs.find(hay, from, search_end, &mut |h| {
-                    let pair = &hay[h..h + 2];
-                    if let Some(a) = self.anchors.iter().position(|a| a[..] == *pair) {
-                        at_anchor(h, a);
-                    }
-                });
+                let n = pairs.find(hay, from, search_end, &mut at_anchor);
                 let past = hay[limit.max(from).min(search_end)..search_end]
                     .iter()
                     .filter(|&&b| b == b'\n')
@@ -664,6 +657,7 @@ mod tests {
     fn lines_are_counted_up_to_the_limit() {
         let db = db();
         let m = Matcher::new(&db).unwrap();
+        assert_eq!(m.pairs.is_some(), super::super::simd::vector_loop());
         let hay = format!("{}\n{K}\n", "x\n\n".repeat(60)).into_bytes();
         for from in [0, 1, 63, 64, 65] {
             for limit in from..hay.len() {
@@ -680,7 +674,7 @@ mod tests {
 
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(200))]
-        /// The AVX-512 search (where this CPU has it) finds what aho-corasick finds, in
+        /// The vector search (where this CPU has one) finds what aho-corasick finds, in
         /// every form and whatever the range, and counts the range's lines.
         #[test]
         fn vector_search_finds_what_aho_corasick_finds(
@@ -691,6 +685,7 @@ mod tests {
             use base64::engine::general_purpose::STANDARD;
             let db = db();
             let fast = Matcher::new(&db).unwrap();
+            proptest::prop_assert_eq!(fast.pairs.is_some(), super::super::simd::vector_loop());
             let mut slow = Matcher::new(&db).unwrap();
             slow.pairs = None;
             let le = |t: &str| -> Vec<u8> { t.encode_utf16().flat_map(|u| u.to_le_bytes()).collect() };
