@@ -24,6 +24,8 @@
 //! 40 ms). Elsewhere (no AVX2, another architecture) [`PairFinder::new`] gives `None` and
 //! the matcher keeps aho-corasick and `bytecount`.
 #![allow(unsafe_code)]
+// Elsewhere only the scalar loop is built.
+#![cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 
 /// Blocks with candidates that the vector loop collects before it hands them back.
 const MARKS: usize = 32;
