@@ -211,6 +211,48 @@ fn encodings_base64_utf16_binary_crlf_no_final_newline() {
     assert_eq!(by_path("eof.txt")["line"], 2);
 }
 
+/// The scanner's SIMD loop differs by CPU (AVX-512, AVX2, none): every level this machine
+/// has reports the same findings, lines and columns, on files of many chunks with keys in
+/// every form at chunk and slice edges.
+#[test]
+fn every_simd_level_reports_the_same_findings() {
+    use base64::Engine;
+    let t = Tree::new();
+    let b64 = base64::engine::general_purpose::STANDARD.encode(format!("x:{LIVE2}"));
+    let utf16: Vec<u8> = format!("k = {TEST}\n")
+        .encode_utf16()
+        .flat_map(|u| u.to_le_bytes())
+        .collect();
+    let mut data = Vec::new();
+    let mut n = 0;
+    while data.len() < 3 << 20 {
+        data.extend_from_slice(b"let value = compute(&mut state, index + 1); // mkX2 ZV\n");
+        n += 1;
+        match n % 7919 {
+            0 => data.extend_from_slice(format!("KEY={LIVE}\n").as_bytes()),
+            1000 => data.extend_from_slice(format!("data: {b64}\n").as_bytes()),
+            2000 => data.extend_from_slice(&utf16),
+            3000 => data.extend_from_slice(&[0xed, 0xeb, b'\n']),
+            _ => {}
+        }
+    }
+    t.write("src/big.rs", &data);
+    t.write("config/production.env", format!("MASK_KEY={TEST}\n"));
+    let findings = |level: Option<&str>| {
+        let mut c = t.cmd();
+        if let Some(l) = level {
+            c.env("KEYWARDEN_SIMD", l);
+        }
+        let out = c.args(["scan", "--format", "json"]).output().unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["findings"].clone()
+    };
+    let best = findings(None);
+    assert!(best.as_array().unwrap().len() > 3 * 3, "{best:#}");
+    assert_eq!(findings(Some("avx2")), best);
+    assert_eq!(findings(Some("off")), best);
+}
+
 #[test]
 fn big_single_line_bundle_is_streamed() {
     let t = Tree::new();

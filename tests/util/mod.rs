@@ -44,7 +44,8 @@ impl Tree {
             .env("NO_COLOR", "1")
             .env_remove("RUST_LOG")
             .env_remove("KEYWARDEN_FAIL_ON")
-            .env_remove("KEYWARDEN_FORMAT");
+            .env_remove("KEYWARDEN_FORMAT")
+            .env_remove("KEYWARDEN_SIMD");
         c
     }
     /// Runs `keywarden scan ARGS --format json` and parses stdout.
