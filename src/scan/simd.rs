@@ -65,12 +65,12 @@ pub(super) fn vector_loop() -> bool {
     levels().len() > 1 && std::env::var("KEYWARDEN_SIMD").as_deref() != Ok("off")
 }
 
-/// Finds candidate starts of two-byte ASCII anchors and counts newlines, in one pass.
+/// Finds two-byte ASCII anchors and counts newlines, in one pass.
 #[derive(Clone, Debug)]
 pub struct PairFinder {
-    /// Per byte value below 0x80: a bit per anchor group that starts with it.
+    /// Per byte value below 0x80: a bit per anchor group that starts with it (AVX-512).
     first: [u8; 128],
-    /// Per byte value below 0x80: a bit per anchor group whose second byte it is.
+    /// Per byte value below 0x80: a bit per anchor group whose second byte it is (AVX-512).
     second: [u8; 128],
     /// The first bytes' groups by low nibble and by high nibble (AVX2).
     first_lo: [u8; 16],
