@@ -225,9 +225,34 @@ impl PairFinder {
 /// candidates, one bit per byte.
 type Marks = [(usize, u64); MARKS];
 
+/// The block loop of both vector loops: from `start`, 64 bytes at a time while a block and
+/// the byte after it fit in `len` bytes and `marks` has room. `step(i)` gives the block at
+/// `i`'s candidates and newlines, one bit per byte. Returns where it stopped, the newlines
+/// before that, and how many `marks` it filled.
+#[inline(always)]
+fn blocks(
+    len: usize,
+    start: usize,
+    marks: &mut Marks,
+    mut step: impl FnMut(usize) -> (u64, u64),
+) -> (usize, usize, usize) {
+    let (mut newlines, mut count) = (0usize, 0usize);
+    let mut i = start;
+    while i + 65 <= len && count < MARKS {
+        let (candidates, lines) = step(i);
+        newlines += lines.count_ones() as usize;
+        if candidates != 0 {
+            marks[count] = (i, candidates);
+            count += 1;
+        }
+        i += 64;
+    }
+    (i, newlines, count)
+}
+
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
-    use super::{MARKS, Marks, PairFinder};
+    use super::{Marks, PairFinder, blocks};
     use std::arch::x86_64::{
         __m512i, _mm512_cmpeq_epi8_mask, _mm512_loadu_epi8, _mm512_permutex2var_epi8,
         _mm512_set1_epi8, _mm512_test_epi8_mask,
@@ -270,27 +295,21 @@ mod avx512 {
             )
         };
         let newline = _mm512_set1_epi8(b'\n' as i8);
-        let (mut newlines, mut count) = (0usize, 0usize);
-        let mut i = start;
-        while i + 65 <= hay.len() && count < MARKS {
+        blocks(hay.len(), start, marks, |i| {
             let (here, next) = unsafe { (load(hay, i), load(hay, i + 1)) };
             let a = _mm512_permutex2var_epi8(first_lo, here, first_hi);
             let b = _mm512_permutex2var_epi8(second_lo, next, second_hi);
-            let candidates = _mm512_test_epi8_mask(a, b);
-            newlines += _mm512_cmpeq_epi8_mask(here, newline).count_ones() as usize;
-            if candidates != 0 {
-                marks[count] = (i, candidates);
-                count += 1;
-            }
-            i += 64;
-        }
-        (i, newlines, count)
+            (
+                _mm512_test_epi8_mask(a, b),
+                _mm512_cmpeq_epi8_mask(here, newline),
+            )
+        })
     }
 }
 
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
-    use super::{MARKS, Marks, PairFinder};
+    use super::{Marks, PairFinder, blocks};
     use std::arch::x86_64::{
         __m256i, _mm_loadu_si128, _mm256_and_si256, _mm256_broadcastsi128_si256, _mm256_cmpeq_epi8,
         _mm256_loadu_si256, _mm256_movemask_epi8, _mm256_set1_epi8, _mm256_setzero_si256,
@@ -360,20 +379,11 @@ mod avx2 {
             table(&f.second_lo),
             table(&f.second_hi),
         ];
-        let (mut newlines, mut count) = (0usize, 0usize);
-        let mut i = start;
-        while i + 65 <= hay.len() && count < MARKS {
-            // SAFETY: `i + 32 + 33 <= hay.len()`.
+        blocks(hay.len(), start, marks, |i| {
+            // SAFETY: `blocks` steps only while `i + 32 + 33 <= hay.len()`.
             let ((c0, n0), (c1, n1)) = unsafe { (half(hay, i, &t), half(hay, i + 32, &t)) };
-            newlines += (n0 | n1 << 32).count_ones() as usize;
-            let candidates = c0 | c1 << 32;
-            if candidates != 0 {
-                marks[count] = (i, candidates);
-                count += 1;
-            }
-            i += 64;
-        }
-        (i, newlines, count)
+            (c0 | c1 << 32, n0 | n1 << 32)
+        })
     }
 }
 
