@@ -56,6 +56,9 @@ pub struct ScanSection {
     pub exclude: Vec<String>,
     /// Skip files larger than this many bytes.
     pub max_filesize: Option<u64>,
+    /// Globs on file names of local secret files scanned even when ignored; replaces the
+    /// built-in list.
+    pub local_secret_files: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize)]

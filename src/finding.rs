@@ -122,6 +122,64 @@ impl FromStr for Context {
     }
 }
 
+/// Who can read the place a key sits: whether its file is shared through git.
+///
+/// Severity follows exposure first, then environment ([`crate::rules::Rule::judge`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Exposure {
+    /// A file git tracks: committed, shared with everyone who can read the repository.
+    Tracked,
+    /// Added to the index: the next commit shares it.
+    Staged,
+    /// In a commit of the history: shared, even if a later commit removed it.
+    History,
+    /// In the work tree, not tracked and not ignored: `git add .` would share it.
+    Untracked,
+    /// Not tracked and hidden by ignore rules: a local file that stays on this machine.
+    Ignored,
+    /// Not in a git work tree (or stdin): nothing tells whether it is shared.
+    OutsideGit,
+}
+
+impl Exposure {
+    /// Every exposure.
+    pub const ALL: [Exposure; 6] = [
+        Exposure::Tracked,
+        Exposure::Staged,
+        Exposure::History,
+        Exposure::Untracked,
+        Exposure::Ignored,
+        Exposure::OutsideGit,
+    ];
+
+    /// The kebab-case name used in output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Exposure::Tracked => "tracked",
+            Exposure::Staged => "staged",
+            Exposure::History => "history",
+            Exposure::Untracked => "untracked",
+            Exposure::Ignored => "ignored",
+            Exposure::OutsideGit => "outside-git",
+        }
+    }
+
+    /// Shared through git now or by the next commit: tracked, staged or in history.
+    pub fn is_shared(self) -> bool {
+        matches!(
+            self,
+            Exposure::Tracked | Exposure::Staged | Exposure::History
+        )
+    }
+}
+
+impl fmt::Display for Exposure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Which MASK environment a key belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -191,6 +249,8 @@ pub struct Finding {
     pub severity: Severity,
     /// Where it sits.
     pub context: Context,
+    /// Who can read it: tracked, staged, history, untracked, ignored or outside-git.
+    pub exposure: Exposure,
     /// Path as given on the command line (or relative to the scan root), `/`-separated.
     pub path: String,
     /// 1-based line.

@@ -80,6 +80,9 @@ impl ScanSettings {
             .threads(args.threads.unwrap_or(0))
             .max_filesize(args.max_filesize.or(repo.scan.max_filesize))
             .exclude(exclude);
+        if let Some(globs) = &repo.scan.local_secret_files {
+            options.local_secret_files(globs.clone());
+        }
         if let Some(name) = &args.stdin_path {
             options.stdin_path(name.clone());
         }

@@ -147,22 +147,37 @@ fn gitignore_respected_hidden_scanned_git_dir_skipped() {
         .current_dir(t.path())
         .status()
         .unwrap();
-    t.write(".gitignore", "secrets.local.json\n");
+    t.write(".gitignore", "secrets.local.json\nout/\n");
     t.write("secrets.local.json", format!("{{\"k\": \"{LIVE}\"}}\n"));
+    t.write("out/bundle.js", format!("k=\"{LIVE2}\"\n"));
     t.write(".env", format!("K={TEST}\n"));
     t.write(".git/config.bak", format!("{LIVE2}\n"));
     t.write("main.c", "int main(void) { return 0; }\n");
+    // An ignored local secret file is scanned (and is low: it stays on this machine);
+    // any other ignored file is counted, not scanned.
     let (_, v) = t.scan_json(&[]);
-    let paths: Vec<_> = rows(&v).into_iter().map(|r| r.0).collect();
-    assert_eq!(paths, vec![".env".to_string()]);
-    let (_, v) = t.scan_json(&["--no-ignore"]);
     let paths: Vec<_> = rows(&v).into_iter().map(|r| r.0).collect();
     assert_eq!(
         paths,
         vec![".env".to_string(), "secrets.local.json".to_string()]
     );
+    assert_eq!(v["findings"][1]["exposure"], "ignored");
+    assert_eq!(v["findings"][1]["severity"], "low");
+    assert_eq!(v["summary"]["coverage"]["ignored_secret_files_scanned"], 1);
+    assert_eq!(v["summary"]["coverage"]["ignored_files_not_scanned"], 1);
+    let (_, v) = t.scan_json(&["--no-ignore"]);
+    let paths: Vec<_> = rows(&v).into_iter().map(|r| r.0).collect();
+    assert_eq!(
+        paths,
+        vec![
+            ".env".to_string(),
+            "out/bundle.js".to_string(),
+            "secrets.local.json".to_string()
+        ]
+    );
     let (_, v) = t.scan_json(&["--no-hidden"]);
-    assert!(rows(&v).is_empty());
+    let paths: Vec<_> = rows(&v).into_iter().map(|r| r.0).collect();
+    assert_eq!(paths, vec!["secrets.local.json".to_string()]);
 }
 
 #[test]

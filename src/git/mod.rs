@@ -14,7 +14,7 @@ mod tree_diff;
 use crate::error::{Error, Result};
 use gix::ObjectId;
 use gix::objs::FindExt;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 pub use gix::Repository;
@@ -51,6 +51,38 @@ pub(crate) fn fail(what: impl std::fmt::Display, e: impl std::fmt::Display) -> E
         format!("{what}: {e}"),
         "check the repository with `git fsck`; run with -vv for details",
     )
+}
+
+/// The index (an empty one when the repository has none). Read-only use: the trailing
+/// checksum is not verified (SHA-1 of the whole file, a third of the time on large
+/// indexes); git reads its index the same way.
+pub fn read_index(repo: &Repository) -> Result<gix::index::File> {
+    let path = repo.index_path();
+    if !path.exists() {
+        return Ok(gix::index::File::from_state(
+            gix::index::State::new(repo.object_hash()),
+            path,
+        ));
+    }
+    gix::index::File::at(
+        &path,
+        repo.object_hash(),
+        true,
+        gix::index::decode::Options::default(),
+    )
+    .map_err(|e| fail(format!("reading the index ({})", path.display()), e))
+}
+
+/// The `/`-separated paths of every file and symlink the index tracks (submodules left
+/// out: their files belong to another repository).
+pub fn tracked_paths(repo: &Repository) -> Result<HashSet<Vec<u8>>> {
+    let index = read_index(repo)?;
+    Ok(index
+        .entries()
+        .iter()
+        .filter(|e| e.mode != gix::index::entry::Mode::COMMIT)
+        .map(|e| e.path(&index).to_vec())
+        .collect())
 }
 
 /// The tree HEAD points to, or `None` on an unborn branch (a repository without commits).

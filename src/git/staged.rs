@@ -40,20 +40,7 @@ pub struct Staged {
 /// Compares the index with HEAD.
 pub fn staged(repo: &Repository) -> Result<Staged> {
     let started = std::time::Instant::now();
-    // Read-only use: the trailing checksum is not verified (SHA-1 of the whole file, a
-    // third of the time on large indexes); git reads its index the same way.
-    let path = repo.index_path();
-    let index = if path.exists() {
-        gix::index::File::at(
-            &path,
-            repo.object_hash(),
-            true,
-            gix::index::decode::Options::default(),
-        )
-        .map_err(|e| fail(format!("reading the index ({})", path.display()), e))?
-    } else {
-        gix::index::File::from_state(gix::index::State::new(repo.object_hash()), path)
-    };
+    let index = super::read_index(repo)?;
     tracing::debug!("staged: index read in {:?}", started.elapsed());
     let head_id = head_tree(repo)?;
     let mut out = Staged {

@@ -84,7 +84,7 @@ pub fn write_sarif(db: &RuleDb, report: &ScanReport, out: &mut dyn Write) -> std
                 "ruleId": f.rule,
                 "ruleIndex": index[f.rule.as_str()],
                 "level": level(f.severity),
-                "message": {"text": format!("{} {} key {} in {} context: {}", f.severity, f.environment.as_str(), f.redacted, f.context, f.fix)},
+                "message": {"text": format!("{} {} key {} in {} context ({} file): {}", f.severity, f.environment.as_str(), f.redacted, f.context, f.exposure, f.fix)},
                 "locations": [{"physicalLocation": {
                     "artifactLocation": {"uri": path_to_uri(&f.path)},
                     "region": region,
@@ -93,6 +93,7 @@ pub fn write_sarif(db: &RuleDb, report: &ScanReport, out: &mut dyn Write) -> std
                 "properties": {
                     "severity": f.severity,
                     "context": f.context,
+                    "exposure": f.exposure,
                     "environment": f.environment,
                     "redacted": f.redacted,
                     "fingerprint": f.fingerprint,

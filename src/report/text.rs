@@ -74,11 +74,12 @@ pub fn write_text(
         };
         writeln!(
             out,
-            "  {}  {} {}  {}  {}{}  fp {}",
+            "  {}  {} {}  {}  {}  {}{}  fp {}",
             p.s("32", &at),
             p.sev(f.severity),
             f.rule,
             f.context,
+            f.exposure,
             p.s("1", &f.redacted),
             enc,
             f.fingerprint.short()
@@ -182,6 +183,9 @@ pub fn write_text(
         ));
     }
     writeln!(out, "{line}")?;
+    for note in s.coverage.lines() {
+        writeln!(out, "  {note}")?;
+    }
     for sk in s.skipped.iter().take(20) {
         writeln!(out, "  skipped {}: {}", sk.path, sk.reason)?;
     }

@@ -4,7 +4,7 @@
 use super::Source;
 use super::schema::{ContextSpec, PlaceholderKind, PlaceholderSpec, RuleSpec};
 use crate::error::{Error, Result, line_col};
-use crate::finding::{Context, Environment, Severity};
+use crate::finding::{Context, Environment, Exposure, Severity};
 use globset::{Glob, GlobBuilder, GlobSet, GlobSetBuilder};
 use regex::bytes::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
 use std::collections::{HashMap, HashSet};
@@ -89,6 +89,36 @@ impl Rule {
     /// What to do about a match in `context`.
     pub fn fix(&self, context: Context) -> &str {
         self.fix.get(&context).unwrap_or(&self.default_fix)
+    }
+
+    /// Severity of a match in `context` whose file has `exposure`: the rule's table, then
+    /// exposure first. A live key that is or will be shared (tracked, staged, history) is
+    /// at least high; a live key in an ignored local file, off the client side, sits where
+    /// MASK's advice puts it (outside source control) and is low. Test keys keep the table.
+    pub fn judge(&self, context: Context, exposure: Exposure) -> Severity {
+        let base = self.severity(context);
+        if self.environment != Environment::Live {
+            return base;
+        }
+        match exposure {
+            e if e.is_shared() => base.max(Severity::High),
+            Exposure::Ignored if context != Context::ClientSide => Severity::Low,
+            _ => base,
+        }
+    }
+
+    /// What to do about a match judged by [`Rule::judge`].
+    pub fn fix_for(&self, context: Context, exposure: Exposure) -> String {
+        if self.environment == Environment::Live
+            && exposure == Exposure::Ignored
+            && context != Context::ClientSide
+        {
+            return "this file is ignored by git and stays on this machine, where MASK advises \
+                    keeping keys (outside source control): keep it out of commits, backups \
+                    and shared drives, and prefer an environment variable or a secrets manager"
+                .to_string();
+        }
+        self.fix(context).to_string()
     }
 }
 

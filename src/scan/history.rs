@@ -8,7 +8,7 @@
 
 use super::{Engine, FileOutcome, WalkResult};
 use crate::error::Result;
-use crate::finding::{Finding, Introduced};
+use crate::finding::{Exposure, Finding, Introduced};
 use crate::git::history::{CommitMeta, History, Intro, Selection};
 use crate::git::{self, Repository};
 use crate::secret::Fingerprint;
@@ -303,7 +303,7 @@ fn attribute(
             };
             let mut found = Vec::new();
             let mut ph = Vec::new();
-            engine.findings(path, outcome, &mut found, &mut ph);
+            engine.findings(path, outcome, Exposure::History, &mut found, &mut ph);
             if is_first {
                 result.placeholders.append(&mut ph);
             }

@@ -4,6 +4,7 @@
 //!
 //! This module never touches the network.
 
+pub mod exposure;
 pub mod file;
 pub mod history;
 pub mod matcher;
@@ -17,7 +18,7 @@ pub use matcher::Matcher;
 pub use outcome::{PlaceholderHit, ScanReport, Skipped, Summary};
 pub use walk::{ScanOptions, WalkResult};
 
-use crate::finding::{Finding, Suppression};
+use crate::finding::{Exposure, Finding, Suppression};
 use crate::rules::RuleDb;
 
 /// Rules and their prefilter, compiled once per run and shared by every thread.
@@ -78,6 +79,7 @@ impl Engine {
         &self,
         path: &str,
         outcome: FileOutcome,
+        exposure: Exposure,
         findings: &mut Vec<Finding>,
         placeholders: &mut Vec<PlaceholderHit>,
     ) {
@@ -96,8 +98,9 @@ impl Engine {
             }
             findings.push(Finding {
                 rule: rule.id.clone(),
-                severity: rule.severity(h.context),
+                severity: rule.judge(h.context, exposure),
                 context: h.context,
+                exposure,
                 path: path.to_string(),
                 line: h.line,
                 column: h.column,
@@ -108,7 +111,7 @@ impl Engine {
                 redacted: h.raw.key.redacted(),
                 last_four: h.raw.key.last_four(),
                 fingerprint: h.raw.key.fingerprint(),
-                fix: rule.fix(h.context).to_string(),
+                fix: rule.fix_for(h.context, exposure),
                 suppressed: h.inline_allow.map(|reason| Suppression {
                     kind: "inline".into(),
                     reason: (!reason.is_empty()).then_some(reason),

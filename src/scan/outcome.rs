@@ -1,6 +1,7 @@
 //! From raw findings to a report: allowlist, cross-environment findings, order, summary.
 
 use super::WalkResult;
+use super::exposure::Coverage;
 use crate::config::AllowEntry;
 use crate::finding::{Context, Finding, Severity, Suppression};
 use crate::rules::RuleDb;
@@ -68,6 +69,8 @@ pub struct Summary {
     pub errors: u64,
     /// Allowlist entries that matched nothing, or expired.
     pub stale_allowlist: Vec<StaleEntry>,
+    /// What ignore rules kept out of a tree scan, and what was scanned in spite of them.
+    pub coverage: Coverage,
     /// Git history statistics, for history scans.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub git: Option<serde_json::Value>,
@@ -110,6 +113,7 @@ pub fn finish(
         files,
         bytes,
         mut skipped,
+        coverage,
     } = walk;
     let mut used = vec![0u64; allow.len()];
     for f in findings.iter_mut().filter(|f| f.suppressed.is_none()) {
@@ -163,6 +167,7 @@ pub fn finish(
         errors: skipped.iter().filter(|s| s.error).count() as u64,
         skipped,
         stale_allowlist: stale,
+        coverage,
         git: None,
     };
     ScanReport {

@@ -8,6 +8,7 @@
 
 use super::{Engine, WalkResult};
 use crate::error::Result;
+use crate::finding::Exposure;
 use crate::git::{self, Repository, staged::StagedFile};
 use crate::secret::Fingerprint;
 use imara_diff::{Algorithm, Diff, InternedInput, sources::byte_lines};
@@ -34,7 +35,13 @@ pub fn scan(engine: &Engine, repo: &Repository, whole_files: bool) -> Result<Sta
             continue;
         }
         let mut found = Vec::new();
-        engine.findings(&f.path, outcome, &mut found, &mut out.placeholders);
+        engine.findings(
+            &f.path,
+            outcome,
+            Exposure::Staged,
+            &mut found,
+            &mut out.placeholders,
+        );
         if !whole_files && let Some(old) = &f.old {
             let old_data = git::read_blob(repo, old, &mut old_buf)?;
             let keep = NewKeys::new(engine, f, old_data, data)?;

@@ -1,12 +1,16 @@
 //! Walks directory trees in parallel with the `ignore` crate (the walker behind ripgrep)
 //! and scans every file; also scans stdin.
 
-use super::{Engine, PlaceholderHit, Skipped};
-use crate::finding::Finding;
+use super::exposure::{Coverage, GitView, is_dependency_dir, local_secret_globs};
+use super::{Engine, FileScanner, PlaceholderHit, Skipped};
+use crate::finding::{Exposure, Finding};
+use globset::GlobSet;
+use ignore::overrides::Override;
 use ignore::{WalkBuilder, WalkState};
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 /// What to scan and how. Build with [`ScanOptions::new`] and the setters.
 #[derive(Debug, Clone)]
@@ -19,6 +23,7 @@ pub struct ScanOptions {
     max_filesize: Option<u64>,
     exclude: Vec<String>,
     stdin_path: String,
+    local_secret_files: Vec<String>,
 }
 
 impl ScanOptions {
@@ -38,10 +43,15 @@ impl ScanOptions {
             max_filesize: None,
             exclude: Vec::new(),
             stdin_path: "<stdin>".into(),
+            local_secret_files: super::exposure::LOCAL_SECRET_FILES
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
         }
     }
 
-    /// Respect `.gitignore`, `.ignore` and git's exclude files. Enabled by default.
+    /// Respect `.gitignore`, `.ignore` and git's exclude files. Enabled by default. Inside a
+    /// git work tree, tracked files and ignored local secret files are scanned anyway.
     pub fn ignore_files(&mut self, yes: bool) -> &mut Self {
         self.ignore_files = yes;
         self
@@ -85,6 +95,14 @@ impl ScanOptions {
         self
     }
 
+    /// Globs on file names of local secret files (`.env*`, `*.tfvars`, …): ignored,
+    /// untracked copies are scanned anyway. [`super::exposure::LOCAL_SECRET_FILES`] by
+    /// default.
+    pub fn local_secret_files(&mut self, globs: Vec<String>) -> &mut Self {
+        self.local_secret_files = globs;
+        self
+    }
+
     /// The paths to scan.
     pub fn paths(&self) -> &[PathBuf] {
         &self.paths
@@ -104,6 +122,8 @@ pub struct WalkResult {
     pub bytes: u64,
     /// Files and directories not scanned, with why.
     pub skipped: Vec<Skipped>,
+    /// What ignore rules kept out, and what was scanned in spite of them.
+    pub coverage: Coverage,
 }
 
 #[derive(Default)]
@@ -182,12 +202,14 @@ pub fn scan(
             roots.push(p.clone());
         }
     }
+    let mut coverage = Coverage::default();
     for root in &roots {
-        walk_root(engine, opts, root, &shared, on_file)?;
+        coverage.add(&walk_root(engine, opts, root, &shared, on_file)?);
     }
     let mut out = shared.out.into_inner().unwrap_or_else(|e| e.into_inner());
     out.files = shared.files.load(Ordering::Relaxed);
     out.bytes = shared.bytes.load(Ordering::Relaxed);
+    out.coverage = coverage;
     Ok(out)
 }
 
@@ -204,10 +226,299 @@ fn scan_stdin(engine: &Engine, opts: &ScanOptions, shared: &Shared) -> crate::Re
     engine.findings(
         &opts.stdin_path,
         outcome,
+        Exposure::OutsideGit,
         &mut out.findings,
         &mut out.placeholders,
     );
     Ok(())
+}
+
+/// Everything a walk of one root shares between its threads.
+struct Root<'a> {
+    engine: &'a Engine,
+    opts: &'a ScanOptions,
+    root: &'a Path,
+    /// The root relative to the context base (the git work tree's top).
+    root_rel: PathBuf,
+    git: Option<GitView>,
+    /// Context paths of every entry the ignore-aware walk yielded (in a work tree only).
+    seen: Option<Arc<Mutex<HashSet<String>>>>,
+    shared: &'a Shared,
+    on_file: &'a (dyn Fn(u64) + Sync),
+}
+
+impl Root<'_> {
+    fn ctx(&self, path: &Path) -> String {
+        context_path(self.root, &self.root_rel, path)
+    }
+
+    /// Scans the regular file at `path` and keeps what it found.
+    fn scan_file(&self, scanner: &mut FileScanner<'_>, path: &Path, ctx: &str, exposure: Exposure) {
+        let shared = self.shared;
+        let file = match std::fs::File::open(path) {
+            Ok(f) => f,
+            Err(e) => {
+                shared.skip(display_path(path), format!("unreadable: {e}"), true);
+                return;
+            }
+        };
+        if let Some(max) = self.opts.max_filesize {
+            let len = file.metadata().map_or(0, |m| m.len());
+            if len > max {
+                let reason = format!("larger than --max-filesize ({len} > {max} bytes)");
+                shared.skip(display_path(path), reason, false);
+                return;
+            }
+        }
+        match scanner.scan(ctx, &mut &file) {
+            Ok(outcome) => {
+                shared.files.fetch_add(1, Ordering::Relaxed);
+                let n = shared.bytes.fetch_add(outcome.bytes, Ordering::Relaxed);
+                (self.on_file)(n + outcome.bytes);
+                if !outcome.hits.is_empty() {
+                    let (mut findings, mut placeholders) = (Vec::new(), Vec::new());
+                    self.engine.findings(
+                        &display_path(path),
+                        outcome,
+                        exposure,
+                        &mut findings,
+                        &mut placeholders,
+                    );
+                    let mut o = shared.out.lock().unwrap_or_else(|e| e.into_inner());
+                    o.findings.append(&mut findings);
+                    o.placeholders.append(&mut placeholders);
+                }
+            }
+            Err(e) => shared.skip(display_path(path), format!("unreadable: {e}"), true),
+        }
+    }
+
+    /// The ignore-aware walk: what the user asked for.
+    fn walk(&self, overrides: Option<&Override>) {
+        let opts = self.opts;
+        let mut wb = WalkBuilder::new(self.root);
+        wb.hidden(!opts.hidden)
+            .ignore(opts.ignore_files)
+            .git_ignore(opts.ignore_files)
+            .git_global(opts.ignore_files)
+            .git_exclude(opts.ignore_files)
+            .parents(opts.ignore_files)
+            .follow_links(opts.follow)
+            .threads(opts.threads)
+            .filter_entry(|e| {
+                !(e.file_name() == ".git" && e.file_type().is_some_and(|t| t.is_dir()))
+            });
+        if let Some(ov) = overrides {
+            wb.overrides(ov.clone());
+        }
+        wb.build_parallel().run(|| {
+            let mut scanner = self.engine.file_scanner();
+            Box::new(move |entry| {
+                let entry = match entry {
+                    Ok(e) => e,
+                    Err(err) => {
+                        let path = err_path(&err)
+                            .map_or_else(|| self.root.display().to_string(), |p| display_path(&p));
+                        self.shared.skip(path, err.to_string(), true);
+                        return WalkState::Continue;
+                    }
+                };
+                let Some(ft) = entry.file_type() else {
+                    return WalkState::Continue;
+                };
+                let path = entry.path();
+                let ctx = self.ctx(path);
+                if ft.is_dir() {
+                    self.mark_seen(ctx);
+                    return WalkState::Continue;
+                }
+                if ft.is_symlink() {
+                    self.shared.skip(
+                        display_path(path),
+                        "symbolic link, not followed (use --follow)".into(),
+                        false,
+                    );
+                } else if !ft.is_file() {
+                    self.shared
+                        .skip(display_path(path), "not a regular file".into(), false);
+                } else {
+                    let exposure = self
+                        .git
+                        .as_ref()
+                        .map_or(Exposure::OutsideGit, |g| g.exposure(&ctx));
+                    self.scan_file(&mut scanner, path, &ctx, exposure);
+                }
+                self.mark_seen(ctx);
+                WalkState::Continue
+            })
+        });
+    }
+
+    fn mark_seen(&self, ctx: String) {
+        if let Some(seen) = &self.seen {
+            lock(seen).insert(ctx);
+        }
+    }
+
+    fn was_seen(&self, ctx: &str) -> bool {
+        self.seen.as_ref().is_some_and(|s| lock(s).contains(ctx))
+    }
+
+    /// Tracked files the walk did not yield (ignore rules hid them): scanned, unless the
+    /// user's own filters (`--exclude`, `--no-hidden`) leave them out.
+    fn tracked_leftovers(&self, overrides: Option<&Override>, coverage: &mut Coverage) {
+        let Some(git) = &self.git else { return };
+        let base = self.root_rel_str();
+        let mut missed: Vec<String> = git
+            .tracked_under(&base)
+            .map(crate::git::path_str)
+            .filter(|p| !self.was_seen(p))
+            .collect();
+        missed.sort();
+        let mut scanner = self.engine.file_scanner();
+        for ctx in missed {
+            let rel = match ctx.strip_prefix(base.as_str()) {
+                Some(r) if !base.is_empty() => PathBuf::from(r.trim_start_matches('/')),
+                _ => PathBuf::from(&ctx),
+            };
+            if self.filtered_out(&rel, overrides) {
+                continue;
+            }
+            let path = self.root.join(&rel);
+            match std::fs::symlink_metadata(&path) {
+                Ok(m) if m.is_file() => {
+                    coverage.tracked_ignored_scanned += 1;
+                    self.scan_file(&mut scanner, &path, &ctx, Exposure::Tracked);
+                }
+                Ok(m) if m.file_type().is_symlink() => self.shared.skip(
+                    display_path(&path),
+                    "symbolic link, not followed (use --follow)".into(),
+                    false,
+                ),
+                // Deleted from the work tree, or a sparse checkout: nothing on disk.
+                _ => {}
+            }
+        }
+    }
+
+    /// Ignored, untracked files: local secret files are scanned, the rest counted.
+    fn ignored_pass(
+        &self,
+        overrides: Option<&Override>,
+        secrets: &GlobSet,
+        coverage: &mut Coverage,
+    ) {
+        let counts = Mutex::new(Coverage::default());
+        let dirs = Arc::new(AtomicU64::new(0));
+        let mut wb = WalkBuilder::new(self.root);
+        wb.standard_filters(false)
+            .hidden(!self.opts.hidden)
+            .follow_links(false)
+            .threads(self.opts.threads);
+        if let Some(ov) = overrides {
+            wb.overrides(ov.clone());
+        }
+        // The filter must own what it reads: it outlives this call's borrows.
+        let (seen, root, root_rel, dirs_in) = (
+            self.seen.clone(),
+            self.root.to_path_buf(),
+            self.root_rel.clone(),
+            dirs.clone(),
+        );
+        wb.filter_entry(move |e| {
+            if !e.file_type().is_some_and(|t| t.is_dir()) {
+                return true;
+            }
+            if e.file_name() == ".git" {
+                return false;
+            }
+            if e.depth() > 0 && is_dependency_dir(e.file_name()) {
+                let ctx = context_path(&root, &root_rel, e.path());
+                if !seen.as_ref().is_some_and(|s| lock(s).contains(&ctx)) {
+                    dirs_in.fetch_add(1, Ordering::Relaxed);
+                }
+                return false;
+            }
+            true
+        });
+        let counts_ref = &counts;
+        wb.build_parallel().run(|| {
+            let mut scanner = self.engine.file_scanner();
+            Box::new(move |entry| {
+                let Ok(entry) = entry else {
+                    return WalkState::Continue;
+                };
+                if !entry.file_type().is_some_and(|t| t.is_file()) {
+                    return WalkState::Continue;
+                }
+                let path = entry.path();
+                let ctx = self.ctx(path);
+                if self.was_seen(&ctx) || self.git.as_ref().is_some_and(|g| g.is_tracked(&ctx)) {
+                    return WalkState::Continue;
+                }
+                let secret = secrets.is_match(entry.file_name());
+                {
+                    let mut c = counts_ref.lock().unwrap_or_else(|e| e.into_inner());
+                    if secret {
+                        c.ignored_secret_files_scanned += 1;
+                    } else {
+                        c.ignored_files_not_scanned += 1;
+                    }
+                }
+                if secret {
+                    self.scan_file(&mut scanner, path, &ctx, Exposure::Ignored);
+                }
+                WalkState::Continue
+            })
+        });
+        let mut counts = counts.into_inner().unwrap_or_else(|e| e.into_inner());
+        counts.ignored_dirs_not_scanned = dirs.load(Ordering::Relaxed);
+        coverage.add(&counts);
+    }
+
+    /// Would `--exclude` or `--no-hidden` leave out `rel` (relative to the root)?
+    fn filtered_out(&self, rel: &Path, overrides: Option<&Override>) -> bool {
+        if !self.opts.hidden
+            && rel
+                .components()
+                .any(|c| c.as_os_str().to_str().is_some_and(|s| s.starts_with('.')))
+        {
+            return true;
+        }
+        let Some(ov) = overrides else { return false };
+        let mut dir = rel.parent();
+        while let Some(d) = dir.filter(|d| !d.as_os_str().is_empty()) {
+            if ov.matched(d, true).is_ignore() {
+                return true;
+            }
+            dir = d.parent();
+        }
+        ov.matched(rel, false).is_ignore()
+    }
+
+    fn root_rel_str(&self) -> String {
+        let s = display_path(&self.root_rel);
+        if s == "." { String::new() } else { s }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn exclude_overrides(opts: &ScanOptions, root: &Path) -> crate::Result<Option<Override>> {
+    if opts.exclude.is_empty() {
+        return Ok(None);
+    }
+    let mut ob = ignore::overrides::OverrideBuilder::new(root);
+    for g in &opts.exclude {
+        ob.add(&format!("!{g}"))
+            .map_err(|e| crate::Error::Usage(format!("exclude glob {g:?} is invalid: {e}")))?;
+    }
+    let ov = ob
+        .build()
+        .map_err(|e| crate::Error::Usage(format!("exclude globs are invalid: {e}")))?;
+    Ok(Some(ov))
 }
 
 fn walk_root(
@@ -216,108 +527,35 @@ fn walk_root(
     root: &Path,
     shared: &Shared,
     on_file: &(dyn Fn(u64) + Sync),
-) -> crate::Result<()> {
+) -> crate::Result<Coverage> {
     let base = context_base(root);
     let abs_root = std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf());
     let root_rel = abs_root
         .strip_prefix(&base)
         .map(Path::to_path_buf)
         .unwrap_or_default();
-    let mut wb = WalkBuilder::new(root);
-    wb.hidden(!opts.hidden)
-        .ignore(opts.ignore_files)
-        .git_ignore(opts.ignore_files)
-        .git_global(opts.ignore_files)
-        .git_exclude(opts.ignore_files)
-        .parents(opts.ignore_files)
-        .follow_links(opts.follow)
-        .threads(opts.threads)
-        .filter_entry(|e| !(e.file_name() == ".git" && e.file_type().is_some_and(|t| t.is_dir())));
-    if !opts.exclude.is_empty() {
-        let mut ob = ignore::overrides::OverrideBuilder::new(root);
-        for g in &opts.exclude {
-            ob.add(&format!("!{g}"))
-                .map_err(|e| crate::Error::Usage(format!("exclude glob {g:?} is invalid: {e}")))?;
-        }
-        let ov = ob
-            .build()
-            .map_err(|e| crate::Error::Usage(format!("exclude globs are invalid: {e}")))?;
-        wb.overrides(ov);
+    let overrides = exclude_overrides(opts, root)?;
+    let secrets = local_secret_globs(&opts.local_secret_files)?;
+    let git = GitView::open(&base);
+    // Only a walk that applies ignore rules can leave tracked or secret files out.
+    let track = git.is_some() && opts.ignore_files;
+    let r = Root {
+        engine,
+        opts,
+        root,
+        root_rel,
+        git,
+        seen: track.then(|| Arc::new(Mutex::new(HashSet::new()))),
+        shared,
+        on_file,
+    };
+    r.walk(overrides.as_ref());
+    let mut coverage = Coverage::default();
+    if track && abs_root.is_dir() {
+        r.tracked_leftovers(overrides.as_ref(), &mut coverage);
+        r.ignored_pass(overrides.as_ref(), &secrets, &mut coverage);
     }
-    let max = opts.max_filesize;
-    wb.build_parallel().run(|| {
-        let mut scanner = engine.file_scanner();
-        let mut findings = Vec::new();
-        let mut placeholders = Vec::new();
-        let root_rel = &root_rel;
-        Box::new(move |entry| {
-            let entry = match entry {
-                Ok(e) => e,
-                Err(err) => {
-                    let path = err_path(&err)
-                        .map_or_else(|| root.display().to_string(), |p| display_path(&p));
-                    shared.skip(path, err.to_string(), true);
-                    return WalkState::Continue;
-                }
-            };
-            let Some(ft) = entry.file_type() else {
-                return WalkState::Continue;
-            };
-            if ft.is_dir() {
-                return WalkState::Continue;
-            }
-            let path = entry.path();
-            if ft.is_symlink() {
-                shared.skip(
-                    display_path(path),
-                    "symbolic link, not followed (use --follow)".into(),
-                    false,
-                );
-                return WalkState::Continue;
-            }
-            if !ft.is_file() {
-                shared.skip(display_path(path), "not a regular file".into(), false);
-                return WalkState::Continue;
-            }
-            let file = match std::fs::File::open(path) {
-                Ok(f) => f,
-                Err(e) => {
-                    shared.skip(display_path(path), format!("unreadable: {e}"), true);
-                    return WalkState::Continue;
-                }
-            };
-            let len = max.map(|_| file.metadata().map_or(0, |m| m.len()));
-            if let (Some(max), Some(len)) = (max, len)
-                && len > max
-            {
-                let reason = format!("larger than --max-filesize ({len} > {max} bytes)");
-                shared.skip(display_path(path), reason, false);
-                return WalkState::Continue;
-            }
-            let ctx = context_path(root, root_rel, path);
-            match scanner.scan(&ctx, &mut &file) {
-                Ok(outcome) => {
-                    shared.files.fetch_add(1, Ordering::Relaxed);
-                    let n = shared.bytes.fetch_add(outcome.bytes, Ordering::Relaxed);
-                    on_file(n + outcome.bytes);
-                    if !outcome.hits.is_empty() {
-                        engine.findings(
-                            &display_path(path),
-                            outcome,
-                            &mut findings,
-                            &mut placeholders,
-                        );
-                        let mut o = shared.out.lock().unwrap_or_else(|e| e.into_inner());
-                        o.findings.append(&mut findings);
-                        o.placeholders.append(&mut placeholders);
-                    }
-                }
-                Err(e) => shared.skip(display_path(path), format!("unreadable: {e}"), true),
-            }
-            WalkState::Continue
-        })
-    });
-    Ok(())
+    Ok(coverage)
 }
 
 fn err_path(err: &ignore::Error) -> Option<PathBuf> {
