@@ -97,6 +97,22 @@ fn is_word(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_'
 }
 
+/// Does `before` end with an encoded separator, whose last character is a word character
+/// but which stands for punctuation or white space: URL percent-encoding (`%3D`, and
+/// `%253D` encoded twice), quoted-printable (`=3D`), JSON and JavaScript escapes (`\n`,
+/// `\t`, `\u003d`, `\x3d`)? A key right after one is a key: logs, HAR files, JSON
+/// inside JSON and query strings are full of them.
+fn escaped_separator(before: &[u8]) -> bool {
+    let hex = |b: &[u8]| b.iter().all(u8::is_ascii_hexdigit);
+    let ends = |n: usize| before.len() >= n;
+    let tail = |n: usize| &before[before.len() - n..];
+    (ends(3) && matches!(tail(3)[0], b'%' | b'=') && hex(&tail(3)[1..]))
+        || (ends(5) && tail(5).starts_with(b"%25") && hex(&tail(5)[3..]))
+        || (ends(2) && tail(2)[0] == b'\\' && matches!(tail(2)[1], b'n' | b't' | b'r' | b'b' | b'f' | b'v' | b'0'))
+        || (ends(4) && tail(4)[0] == b'\\' && matches!(tail(4)[1], b'x' | b'X') && hex(&tail(4)[2..]))
+        || (ends(6) && tail(6)[0] == b'\\' && matches!(tail(6)[1], b'u' | b'U') && hex(&tail(6)[2..]))
+}
+
 fn is_b64(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'-' | b'_')
 }
@@ -240,7 +256,8 @@ fn try_rule<'h>(
     s: usize,
     boundary: bool,
 ) -> Option<&'h [u8]> {
-    if boundary && rule.boundary && s > 0 && is_word(hay[s - 1]) {
+    if boundary && rule.boundary && s > 0 && is_word(hay[s - 1]) && !escaped_separator(&hay[..s])
+    {
         return None;
     }
     let window = &hay[s..(s + MAX_KEY_LEN).min(hay.len())];
