@@ -2,12 +2,13 @@
 //! with the file, line and column of every bad value.
 
 use super::Source;
-use super::schema::{ContextSpec, PlaceholderKind, PlaceholderSpec, RuleSpec};
+use super::placeholder::{Placeholder, compile_placeholder};
+use super::schema::{ContextSpec, RuleSpec};
 use crate::error::{Error, Result, line_col};
 use crate::finding::{Context, Environment, Exposure, Severity};
 use globset::{Glob, GlobBuilder, GlobSet, GlobSetBuilder};
 use regex::bytes::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::OnceLock;
 use toml::Spanned;
 
@@ -119,68 +120,6 @@ impl Rule {
                 .to_string();
         }
         self.fix(context).to_string()
-    }
-}
-
-/// A compiled placeholder filter.
-#[derive(Debug)]
-pub struct Placeholder {
-    /// Its id.
-    pub id: String,
-    /// What it catches.
-    pub description: String,
-    test: PlaceholderTest,
-}
-
-#[derive(Debug)]
-enum PlaceholderTest {
-    Literal(HashSet<Vec<u8>>),
-    Words(Vec<Vec<u8>>),
-    Repeated { min_share: f64, min_run: usize },
-    Sequence { min_run: usize },
-    Variety { max_distinct: usize },
-}
-
-impl Placeholder {
-    /// True when `key` (full) with `body` (after the prefix) is a placeholder.
-    pub fn matches(&self, key: &[u8], body: &[u8]) -> bool {
-        match &self.test {
-            PlaceholderTest::Literal(set) => set.contains(key),
-            PlaceholderTest::Words(words) => words.iter().any(|w| {
-                // stored lowercase; a placeholder spells its word in one case
-                memchr::memmem::find(body, w).is_some()
-                    || memchr::memmem::find(body, &w.to_ascii_uppercase()).is_some()
-            }),
-            PlaceholderTest::Repeated { min_share, min_run } => {
-                let mut counts = [0usize; 256];
-                let (mut run, mut best_run, mut prev) = (0usize, 0usize, None);
-                for &b in body {
-                    counts[b as usize] += 1;
-                    run = if prev == Some(b) { run + 1 } else { 1 };
-                    best_run = best_run.max(run);
-                    prev = Some(b);
-                }
-                let top = counts.iter().copied().max().unwrap_or(0);
-                !body.is_empty()
-                    && (top as f64 >= min_share * body.len() as f64 || best_run >= *min_run)
-            }
-            PlaceholderTest::Sequence { min_run } => {
-                let mut run = 1usize;
-                body.windows(2).any(|w| {
-                    run = if w[1] == w[0].wrapping_add(1) {
-                        run + 1
-                    } else {
-                        1
-                    };
-                    run >= *min_run
-                })
-            }
-            PlaceholderTest::Variety { max_distinct } => {
-                let mut seen = [false; 256];
-                body.iter().for_each(|&b| seen[b as usize] = true);
-                seen.iter().filter(|s| **s).count() <= *max_distinct
-            }
-        }
     }
 }
 
@@ -332,13 +271,17 @@ pub struct RuleDb {
     pub cross_env: CrossEnv,
 }
 
-struct Ctx<'a> {
+pub(super) struct Ctx<'a> {
     origin: &'a str,
     text: &'a str,
 }
 
 impl Ctx<'_> {
-    fn err<T>(&self, span: std::ops::Range<usize>, message: impl Into<String>) -> Result<T> {
+    pub(super) fn err<T>(
+        &self,
+        span: std::ops::Range<usize>,
+        message: impl Into<String>,
+    ) -> Result<T> {
         let (line, column) = line_col(self.text, span.start);
         Err(Error::Rules {
             origin: self.origin.to_string(),
@@ -556,50 +499,6 @@ fn compile_rule(cx: &Ctx<'_>, spec: &RuleSpec) -> Result<Rule> {
         examples: spec.examples.clone(),
         negative_examples: spec.negative_examples.clone(),
         origin: cx.origin.to_string(),
-    })
-}
-
-fn compile_placeholder(cx: &Ctx<'_>, spec: &PlaceholderSpec) -> Result<Placeholder> {
-    let id = spec.id.get_ref().clone();
-    let need = |what: &str| Error::Rules {
-        origin: cx.origin.to_string(),
-        line: line_col(cx.text, spec.kind.span().start).0,
-        column: line_col(cx.text, spec.kind.span().start).1,
-        message: format!("placeholder {id:?} of this kind needs `{what}`"),
-    };
-    let test = match spec.kind.get_ref() {
-        PlaceholderKind::Literal if spec.keys.is_empty() => return Err(need("keys")),
-        PlaceholderKind::Literal => {
-            PlaceholderTest::Literal(spec.keys.iter().map(|k| k.as_bytes().to_vec()).collect())
-        }
-        PlaceholderKind::Words if spec.words.is_empty() => return Err(need("words")),
-        PlaceholderKind::Words => PlaceholderTest::Words(
-            spec.words
-                .iter()
-                .map(|w| w.to_ascii_lowercase().into_bytes())
-                .collect(),
-        ),
-        PlaceholderKind::Repeated => PlaceholderTest::Repeated {
-            min_share: spec.min_share.unwrap_or(1.0).clamp(0.0, 1.0),
-            min_run: spec.min_run.unwrap_or(usize::MAX),
-        },
-        PlaceholderKind::Sequence => PlaceholderTest::Sequence {
-            min_run: match spec.min_run {
-                Some(n) if n >= 3 => n,
-                _ => return Err(need("min_run (3 or more)")),
-            },
-        },
-        PlaceholderKind::Variety => PlaceholderTest::Variety {
-            max_distinct: match spec.max_distinct {
-                Some(n) => n,
-                None => return Err(need("max_distinct")),
-            },
-        },
-    };
-    Ok(Placeholder {
-        id,
-        description: spec.description.clone().unwrap_or_default(),
-        test,
     })
 }
 

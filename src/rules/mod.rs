@@ -10,9 +10,11 @@
 
 pub mod check;
 mod database;
+mod placeholder;
 pub mod schema;
 
-pub use database::{ContextRule, CrossEnv, Placeholder, Rule, RuleDb};
+pub use database::{ContextRule, CrossEnv, Rule, RuleDb};
+pub use placeholder::Placeholder;
 
 use crate::error::{Error, Result, line_col};
 use schema::RulesFile;

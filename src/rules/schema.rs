@@ -74,6 +74,12 @@ pub enum PlaceholderKind {
     Sequence,
     /// Few distinct characters.
     Variety,
+    /// A run along a keyboard row (`qwerty`).
+    Keyboard,
+    /// A stretch that repeats itself (`TESTKEYTESTKEY`).
+    Periodic,
+    /// Interleaved counting runs of letters and digits (`abc123def456`, `a1b2c3`).
+    Counter,
 }
 
 /// A placeholder filter.
@@ -96,8 +102,10 @@ pub struct PlaceholderSpec {
     pub words: Vec<String>,
     /// For `repeated`: share of the body taken by its most common character.
     pub min_share: Option<f64>,
-    /// For `repeated` and `sequence`: run length.
+    /// For `repeated`, `sequence`, `keyboard`, `periodic` and `counter`: run length.
     pub min_run: Option<usize>,
+    /// For `sequence`: count `aBcD` as ascending too.
+    pub ignore_case: Option<bool>,
     /// For `variety`.
     pub max_distinct: Option<usize>,
 }

@@ -108,9 +108,17 @@ fn escaped_separator(before: &[u8]) -> bool {
     let tail = |n: usize| &before[before.len() - n..];
     (ends(3) && matches!(tail(3)[0], b'%' | b'=') && hex(&tail(3)[1..]))
         || (ends(5) && tail(5).starts_with(b"%25") && hex(&tail(5)[3..]))
-        || (ends(2) && tail(2)[0] == b'\\' && matches!(tail(2)[1], b'n' | b't' | b'r' | b'b' | b'f' | b'v' | b'0'))
-        || (ends(4) && tail(4)[0] == b'\\' && matches!(tail(4)[1], b'x' | b'X') && hex(&tail(4)[2..]))
-        || (ends(6) && tail(6)[0] == b'\\' && matches!(tail(6)[1], b'u' | b'U') && hex(&tail(6)[2..]))
+        || (ends(2)
+            && tail(2)[0] == b'\\'
+            && matches!(tail(2)[1], b'n' | b't' | b'r' | b'b' | b'f' | b'v' | b'0'))
+        || (ends(4)
+            && tail(4)[0] == b'\\'
+            && matches!(tail(4)[1], b'x' | b'X')
+            && hex(&tail(4)[2..]))
+        || (ends(6)
+            && tail(6)[0] == b'\\'
+            && matches!(tail(6)[1], b'u' | b'U')
+            && hex(&tail(6)[2..]))
 }
 
 fn is_b64(b: u8) -> bool {
@@ -256,8 +264,7 @@ fn try_rule<'h>(
     s: usize,
     boundary: bool,
 ) -> Option<&'h [u8]> {
-    if boundary && rule.boundary && s > 0 && is_word(hay[s - 1]) && !escaped_separator(&hay[..s])
-    {
+    if boundary && rule.boundary && s > 0 && is_word(hay[s - 1]) && !escaped_separator(&hay[..s]) {
         return None;
     }
     let window = &hay[s..(s + MAX_KEY_LEN).min(hay.len())];
