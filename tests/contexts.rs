@@ -1,6 +1,6 @@
 use keywarden::Context::{self, *};
 use keywarden::rules;
-use keywarden::scan::file::classify;
+use keywarden::scan::file::{classify, classify_in};
 
 #[test]
 fn path_and_line_context_table() {
@@ -55,47 +55,101 @@ fn path_and_line_context_table() {
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
 
+/// The context of the key `KEY` in `text` at `path`.
+fn at_key(db: &rules::RuleDb, path: &str, text: &str) -> Context {
+    classify_in(db, path, text.as_bytes(), text.find("KEY").unwrap())
+}
+
 #[test]
 fn content_markers_declare_the_environment() {
     let db = rules::load(Vec::new()).unwrap();
+    let table: &[(&str, &str, Context)] = &[
+        (
+            "deploy/app.env",
+            "NODE_ENV=production\nMK=KEY\n",
+            ProductionConfig,
+        ),
+        (
+            "settings.yaml",
+            "env:\n  RAILS_ENV: \"production\"\n  MASK: KEY\n",
+            ProductionConfig,
+        ),
+        (
+            "settings.yaml",
+            "APP_ENV=staging\nMASK=KEY\n",
+            NonprodConfig,
+        ),
+        // The variable's name must start at a word boundary, anywhere on the line.
+        (
+            "run.sh",
+            "export NODE_ENV=production\nMASK=KEY\n",
+            ProductionConfig,
+        ),
+        (
+            "run.sh",
+            "MY_NODE_ENV=production\nXAPP_ENV=prod\nMASK=KEY\n",
+            Source,
+        ),
+        (
+            "src/app.js",
+            "if (process.env.NODE_ENV === 'production') {}\nconst k = 'KEY';\n",
+            Source,
+        ),
+        // A marker in a comment declares nothing.
+        (".env.ci", "# NODE_ENV=production\nMASK=KEY\n", Source),
+        // Markers reach their block: a CI job, a YAML section, a properties document.
+        (
+            ".github/workflows/ci.yml",
+            "jobs:\n  test:\n    env:\n      NODE_ENV: test\n  deploy:\n    environment: production\n    env:\n      MASK_KEY: KEY\n",
+            ProductionConfig,
+        ),
+        (
+            ".github/workflows/ci.yml",
+            "jobs:\n  deploy:\n    environment: production\n  test:\n    env:\n      NODE_ENV: test\n      MASK_KEY: KEY\n",
+            NonprodConfig,
+        ),
+        (
+            ".gitlab-ci.yml",
+            "deploy_prod:\n  stage: deploy\n  environment:\n    name: production\n  variables:\n    MASK_KEY: KEY\n",
+            ProductionConfig,
+        ),
+        (
+            "config/database.yml",
+            "development:\n  key: x\nproduction:\n  key: KEY\n",
+            ProductionConfig,
+        ),
+        (
+            "config/database.yml",
+            "production:\n  key: x\ndevelopment:\n  key: KEY\n",
+            NonprodConfig,
+        ),
+        (
+            "src/main/resources/application.properties",
+            "spring.profiles.active=prod\nmask.key=KEY\n",
+            ProductionConfig,
+        ),
+        (
+            "serverless.yml",
+            "provider:\n  stage: prod\n  environment:\n    MASK_KEY: KEY\n",
+            ProductionConfig,
+        ),
+        (
+            "main.tf",
+            "locals {\n  environment = \"production\"\n  mask_key = \"KEY\"\n}\n",
+            ProductionConfig,
+        ),
+    ];
+    let mut wrong = Vec::new();
+    for (path, text, want) in table {
+        let got = at_key(&db, path, text);
+        if got != *want {
+            wrong.push(format!("{path}: {text:?}: got {got:?}, want {want:?}"));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    // Without a key position only top-level markers count.
     assert_eq!(
         classify(&db, "deploy/app.env", b"", b"NODE_ENV=production\nMK=x\n"),
         ProductionConfig
-    );
-    assert_eq!(
-        classify(
-            &db,
-            "settings.yaml",
-            b"",
-            b"env:\n  RAILS_ENV: \"production\"\n"
-        ),
-        ProductionConfig
-    );
-    assert_eq!(
-        classify(&db, "settings.yaml", b"", b"APP_ENV=staging\n"),
-        NonprodConfig
-    );
-    // The variable's name must start at a word boundary, anywhere on the line.
-    assert_eq!(
-        classify(&db, "run.sh", b"", b"export NODE_ENV=production\n"),
-        ProductionConfig
-    );
-    assert_eq!(
-        classify(
-            &db,
-            "run.sh",
-            b"",
-            b"MY_NODE_ENV=production\nXAPP_ENV=prod\n"
-        ),
-        Source
-    );
-    assert_eq!(
-        classify(
-            &db,
-            "src/app.js",
-            b"",
-            b"if (process.env.NODE_ENV === 'production') {}"
-        ),
-        Source
     );
 }

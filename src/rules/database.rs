@@ -150,7 +150,8 @@ pub struct ContextRule {
 struct Compiled {
     line_markers: Option<RegexSet>,
     paths: Option<GlobSet>,
-    content_markers: Option<RegexSet>,
+    /// Every content marker in one alternation: where each match is matters (its block).
+    content_markers: Option<Regex>,
 }
 
 /// A path glob: `*` stays inside one component, `**` crosses them.
@@ -175,6 +176,24 @@ fn regex_set(list: &[String]) -> Result<Option<RegexSet>, String> {
         .map_err(|e| format!("regexes too large together: {e}"))
 }
 
+/// One regex that matches where any of `list` does (ASCII classes, as [`regex_set`]).
+fn alternation(list: &[String]) -> Result<Option<Regex>, String> {
+    if list.is_empty() {
+        return Ok(None);
+    }
+    let joined = list
+        .iter()
+        .map(|r| format!("(?:{r})"))
+        .collect::<Vec<_>>()
+        .join("|");
+    RegexBuilder::new(&joined)
+        .unicode(false)
+        .size_limit(REGEX_SIZE_LIMIT * 4)
+        .build()
+        .map(Some)
+        .map_err(|e| format!("content markers too large together: {e}"))
+}
+
 impl ContextRule {
     fn try_compile(&self) -> Result<Compiled, String> {
         let paths = if self.globs.is_empty() {
@@ -189,7 +208,7 @@ impl ContextRule {
         Ok(Compiled {
             line_markers: regex_set(&self.line_src)?,
             paths,
-            content_markers: regex_set(&self.content_src)?,
+            content_markers: alternation(&self.content_src)?,
         })
     }
 
@@ -227,14 +246,16 @@ impl ContextRule {
                 .is_some_and(|s| s.is_match(path))
     }
 
-    /// Does the content match a content marker?
-    pub fn matches_content(&self, content: &[u8]) -> bool {
-        !self.content_src.is_empty()
-            && self
-                .compiled()
-                .content_markers
-                .as_ref()
-                .is_some_and(|s| s.is_match(content))
+    /// Where content markers match in `text`.
+    pub fn content_matches(&self, text: &[u8]) -> Vec<std::ops::Range<usize>> {
+        if self.content_src.is_empty() {
+            return Vec::new();
+        }
+        self.compiled()
+            .content_markers
+            .as_ref()
+            .map(|re| re.find_iter(text).map(|m| m.range()).collect())
+            .unwrap_or_default()
     }
 
     /// Does it have content markers at all?

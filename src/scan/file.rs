@@ -6,6 +6,7 @@
 //! one chunk is never line-counted.
 
 use super::matcher::{B64_LOOKAHEAD, B64_LOOKBEHIND, MAX_KEY_LEN, Matcher, RawMatch, Text};
+use super::scope;
 use crate::finding::Context;
 use crate::rules::RuleDb;
 use std::io::{self, Read};
@@ -265,14 +266,16 @@ impl State {
             Some(h) => &h[..],
             None => &buf[..buf.len().min(CONTENT_REACH)],
         };
-        let near =
-            &buf[m.start.saturating_sub(CONTENT_REACH)..(m.end + CONTENT_REACH).min(buf.len())];
+        let near_start = m.start.saturating_sub(CONTENT_REACH);
+        let near = &buf[near_start..(m.end + CONTENT_REACH).min(buf.len())];
         let markers = self
             .head_markers
             .get_or_insert_with(|| ContentCache::new(db));
         let content = Content {
             head,
             near,
+            key: m.start - near_start,
+            near_is_head: self.base + near_start as u64 == 0,
             markers,
         };
         locate(db, ctx_path, buf, content, m, pos)
@@ -380,20 +383,45 @@ impl ContentCache {
 
 /// The text content markers are looked for in (see [`CONTENT_REACH`]).
 struct Content<'a> {
+    /// The file's first bytes.
     head: &'a [u8],
+    /// The bytes around the key.
     near: &'a [u8],
+    /// The key's offset in `near`.
+    key: usize,
+    /// `near` starts at the file's first byte, so it holds the head's markers.
+    near_is_head: bool,
     markers: &'a mut ContentCache,
 }
 
 /// The context of a key: the first classifier, by priority, whose line markers match the
-/// key's line window, whose globs match the path, or whose content markers match the text.
+/// key's line window, whose globs match the path, or whose content markers reach the key
+/// (see [`super::scope`]). `content` is the file's first bytes: only its top-level markers
+/// count here (`NODE_ENV=production` at column 1), since no key position is known.
 pub fn classify(db: &RuleDb, path: &str, line_window: &[u8], content: &[u8]) -> Context {
     let content = Content {
         head: content,
         near: b"",
+        key: 0,
+        near_is_head: false,
         markers: &mut ContentCache::new(db),
     };
     classify_cached(db, path, line_window, content)
+}
+
+/// The context of a key at offset `key` of `text` (a whole file, or its start): its line
+/// markers, the path, and the content markers whose block reaches it.
+pub fn classify_in(db: &RuleDb, path: &str, text: &[u8], key: usize) -> Context {
+    let key = key.min(text.len());
+    let (ls, le) = line_bounds(text, key, key);
+    let content = Content {
+        head: text,
+        near: text,
+        key,
+        near_is_head: true,
+        markers: &mut ContentCache::new(db),
+    };
+    classify_cached(db, path, &text[ls..le], content)
 }
 
 fn classify_cached(db: &RuleDb, path: &str, line_window: &[u8], content: Content<'_>) -> Context {
@@ -401,8 +429,16 @@ fn classify_cached(db: &RuleDb, path: &str, line_window: &[u8], content: Content
         let hit = c.matches_line(line_window)
             || c.matches_path(path)
             || (c.has_content_markers()
-                && (*cached.get_or_insert_with(|| c.matches_content(content.head))
-                    || c.matches_content(content.near)));
+                && (c
+                    .content_matches(content.near)
+                    .into_iter()
+                    .any(|m| scope::reaches(content.near, m, content.key))
+                    || (!content.near_is_head
+                        && *cached.get_or_insert_with(|| {
+                            c.content_matches(content.head)
+                                .into_iter()
+                                .any(|m| scope::reaches_whole_file(content.head, m))
+                        }))));
         if hit {
             return c.context;
         }

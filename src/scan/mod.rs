@@ -9,6 +9,7 @@ pub mod file;
 pub mod history;
 pub mod matcher;
 pub mod outcome;
+mod scope;
 mod simd;
 pub mod staged;
 pub mod walk;
