@@ -5,6 +5,8 @@
 //! - `no_leak`: every output format and file, checked for full keys.
 //! - `labeled`: the labeled set of keys and look-alikes (`tests/data/labeled.toml`).
 //! - `contexts`: path → context table.
+//! - `projects`: real-looking project layouts with planted keys, through `scan .`,
+//!   `--staged` and `--history`: exactly the planted keys, each with its severity.
 //! - `rules_cli`: `keywarden rules list|check`.
 //! - `props`: property tests of the matcher.
 //! - `git_staged`: `scan --staged` on real repositories (partial staging, renames, …).
@@ -27,6 +29,7 @@ mod labeled;
 mod mask_client;
 mod no_leak;
 mod notify;
+mod projects;
 mod props;
 mod rules_cli;
 mod scan_cli;

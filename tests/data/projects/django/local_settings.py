@@ -1,0 +1,1 @@
+MASK_API_KEY = "{{mk:live:low}}"

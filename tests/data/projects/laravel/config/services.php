@@ -1,0 +1,8 @@
+<?php
+
+return [
+    'mask' => [
+        'key' => env('MASK_API_KEY', '{{mk:live:high}}'),
+        'sandbox' => 'mk_test_aBcDeFgHiJkLmNoPqRsT',
+    ],
+];

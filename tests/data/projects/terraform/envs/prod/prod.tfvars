@@ -1,0 +1,1 @@
+mask_api_key = "{{mk:live:low}}"
