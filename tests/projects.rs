@@ -194,14 +194,25 @@ fn real_project_layouts_report_exactly_the_planted_keys() {
                 .collect()
         };
 
+        // `keywarden scan ARGS --format json`: exit code and report, no key in either stream.
+        let scan = |args: &[&str]| -> (Option<i32>, serde_json::Value) {
+            let out = repo
+                .kw()
+                .arg("scan")
+                .args(args)
+                .args(["--format", "json"])
+                .output()
+                .unwrap();
+            no_key_in(&String::from_utf8_lossy(&out.stdout), &bodies);
+            no_key_in(&String::from_utf8_lossy(&out.stderr), &bodies);
+            (
+                out.status.code(),
+                serde_json::from_slice(&out.stdout).unwrap(),
+            )
+        };
+
         // The pre-commit hook: every staged key, judged as shared.
-        let out = repo
-            .kw()
-            .args(["scan", "--staged", "--format", "json"])
-            .output()
-            .unwrap();
-        no_key_in(&String::from_utf8_lossy(&out.stdout), &bodies);
-        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let (_, v) = scan(&["--staged"]);
         check(name, "--staged", &as_exposure("staged"), &v);
 
         repo.git(&[
@@ -213,26 +224,12 @@ fn real_project_layouts_report_exactly_the_planted_keys() {
         ]);
 
         // The tree: tracked, ignored local secret files and untracked files.
-        let out = repo
-            .kw()
-            .args(["scan", ".", "--format", "json"])
-            .output()
-            .unwrap();
-        let text = String::from_utf8_lossy(&out.stdout);
-        no_key_in(&text, &bodies);
-        no_key_in(&String::from_utf8_lossy(&out.stderr), &bodies);
-        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let (code, v) = scan(&["."]);
         check(name, "scan .", &plants.iter().cloned().collect(), &v);
-        assert_eq!(out.status.code(), Some(1), "{name}: findings fail the scan");
+        assert_eq!(code, Some(1), "{name}: findings fail the scan");
 
         // The history: what was committed.
-        let out = repo
-            .kw()
-            .args(["scan", "--history", "--format", "json"])
-            .output()
-            .unwrap();
-        no_key_in(&String::from_utf8_lossy(&out.stdout), &bodies);
-        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let (_, v) = scan(&["--history"]);
         check(name, "--history", &as_exposure("history"), &v);
 
         planted += plants.len();
