@@ -262,6 +262,12 @@ pub struct ScanArgs {
     #[arg(long, value_name = "GLOB")]
     pub exclude: Vec<String>,
 
+    /// Scan archives (zip, jar, war, tar, tar.gz, …) and container images as plain
+    /// bytes only, without opening their entries [default: entries are scanned, or
+    /// [scan] archives].
+    #[arg(long)]
+    pub no_archives: bool,
+
     /// Also list matches that were recognised as placeholders or doc examples.
     #[arg(long)]
     pub show_placeholders: bool,

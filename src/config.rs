@@ -5,6 +5,7 @@
 //! fail_on = "high"              # lowest severity that fails the run
 //! exclude = ["vendor/**"]       # globs, relative to the scan root
 //! max_filesize = 10485760       # bytes; larger files are skipped (and listed)
+//! archives = false              # do not open archives and images (default true)
 //!
 //! [[allow]]                     # each entry needs `paths` or `fingerprints`
 //! paths = ["docs/examples/**"]
@@ -56,6 +57,8 @@ pub struct ScanSection {
     pub exclude: Vec<String>,
     /// Skip files larger than this many bytes.
     pub max_filesize: Option<u64>,
+    /// Scan the entries of archives and container images (default true).
+    pub archives: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
