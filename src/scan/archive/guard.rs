@@ -18,8 +18,8 @@ pub(super) struct Meter {
     limit: u64,
     used: Cell<u64>,
     exhausted: Cell<bool>,
-    /// Guards that stopped early so far.
-    deaths: Cell<u64>,
+    /// Where guards stopped early so far.
+    deaths: RefCell<Vec<String>>,
     skipped: RefCell<Vec<Skipped>>,
 }
 
@@ -30,7 +30,7 @@ impl Meter {
             limit,
             used: Cell::new(0),
             exhausted: Cell::new(false),
-            deaths: Cell::new(0),
+            deaths: RefCell::new(Vec::new()),
             skipped: RefCell::new(Vec::new()),
         }
     }
@@ -40,10 +40,17 @@ impl Meter {
         self.exhausted.get()
     }
 
-    /// How many guards have stopped early: an error that follows a stop further out is
-    /// that stop's echo, not news.
-    pub(super) fn deaths(&self) -> u64 {
-        self.deaths.get()
+    /// Has the stream at `path`, or one it is read from (a path it extends), stopped
+    /// early? An error that follows such a stop is its echo, not news.
+    pub(super) fn stopped(&self, path: &str) -> bool {
+        self.deaths.borrow().iter().any(|d| {
+            path.strip_prefix(d.as_str())
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('!'))
+        })
+    }
+
+    fn died(&self, path: &str) {
+        self.deaths.borrow_mut().push(path.to_string());
     }
 
     /// Lists `path` as skipped.
@@ -82,9 +89,9 @@ impl Meter {
         self.used.set(used);
         if used > self.limit && !self.exhausted.get() {
             self.exhausted.set(true);
-            self.deaths.set(self.deaths.get() + 1);
+            self.died(&self.top);
             self.skip(
-                &self.top.clone(),
+                &self.top,
                 format!(
                     "more than {} decompressed from this archive (the limit per archive); the rest of it was not scanned",
                     mib(self.limit)
@@ -123,7 +130,6 @@ pub(super) struct Guard<'m, 'c, R> {
     compressed: Compressed<'c>,
     max_ratio: u64,
     out: u64,
-    born: u64,
     dead: bool,
 }
 
@@ -143,14 +149,13 @@ impl<'m, 'c, R: Read> Guard<'m, 'c, R> {
             compressed,
             max_ratio,
             out: 0,
-            born: meter.deaths(),
             dead: false,
         }
     }
 
     fn die(&mut self, reason: String, error: bool) {
         self.dead = true;
-        self.meter.deaths.set(self.meter.deaths.get() + 1);
+        self.meter.died(&self.path);
         self.meter.skip(&self.path, reason, error);
     }
 }
@@ -164,8 +169,8 @@ impl<R: Read> Read for Guard<'_, '_, R> {
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => return Err(e),
             Err(e) => {
-                if self.meter.deaths() > self.born {
-                    // A stream further out stopped first; this error is its echo.
+                if self.meter.stopped(&self.path) {
+                    // The stream this one is read from stopped first; this is its echo.
                     self.dead = true;
                 } else {
                     let reason = format!("corrupt or unreadable ({e}); scanned up to the error");

@@ -321,7 +321,6 @@ impl Walker<'_, '_, '_> {
             inner: reader,
             n: &count,
         });
-        let born = self.meter.deaths();
         let mut g = Guard::new(
             dec,
             self.meter,
@@ -331,7 +330,7 @@ impl Walker<'_, '_, '_> {
         );
         let mut head = [0u8; SNIFF];
         let n = read_full(&mut g, &mut head).unwrap_or(0);
-        if self.meter.deaths() > born {
+        if self.meter.stopped(&place.display) {
             return;
         }
         let head = &head[..n];
@@ -346,7 +345,6 @@ impl Walker<'_, '_, '_> {
     /// A zip inside another archive: zip needs random access, so it is read into memory
     /// up to [`ArchiveLimits::memory`], beyond it into an unnamed temporary file.
     fn nested_zip(&mut self, reader: &mut dyn Read, place: &Place, depth: usize) {
-        let born = self.meter.deaths();
         let mut buf = Vec::new();
         let cap = self.limits.memory as u64 + 1;
         if let Err(e) = reader.take(cap).read_to_end(&mut buf) {
@@ -355,7 +353,7 @@ impl Walker<'_, '_, '_> {
             return;
         }
         if buf.len() < cap as usize {
-            if self.meter.deaths() == born {
+            if !self.meter.stopped(&place.display) {
                 self.zip(io::Cursor::new(buf), place, depth);
             }
             return;
@@ -368,7 +366,9 @@ impl Walker<'_, '_, '_> {
             Ok(f)
         });
         match spilled {
-            Ok(f) if self.meter.deaths() == born => self.zip(BufReader::new(f), place, depth),
+            Ok(f) if !self.meter.stopped(&place.display) => {
+                self.zip(BufReader::new(f), place, depth)
+            }
             Ok(_) => {}
             Err(e) => self.meter.skip(
                 &place.display,

@@ -22,11 +22,10 @@ impl Walker<'_, '_, '_> {
         let mut kept: HashMap<String, Vec<u8>> = HashMap::new();
         let mut kept_bytes = 0u64;
         let mut ar = tar::Archive::new(reader);
-        let born = self.meter.deaths();
         let mut entries = match ar.entries() {
             Ok(e) => e,
             Err(e) => {
-                if self.meter.deaths() == born {
+                if !self.meter.stopped(&place.display) {
                     let reason = format!("corrupt tar archive ({e}): not scanned");
                     self.meter.skip(&place.display, reason, true);
                 }
@@ -37,12 +36,11 @@ impl Walker<'_, '_, '_> {
             if self.meter.exhausted() {
                 break;
             }
-            let born = self.meter.deaths();
             let mut entry = match entries.next() {
                 None => break,
                 Some(Ok(e)) => e,
                 Some(Err(e)) => {
-                    if self.meter.deaths() == born {
+                    if !self.meter.stopped(&place.display) {
                         let reason =
                             format!("corrupt tar archive ({e}): the rest of it was not scanned");
                         self.meter.skip(&place.display, reason, true);
@@ -79,7 +77,6 @@ impl Walker<'_, '_, '_> {
             }
             self.entry(&mut entry, &child, &name, depth);
         }
-        drop(entries);
         let labels = image::layer_labels(&|p: &str| kept.get(p).cloned());
         if !labels.is_empty() {
             self.rename_layers(place, &labels, marks);
