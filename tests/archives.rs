@@ -650,3 +650,66 @@ fn corrupt_archives_are_errors_and_the_scan_goes_on() {
     );
     assert_eq!(v["summary"]["errors"], 2);
 }
+
+#[test]
+fn a_key_only_in_the_raw_bytes_is_reported_at_the_archive() {
+    // A stored entry shows its key in the raw bytes too: it is reported once, at the
+    // entry. The zip comment's key is in no entry: it is reported at the archive.
+    let t = Tree::new();
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let stored =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    w.start_file("config/.env.production", stored).unwrap();
+    w.write_all(format!("MASK_KEY={LIVE}\n").as_bytes())
+        .unwrap();
+    w.set_comment(format!("built with {LIVE2}")).unwrap();
+    t.write("bundle.zip", w.finish().unwrap().into_inner());
+    let (code, v) = t.scan_json(&["--no-config"]);
+    assert_eq!(code, 1);
+    // (Lines in a binary file are whatever its bytes say: not compared.)
+    let found: Vec<_> = rows(&v).into_iter().map(|r| (r.0, r.2, r.4)).collect();
+    let f = |p: &str, c: &str| (p.to_string(), "mask.live-key".to_string(), c.to_string());
+    assert_eq!(
+        found,
+        vec![
+            f("bundle.zip", "source"),
+            f("bundle.zip!config/.env.production", "production-config")
+        ]
+    );
+    assert_eq!(v["findings"][0]["redacted"], "mk_live_Zq8W…9Mh4");
+}
+
+#[test]
+fn a_nested_zip_too_big_for_memory_is_spilled_and_scanned() {
+    // A 10 MiB jar inside a war: more than the 8 MiB held in memory.
+    let t = Tree::new();
+    let mut rng = fastrand::Rng::with_seed(42);
+    let noise: Vec<u8> = (0..10 << 20).map(|_| rng.u8(..)).collect();
+    let stored =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    let mut jar = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    jar.start_file("lib/native.so", stored).unwrap();
+    jar.write_all(&noise).unwrap();
+    jar.start_file("application-prod.properties", stored)
+        .unwrap();
+    jar.write_all(format!("mask.key={TEST}\n").as_bytes())
+        .unwrap();
+    let jar = jar.finish().unwrap().into_inner();
+    let mut war = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    war.start_file("WEB-INF/lib/big.jar", stored).unwrap();
+    war.write_all(&jar).unwrap();
+    t.write("shop.war", war.finish().unwrap().into_inner());
+    let (code, v) = t.scan_json(&["--no-config"]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        rows(&v),
+        vec![row(
+            "shop.war!WEB-INF/lib/big.jar!application-prod.properties",
+            1,
+            "mask.test-key",
+            "high",
+            "production-config"
+        )]
+    );
+    assert_eq!(skipped(&v), vec![]);
+}
