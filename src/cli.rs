@@ -10,7 +10,8 @@ const EXIT_CODES: &str = "\
 Exit codes:
   0  no finding at or above --fail-on (suppressed findings do not count)
   1  at least one finding at or above --fail-on
-  2  an error: bad usage, bad config or rules, unreadable files, nothing scanned";
+  2  an error: bad usage, bad config or rules, unreadable files or corrupt archives,
+     nothing scanned";
 
 /// Keywarden keeps MASK API keys (mk_live_…, mk_test_…) out of code.
 ///
@@ -196,13 +197,16 @@ Examples:
 
 Every finding shows file:line:column, severity, rule, context, the redacted key
 (mk_live_4eC3…p7dc) and its SHA-256 fingerprint; the full key is never printed.
+Archives (zip, jar, war, tar, tar.gz, docker save, OCI layouts) are opened: a key in
+one is reported at archive!entry (e.g. app.tar.gz!inner.zip!config/.env.production).
 Mark a deliberate exception with a `keywarden:allow` comment on the key's line
 (`keywarden:allow-next-line` on the line before), or in .keywarden.toml.
 
 Exit codes:
   0  no finding at or above --fail-on (suppressed findings do not count)
   1  at least one finding at or above --fail-on
-  2  an error: bad usage, bad config or rules, unreadable files, nothing scanned";
+  2  an error: bad usage, bad config or rules, unreadable files or corrupt archives,
+     nothing scanned";
 
 /// `keywarden scan`.
 #[derive(Debug, Args)]
@@ -261,6 +265,12 @@ pub struct ScanArgs {
     /// Glob of paths not to scan (relative to each scanned directory); repeatable.
     #[arg(long, value_name = "GLOB")]
     pub exclude: Vec<String>,
+
+    /// Scan archives (zip, jar, war, tar, tar.gz, …) and container images as plain
+    /// bytes only, without opening their entries [default: entries are scanned, or
+    /// [scan] archives].
+    #[arg(long)]
+    pub no_archives: bool,
 
     /// Also list matches that were recognised as placeholders or doc examples.
     #[arg(long)]

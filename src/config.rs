@@ -5,6 +5,7 @@
 //! fail_on = "high"              # lowest severity that fails the run
 //! exclude = ["vendor/**"]       # globs, relative to the scan root
 //! max_filesize = 10485760       # bytes; larger files are skipped (and listed)
+//! archives = false              # do not open archives and images (default true)
 //!
 //! [[allow]]                     # each entry needs `paths` or `fingerprints`
 //! paths = ["docs/examples/**"]
@@ -59,6 +60,8 @@ pub struct ScanSection {
     /// Globs on file names of local secret files scanned even when ignored; replaces the
     /// built-in list.
     pub local_secret_files: Option<Vec<String>>,
+    /// Scan the entries of archives and container images (default true).
+    pub archives: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -6,7 +6,8 @@
 //! - [`cli`]: clap types only; [`settings`]: flags + env + config file → settings.
 //! - [`commands`]: one module per subcommand; each returns an exit code.
 //! - [`rules`]: rules as data (TOML schema, loading, compiled database, `rules check`).
-//! - [`scan`]: the engine: walk, prefilter + regex matcher, context, placeholders, outcome.
+//! - [`scan`]: the engine: walk, prefilter + regex matcher, context, placeholders, outcome;
+//!   archives and container images opened in tree scans.
 //! - [`report`]: text, JSON and SARIF renderers; the report model and its templates.
 //! - [`notify`]: email and webhook delivery of reports through the outbox.
 //! - [`store`]: the SQLite state store (outbox, report history); the only module with SQL.

@@ -5,7 +5,7 @@
 //! 2. environment variables (`KEYWARDEN_FORMAT`, `KEYWARDEN_FAIL_ON`, `KEYWARDEN_CONFIG`,
 //!    read by clap as flag fallbacks);
 //! 3. the repository config (`.keywarden.toml`, `[scan]` section);
-//! 4. built-in defaults (text format, fail on low, no size limit).
+//! 4. built-in defaults (text format, fail on low, no size limit, archives opened).
 
 use crate::cli::{ColorChoice, ScanArgs};
 use crate::config::{self, RepoConfig};
@@ -79,6 +79,7 @@ impl ScanSettings {
             .follow(args.follow)
             .threads(args.threads.unwrap_or(0))
             .max_filesize(args.max_filesize.or(repo.scan.max_filesize))
+            .archives(!args.no_archives && repo.scan.archives.unwrap_or(true))
             .exclude(exclude);
         if let Some(globs) = &repo.scan.local_secret_files {
             options.local_secret_files(globs.clone());

@@ -1,6 +1,8 @@
 //! The one integration-test binary. Modules:
 //!
 //! - `scan_cli`: `keywarden scan` end to end: formats, exit codes, ignore rules, encodings.
+//! - `archives`: keys inside zip/jar/war, tar, tar.gz, nested archives, `docker save`
+//!   tarballs and OCI layouts; zip bombs, corrupt archives, `--no-archives`.
 //! - `suppression`: inline directives, `.keywarden.toml` allowlist, expiry, stale entries.
 //! - `no_leak`: every output format and file, checked for full keys.
 //! - `labeled`: the labeled set of keys and look-alikes (`tests/data/labeled.toml`).
@@ -22,6 +24,7 @@
 
 mod util;
 
+mod archives;
 mod audit_cli;
 mod contexts;
 mod daemon;

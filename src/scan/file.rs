@@ -68,6 +68,8 @@ pub struct FileOutcome {
     /// The path contexts were matched against (relative to the repository), when keys
     /// were found.
     pub ctx_path: String,
+    /// The kind of archive the file's first bytes say it is, if any.
+    pub archive: Option<super::archive::Kind>,
 }
 
 /// Reusable per-thread scanning state.
@@ -183,6 +185,7 @@ impl<'a> FileScanner<'a> {
             };
             st.text.binary = st.text.utf16_le.is_none() && memchr::memchr(0, head).is_some();
             st.out.binary = st.text.binary;
+            st.out.archive = super::archive::sniff(head);
             st.first = false;
         }
         let limit = if eof { len } else { len.saturating_sub(TAIL) };

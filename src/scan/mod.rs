@@ -1,12 +1,16 @@
 //! The scan engine: sources of bytes (a directory tree, stdin, and, from the git module,
 //! staged and historical blobs) → [`matcher`] → [`file`] (line, context, placeholders,
 //! directives) → findings → [`outcome`] (allowlist, baseline, cross-environment, summary).
+//! In tree scans, files that are archives ([`archive`]) or container images ([`image`])
+//! also have their entries scanned.
 //!
 //! This module never touches the network.
 
+pub mod archive;
 pub mod exposure;
 pub mod file;
 pub mod history;
+pub mod image;
 pub mod matcher;
 pub mod outcome;
 mod scope;
@@ -14,6 +18,7 @@ mod simd;
 pub mod staged;
 pub mod walk;
 
+pub use archive::ArchiveLimits;
 pub use file::{FileOutcome, FileScanner, Located};
 pub use matcher::Matcher;
 pub use outcome::{PlaceholderHit, ScanReport, Skipped, Summary};

@@ -1,7 +1,9 @@
 //! Walks directory trees in parallel with the `ignore` crate (the walker behind ripgrep)
-//! and scans every file; also scans stdin.
+//! and scans every file, and the entries of every archive; also scans stdin.
 
+use super::archive::{self, ArchiveLimits, ArchiveOutput, Place};
 use super::exposure::{Coverage, GitView, is_dependency_dir, local_secret_globs};
+use super::image::Layouts;
 use super::{Engine, FileScanner, PlaceholderHit, Skipped};
 use crate::finding::{Exposure, Finding};
 use globset::GlobSet;
@@ -24,6 +26,8 @@ pub struct ScanOptions {
     exclude: Vec<String>,
     stdin_path: String,
     local_secret_files: Vec<String>,
+    archives: bool,
+    archive_limits: ArchiveLimits,
 }
 
 impl ScanOptions {
@@ -47,6 +51,8 @@ impl ScanOptions {
                 .iter()
                 .map(|s| s.to_string())
                 .collect(),
+            archives: true,
+            archive_limits: ArchiveLimits::default(),
         }
     }
 
@@ -103,6 +109,19 @@ impl ScanOptions {
         self
     }
 
+    /// Scan the entries of archives and container images (recognised by their first
+    /// bytes) as well as their raw bytes. Enabled by default.
+    pub fn archives(&mut self, yes: bool) -> &mut Self {
+        self.archives = yes;
+        self
+    }
+
+    /// Bounds on each archive. [`ArchiveLimits::default`] by default.
+    pub fn archive_limits(&mut self, limits: ArchiveLimits) -> &mut Self {
+        self.archive_limits = limits;
+        self
+    }
+
     /// The paths to scan.
     pub fn paths(&self) -> &[PathBuf] {
         &self.paths
@@ -131,6 +150,7 @@ struct Shared {
     out: Mutex<WalkResult>,
     files: AtomicU64,
     bytes: AtomicU64,
+    layouts: Layouts,
 }
 
 impl Shared {
@@ -145,6 +165,33 @@ impl Shared {
                 error,
             });
         }
+    }
+}
+
+impl Shared {
+    /// Adds what an archive's scan found and counted.
+    fn add_archive(&self, mut a: ArchiveOutput) {
+        self.files.fetch_add(a.files, Ordering::Relaxed);
+        self.bytes.fetch_add(a.bytes, Ordering::Relaxed);
+        let mut o = self.out.lock().unwrap_or_else(|e| e.into_inner());
+        o.findings.append(&mut a.findings);
+        o.placeholders.append(&mut a.placeholders);
+        o.skipped.append(&mut a.skipped);
+    }
+}
+
+/// Where the archive `file` is reported: its own path, or, for a layer blob of an OCI
+/// layout directory, `<layout>!layer n (sha256:…)`.
+fn archive_place(layouts: &Layouts, root: &Path, root_rel: &Path, file: &Path, ctx: &str) -> Place {
+    match layouts.layer(file) {
+        Some((layout, label)) => Place {
+            display: format!("{}!{label}", display_path(&layout)),
+            repo: format!("{}!{label}", context_path(root, root_rel, &layout)),
+        },
+        None => Place {
+            display: display_path(file),
+            repo: ctx.to_string(),
+        },
     }
 }
 
@@ -275,8 +322,30 @@ impl Root<'_> {
                 shared.files.fetch_add(1, Ordering::Relaxed);
                 let n = shared.bytes.fetch_add(outcome.bytes, Ordering::Relaxed);
                 (self.on_file)(n + outcome.bytes);
-                if !outcome.hits.is_empty() {
-                    let (mut findings, mut placeholders) = (Vec::new(), Vec::new());
+                let (mut findings, mut placeholders) = (Vec::new(), Vec::new());
+                if let Some(kind) = outcome.archive.filter(|_| self.opts.archives) {
+                    let place =
+                        archive_place(&shared.layouts, self.root, &self.root_rel, path, ctx);
+                    let limits = &self.opts.archive_limits;
+                    let mut a = archive::scan_file(
+                        self.engine,
+                        scanner,
+                        limits,
+                        kind,
+                        (&file, exposure),
+                        &place,
+                    );
+                    let display = display_path(path);
+                    self.engine.findings(
+                        &display,
+                        outcome,
+                        exposure,
+                        &mut findings,
+                        &mut placeholders,
+                    );
+                    a.merge_raw(findings, placeholders);
+                    shared.add_archive(a);
+                } else if !outcome.hits.is_empty() {
                     self.engine.findings(
                         &display_path(path),
                         outcome,

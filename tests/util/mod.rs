@@ -87,6 +87,18 @@ pub fn rows(v: &serde_json::Value) -> Vec<(String, u64, String, String, String)>
         .collect()
 }
 
+/// Panics unless `sarif` validates against the official SARIF 2.1.0 schema.
+pub fn assert_valid_sarif(sarif: &serde_json::Value) {
+    let schema: serde_json::Value =
+        serde_json::from_str(include_str!("../data/sarif-schema-2.1.0.json")).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(sarif)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+}
+
 /// Panics if any test key's body appears in `text`.
 pub fn assert_no_secret(what: &str, text: &[u8]) {
     let s = String::from_utf8_lossy(text);
