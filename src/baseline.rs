@@ -160,6 +160,7 @@ impl Baseline {
         let mut bytes = Vec::new();
         self.write(&mut bytes).map_err(|e| Error::io(path, e))?;
         let tmp = path.with_extension("json.tmp");
+        let bytes = crate::redact::scrub_bytes(&bytes);
         std::fs::write(&tmp, &bytes).map_err(|e| Error::io(&tmp, e))?;
         std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
     }

@@ -14,6 +14,7 @@
 //! - [`service_config`]: the service config (`--config FILE`): [audit], [notify], [state], [daemon].
 //! - [`finding`]: the model (severity, context, environment, finding).
 //! - [`secret`]: the only holder of key bytes: fingerprints and redaction.
+//! - [`redact`]: the choke point for text leaving the process (keys scrubbed, names made inert).
 //! - [`error`]: typed errors that say what, where and how to fix.
 //! - [`git`]: the repository read in-process with gix: index vs HEAD, history, hooks.
 //! - [`baseline`]: known findings (fingerprint + path + rule + context), sorted JSON.
@@ -41,6 +42,7 @@ pub mod git;
 pub mod logging;
 pub mod mask;
 pub mod notify;
+pub mod redact;
 pub mod report;
 pub mod rules;
 pub mod scan;

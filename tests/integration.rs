@@ -3,6 +3,8 @@
 //! - `scan_cli`: `keywarden scan` end to end: formats, exit codes, ignore rules, encodings.
 //! - `suppression`: inline directives, `.keywarden.toml` allowlist, expiry, stale entries.
 //! - `no_leak`: every output format and file, checked for full keys.
+//! - `hardening`: hostile input (secrets in name fields, keys and escapes in names, endless
+//!   files, two daemons).
 //! - `labeled`: the labeled set of keys and look-alikes (`tests/data/labeled.toml`).
 //! - `contexts`: path → context table.
 //! - `rules_cli`: `keywarden rules list|check`.
@@ -23,6 +25,7 @@ mod util;
 mod audit_cli;
 mod contexts;
 mod daemon;
+mod hardening;
 mod labeled;
 mod mask_client;
 mod no_leak;

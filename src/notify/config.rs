@@ -148,7 +148,8 @@ pub const EVENT_TYPES: [&str; 5] = [
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SecretSource {
-    /// An environment variable's name.
+    /// An environment variable's name (a value that looks like a secret is refused).
+    #[serde(default, deserialize_with = "crate::redact::de_env_name")]
     pub env: Option<String>,
     /// A file (trailing newline ignored). Relative to the config file.
     pub file: Option<PathBuf>,

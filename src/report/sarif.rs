@@ -80,6 +80,10 @@ pub fn write_sarif(db: &RuleDb, report: &ScanReport, out: &mut dyn Write) -> std
             if f.binary {
                 region = json!({"byteOffset": f.offset});
             }
+            if f.encoding == crate::finding::Encoding::Name {
+                // The key is in the artifact's name: there is no region in its content.
+                region = json!({"startLine": 1, "startColumn": 1});
+            }
             let mut r = json!({
                 "ruleId": f.rule,
                 "ruleIndex": index[f.rule.as_str()],

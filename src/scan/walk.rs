@@ -300,7 +300,7 @@ fn walk_root(
                     shared.files.fetch_add(1, Ordering::Relaxed);
                     let n = shared.bytes.fetch_add(outcome.bytes, Ordering::Relaxed);
                     on_file(n + outcome.bytes);
-                    if !outcome.hits.is_empty() {
+                    if !outcome.hits.is_empty() || engine.path_has_key(&ctx) {
                         engine.findings(
                             &display_path(path),
                             outcome,

@@ -1,6 +1,6 @@
 //! The daemon's tables: tracked findings (first seen, last seen, resolved) and job runs.
 
-use super::{Store, db_error};
+use super::{MAX_TEXT, Store, db_error, stored};
 use crate::error::Result;
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
@@ -72,7 +72,7 @@ impl Store {
                  VALUES (?1, ?2, ?3, ?4, ?5, ?5) \
                  ON CONFLICT (source, id) DO UPDATE SET label = ?3, severity = ?4, last_seen = ?5, \
                  resolved_at = NULL, first_seen = CASE WHEN resolved_at IS NULL THEN first_seen ELSE ?5 END",
-                params![source, s.id, s.label, s.severity, now],
+                params![source, s.id, stored(&s.label, MAX_TEXT), s.severity, now],
             )
             .map_err(|x| e("recording a finding", x))?;
         }
@@ -139,7 +139,12 @@ impl Store {
         self.conn
             .execute(
                 "UPDATE job_runs SET finished_at = ?2, outcome = ?3, detail = ?4 WHERE id = ?1",
-                params![id, now, if ok { "ok" } else { "failed" }, detail],
+                params![
+                    id,
+                    now,
+                    if ok { "ok" } else { "failed" },
+                    stored(detail, MAX_TEXT)
+                ],
             )
             .map_err(|x| self.err("recording a run's end", x))?;
         Ok(())

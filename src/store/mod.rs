@@ -29,6 +29,23 @@ const MIGRATIONS: &[&str] = &[
     include_str!("outages.sql"),
 ];
 
+/// The longest error, detail or label the state keeps, in bytes.
+const MAX_TEXT: usize = 4096;
+
+/// Text on its way into the state, through the redaction choke point: keys scrubbed, cut
+/// to `max` bytes (at a character boundary) so no input can grow the file without bound.
+fn stored(text: &str, max: usize) -> String {
+    let s = crate::redact::scrub(text);
+    if s.len() <= max {
+        return s.into_owned();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
+}
+
 /// `[state]` of the service config.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]

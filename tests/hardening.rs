@@ -1,0 +1,139 @@
+//! Hostile input: secrets pasted where a name goes, keys in file names and arguments,
+//! terminal escapes in names, files that never end, and two daemons on one state file.
+use crate::util::*;
+
+/// Runs `cmd` and returns (exit code, stdout, stderr), asserting no key body in either.
+fn run_clean(what: &str, cmd: &mut assert_cmd::Command) -> (Option<i32>, String, String) {
+    let out = cmd.output().unwrap();
+    assert_no_secret(&format!("{what}: stdout"), &out.stdout);
+    assert_no_secret(&format!("{what}: stderr"), &out.stderr);
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A key in a file name is a finding (encoding `name`) and is redacted in every format,
+/// in report files and in baselines.
+#[test]
+fn key_in_a_file_name_is_reported_and_redacted_everywhere() {
+    let t = Tree::new();
+    t.write(&format!("creds_{LIVE}.txt"), "nothing to see\n");
+    t.write(&format!("dir-{TEST}/notes.md"), "plain\n");
+    let (code, v) = t.scan_json(&[]);
+    assert_eq!(code, 1, "{v}");
+    let names: Vec<_> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["encoding"] == "name")
+        .map(|f| f["redacted"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(names.len(), 2, "{v}");
+    assert!(
+        names.contains(&"mk_live_4eC3…p7dc".to_string()),
+        "{names:?}"
+    );
+    assert_no_secret("json", v.to_string().as_bytes());
+    for format in ["text", "json", "sarif"] {
+        let (code, out, _) = run_clean(format, t.cmd().args(["scan", "--format", format]));
+        assert_eq!(code, Some(1), "{out}");
+        assert!(out.contains("creds_mk_live_4eC3"), "{format}: {out}");
+        let file = t.path().join(format!("out.{format}"));
+        run_clean(
+            "report file",
+            t.cmd().args(["scan", "--format", format, "-o"]).arg(&file),
+        );
+        assert_no_secret("report file", &std::fs::read(&file).unwrap());
+        std::fs::remove_file(&file).unwrap();
+    }
+    run_clean("baseline", t.cmd().args(["baseline", "-o", "base.json"]));
+    let base = std::fs::read(t.path().join("base.json")).unwrap();
+    assert_no_secret("baseline", &base);
+    assert!(String::from_utf8_lossy(&base).contains("creds_mk_live_4eC3…p7dc.txt"));
+}
+
+/// Escape sequences and CR/LF in a file name reach no output raw: the name is shown with
+/// visible escapes, so it can neither clear the screen nor hide the finding.
+#[test]
+fn terminal_escapes_in_file_names_are_made_visible() {
+    let t = Tree::new();
+    let name = "a\u{1b}[2J\u{1b}]0;pwned\u{7}\rb\nc.py";
+    t.write(name, format!("k = '{LIVE2}'\n"));
+    for format in ["text", "json", "sarif"] {
+        let out = t.cmd().args(["scan", "--format", format]).output().unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        for bad in [0x1bu8, b'\r', 0x07] {
+            assert!(
+                !out.stdout.contains(&bad),
+                "{format}: raw byte {bad:#x} in {}",
+                String::from_utf8_lossy(&out.stdout)
+            );
+        }
+    }
+    let (_, text, _) = run_clean("text", t.cmd().arg("scan"));
+    assert!(
+        text.contains("a\\u{1b}[2J\\u{1b}]0;pwned\\u{7}\\rb\\nc.py"),
+        "{text}"
+    );
+}
+
+/// Keys in arguments, globs and paths come back redacted in clap's and our own errors.
+#[test]
+fn keys_in_arguments_are_not_echoed() {
+    let t = Tree::new();
+    t.write("a.txt", "x\n");
+    let cases: Vec<Vec<String>> = vec![
+        vec!["scan".into(), format!("--bogus={LIVE}")],
+        vec!["scan".into(), "--exclude".into(), format!("[{LIVE}")],
+        vec!["scan".into(), format!("missing-{LIVE}")],
+        vec![
+            "audit".into(),
+            "--key-file".into(),
+            format!("/nonexistent/{LIVE}"),
+        ],
+        vec!["scan".into(), "--rules".into(), format!("{TEST}.toml")],
+        vec!["scan".into(), "--baseline".into(), format!("{TEST}.json")],
+    ];
+    for args in cases {
+        let (code, _, err) = run_clean(&format!("{args:?}"), t.cmd().args(&args));
+        assert_eq!(code, Some(2), "{args:?}: {err}");
+        if !args[1].starts_with("--bogus") {
+            assert!(
+                err.contains("mk_"),
+                "{args:?}: the redacted form is shown: {err}"
+            );
+        }
+    }
+}
+
+/// A key or password pasted where an environment variable's name goes is refused by
+/// `config check` without echoing it.
+#[test]
+fn secrets_in_name_fields_are_refused_without_echo() {
+    let t = Tree::new();
+    let password = "S3cr3t-Pa55w0rd!x";
+    let configs = [
+        format!("[audit]\nkey_env = \"{LIVE}\"\n"),
+        format!(
+            "[[notify.email]]\nname = \"m\"\nhost = \"localhost\"\nfrom = \"a@b.c\"\nto = [\"d@e.f\"]\nusername = \"u\"\npassword = {{ env = \"{password}\" }}\n"
+        ),
+        format!(
+            "[[daemon.workspace]]\nname = \"w\"\nschedule = \"@daily\"\nkey = {{ env = \"{TEST}\" }}\n"
+        ),
+    ];
+    for (i, c) in configs.iter().enumerate() {
+        let file = t.write(&format!("c{i}.toml"), c);
+        let (code, out, err) = run_clean(
+            &format!("config {i}"),
+            t.cmd().args(["config", "check"]).arg(&file),
+        );
+        assert_eq!(code, Some(2), "config {i}: {out}{err}");
+        assert!(
+            !err.contains(password) && !err.contains("Pa55w0rd"),
+            "{err}"
+        );
+        assert!(err.contains("looks like a secret"), "config {i}: {err}");
+    }
+}
