@@ -105,6 +105,19 @@ pub fn de_env_name<'de, D: serde::Deserializer<'de>>(de: D) -> Result<Option<Str
     }
 }
 
+/// Deserializes a string from outside (an API response, an inventory file) through
+/// [`clean`]: keys redacted, control characters escaped, at most [`MAX_NAME`] characters.
+pub fn de_clean<'de, D: serde::Deserializer<'de>>(de: D) -> Result<String, D::Error> {
+    let v: String = serde::Deserialize::deserialize(de)?;
+    Ok(clean(&v))
+}
+
+/// [`de_clean`] for an optional string.
+pub fn de_clean_opt<'de, D: serde::Deserializer<'de>>(de: D) -> Result<Option<String>, D::Error> {
+    let v: Option<String> = serde::Deserialize::deserialize(de)?;
+    Ok(v.map(|v| clean(&v)))
+}
+
 /// A writer that scrubs keys from everything written through it. It holds back an
 /// incomplete last line (a key may be split across writes) until a newline, [`flush`]
 /// or drop.

@@ -137,3 +137,49 @@ fn secrets_in_name_fields_are_refused_without_echo() {
         assert!(err.contains("looks like a secret"), "config {i}: {err}");
     }
 }
+
+/// Names the API supplies (workspace, key name, key id, creator) may hold keys, escape
+/// sequences, CR/LF and megabytes: every audit format shows them redacted, inert, bounded,
+/// and Markdown table rows stay one line each.
+#[test]
+fn hostile_api_names_are_redacted_escaped_and_bounded() {
+    let t = Tree::new();
+    let mut inv: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/inventory.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    inv["workspace"]["name"] = format!("Acme {LIVE} \u{1b}[2J{}", "W".repeat(100_000)).into();
+    inv["data"][0]["name"] = format!("dash\r\n| x | {LIVE2} *bold* `code`\u{1b}]0;t\u{7}").into();
+    inv["data"][1]["id"] = format!("key_{TEST}").into();
+    inv["data"][0]["created_by"]["name"] = format!("Eve\u{1b}[31m {LIVE}").into();
+    t.write("inv.json", inv.to_string());
+    for format in ["text", "json", "markdown", "html"] {
+        let out = t
+            .cmd()
+            .args([
+                "audit",
+                "--inventory",
+                "inv.json",
+                "--as-of",
+                "2026-11-27T12:00:00Z",
+            ])
+            .args(["--format", format])
+            .env_remove("MASK_API_KEY")
+            .output()
+            .unwrap();
+        assert_no_secret(&format!("audit {format}"), &out.stdout);
+        assert_no_secret(&format!("audit {format} stderr"), &out.stderr);
+        assert!(!out.stdout.contains(&0x1b), "{format}: raw ESC");
+        assert!(out.stdout.len() < 200_000, "{format}: the name is bounded");
+        let s = String::from_utf8_lossy(&out.stdout);
+        assert!(s.contains("4eC3…p7dc"), "{format}: {s}");
+        if format == "markdown" {
+            for line in s.lines().filter(|l| l.starts_with('|')) {
+                assert!(line.ends_with('|'), "a table row broke: {line:?}");
+            }
+        }
+    }
+}
