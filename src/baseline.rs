@@ -115,7 +115,7 @@ impl Baseline {
 
     /// Reads a baseline file.
     pub fn load(path: &Path) -> Result<Baseline> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let text = crate::bounded::read_to_string(path).map_err(|e| Error::io(path, e))?;
         let file: File = serde_json::from_str(&text).map_err(|e| Error::Config {
             path: path.to_path_buf(),
             line: e.line(),

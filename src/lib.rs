@@ -19,6 +19,7 @@
 //! - [`git`]: the repository read in-process with gix: index vs HEAD, history, hooks.
 //! - [`baseline`]: known findings (fingerprint + path + rule + context), sorted JSON.
 //! - [`logging`]: tracing setup.
+//! - [`bounded`]: reading Keywarden's own input files (regular files only, size cap).
 //! - [`tls`]: the single rustls crypto provider (ring).
 //! - [`mask`]: the MASK API client (the one place that knows the API's shape).
 //! - [`audit`]: key-hygiene policies (pure), the recommendation model, the audit report.
@@ -32,6 +33,7 @@
 
 pub mod audit;
 pub mod baseline;
+pub mod bounded;
 pub mod cli;
 pub mod commands;
 pub mod config;

@@ -49,12 +49,17 @@ fn main() -> ExitCode {
             exit.into()
         }
         Err(e) => {
-            let e = anyhow::Error::from(e);
-            let _ = writeln!(
-                std::io::stderr(),
-                "keywarden: error: {}",
-                scrub(&format!("{e:#}"))
-            );
+            // The chain, without causes the message above already quotes.
+            let mut text = e.to_string();
+            let mut cause = std::error::Error::source(&e);
+            while let Some(c) = cause {
+                let c_text = c.to_string();
+                if !text.contains(&c_text) {
+                    text = format!("{text}: {c_text}");
+                }
+                cause = c.source();
+            }
+            let _ = writeln!(std::io::stderr(), "keywarden: error: {}", scrub(&text));
             Exit::Error.into()
         }
     }

@@ -183,3 +183,76 @@ fn hostile_api_names_are_redacted_escaped_and_bounded() {
         }
     }
 }
+
+/// `keywarden` with a deadline: a hang fails the test instead of stalling it.
+fn bounded_run(what: &str, cmd: &mut assert_cmd::Command) -> (Option<i32>, String) {
+    let out = cmd
+        .timeout(std::time::Duration::from_secs(20))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.code().is_some(), "{what}: killed (hang?): {err}");
+    (out.status.code(), err)
+}
+
+/// Files the tool reads for itself that never end (a link to /dev/zero, a FIFO) are
+/// refused at once with a clear error or a listed skip; none hangs or floods memory.
+#[test]
+fn endless_own_input_files_are_refused() {
+    let r = crate::util::git::Repo::new();
+    r.write("a.py", format!("k = '{LIVE}'\n"));
+    r.commit_all("init");
+    let link = |target: &str, at: &str| {
+        let p = r.path().join(at);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        let _ = std::fs::remove_file(&p);
+        std::os::unix::fs::symlink(target, &p).unwrap();
+    };
+    // In a subdirectory: that directory is skipped with an error, the rest is scanned.
+    link("/dev/zero", "sub/.gitignore");
+    r.write("sub/b.py", "x\n");
+    let (code, err) = bounded_run("sub", r.kw().args(["scan", "--format", "json"]));
+    assert_eq!(code, Some(1), "the key in a.py is still found: {err}");
+    assert!(err.contains("sub/.gitignore: not a regular file"), "{err}");
+    std::fs::remove_file(r.path().join("sub/.gitignore")).unwrap();
+    for name in [".gitignore", ".ignore", ".keywarden.toml"] {
+        link("/dev/zero", name);
+        for args in [&["scan"][..], &["scan", "--staged"][..]] {
+            let (code, err) = bounded_run(name, r.kw().args(args));
+            // `--staged` reads only the settings file of these, and finishes either way.
+            if args.len() == 1 || name == ".keywarden.toml" {
+                assert_eq!(code, Some(2), "{name} {args:?}: {err}");
+                assert!(err.contains("not a regular file"), "{name} {args:?}: {err}");
+            }
+        }
+        std::fs::remove_file(r.path().join(name)).unwrap();
+    }
+    let fifo = r.path().join(".ignore");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let (code, err) = bounded_run("fifo", r.kw().arg("scan"));
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains(".ignore: not a regular file"), "{err}");
+    std::fs::remove_file(&fifo).unwrap();
+    for args in [
+        &["scan", "--rules", "/dev/zero", "a.py"][..],
+        &["scan", "--baseline", "/dev/zero", "a.py"][..],
+        &["audit", "--inventory", "/dev/zero"][..],
+        &["report", "/dev/zero"][..],
+    ] {
+        let (code, err) = bounded_run(&format!("{args:?}"), r.kw().args(args));
+        assert_eq!(code, Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains("/dev/zero: not a regular file"),
+            "{args:?}: {err}"
+        );
+    }
+    let (code, err) = bounded_run("-j", r.kw().args(["scan", "-j", "100000", "a.py"]));
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("at most 1024 threads"), "{err}");
+}

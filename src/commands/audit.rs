@@ -144,7 +144,7 @@ pub fn run(args: &AuditArgs, cli: &Cli, out: &mut dyn Write) -> Result<Exit> {
     };
     let leaks: Vec<ScanHit> = match &s.findings {
         Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+            let text = crate::bounded::read_to_string(path).map_err(|e| Error::io(path, e))?;
             audit::leaked::parse_findings(path, &text)?
         }
         None => Vec::new(),

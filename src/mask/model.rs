@@ -152,7 +152,7 @@ pub struct Inventory {
 /// Reads an inventory file: the `/api-keys` list shape (`{"data": [...]}`), optionally
 /// with `workspace` and `usage`.
 pub fn load_inventory(path: &Path) -> Result<Inventory> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let text = crate::bounded::read_to_string(path).map_err(|e| Error::io(path, e))?;
     let de = &mut serde_json::Deserializer::from_str(&text);
     serde_path_to_error::deserialize(de).map_err(|e| Error::Input {
         path: path.to_path_buf(),

@@ -196,7 +196,7 @@ impl SecretSource {
             })?,
             (None, Some(file), None) => {
                 let path = file;
-                std::fs::read_to_string(path).map_err(|e| {
+                crate::bounded::read_to_string(path).map_err(|e| {
                     err(
                         format!("{}: {e}", path.display()),
                         "make the file readable by the keywarden user (mode 0600)",
@@ -211,7 +211,7 @@ impl SecretSource {
                     )
                 })?;
                 let path = Path::new(&dir).join(name);
-                std::fs::read_to_string(&path).map_err(|e| {
+                crate::bounded::read_to_string(&path).map_err(|e| {
                     err(
                         format!("credential {name:?} ({}): {e}", path.display()),
                         "check LoadCredential= in the unit",

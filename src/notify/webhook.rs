@@ -175,7 +175,7 @@ pub fn client(ch: &WebhookChannel) -> Result<reqwest::blocking::Client, String> 
         .connect_timeout(Duration::from_secs(ch.timeout_secs.clamp(1, 10)))
         .user_agent(concat!("keywarden/", env!("CARGO_PKG_VERSION")));
     if let Some(ca) = &ch.ca_file {
-        let pem = std::fs::read(ca).map_err(|e| format!("{}: {e}", ca.display()))?;
+        let pem = crate::bounded::read(ca).map_err(|e| format!("{}: {e}", ca.display()))?;
         let cert = reqwest::Certificate::from_pem(&pem)
             .map_err(|e| format!("{}: not a PEM certificate: {e}", ca.display()))?;
         b = b.add_root_certificate(cert);

@@ -223,6 +223,20 @@ fn walk_root(
         .strip_prefix(&base)
         .map(Path::to_path_buf)
         .unwrap_or_default();
+    // The walker reads ignore files in the root's ancestors and in every directory it
+    // enters: one that is a FIFO or a device would hang it or fill memory.
+    let abs_dir = if abs_root.is_dir() {
+        Some(abs_root.as_path())
+    } else {
+        abs_root.parent()
+    };
+    for dir in abs_dir.into_iter().flat_map(Path::ancestors) {
+        if let Some((path, why)) = crate::bounded::hostile_dir_file(dir) {
+            return Err(crate::Error::io(&path, std::io::Error::other(why)));
+        }
+    }
+    let hostile = std::sync::Arc::new(Mutex::new(Vec::new()));
+    let hostile_in = hostile.clone();
     let mut wb = WalkBuilder::new(root);
     wb.hidden(!opts.hidden)
         .ignore(opts.ignore_files)
@@ -232,7 +246,17 @@ fn walk_root(
         .parents(opts.ignore_files)
         .follow_links(opts.follow)
         .threads(opts.threads)
-        .filter_entry(|e| !(e.file_name() == ".git" && e.file_type().is_some_and(|t| t.is_dir())));
+        .filter_entry(move |e| {
+            let dir = e.file_type().is_some_and(|t| t.is_dir());
+            if dir && let Some(bad) = crate::bounded::hostile_dir_file(e.path()) {
+                hostile_in
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push(bad);
+                return false;
+            }
+            !(dir && e.file_name() == ".git")
+        });
     if !opts.exclude.is_empty() {
         let mut ob = ignore::overrides::OverrideBuilder::new(root);
         for g in &opts.exclude {
@@ -317,6 +341,10 @@ fn walk_root(
             WalkState::Continue
         })
     });
+    for (path, why) in std::mem::take(&mut *hostile.lock().unwrap_or_else(|p| p.into_inner())) {
+        let reason = format!("{why}; the directory was not scanned");
+        shared.skip(display_path(&path), reason, true);
+    }
     Ok(())
 }
 
