@@ -29,6 +29,43 @@ const MIGRATIONS: &[&str] = &[
     include_str!("outages.sql"),
 ];
 
+/// An exclusive hold on a state file for one daemon's lifetime (an advisory `flock` on
+/// `<state>.lock`, released when the process ends, however it ends). The CLI's store
+/// commands do not take it: SQLite's own locking keeps them consistent.
+#[derive(Debug)]
+pub struct StateLock {
+    _file: std::fs::File,
+}
+
+impl StateLock {
+    /// Takes the lock for `state`, or fails at once when another daemon holds it.
+    pub fn acquire(state: &Path) -> Result<StateLock> {
+        let mut name = state.as_os_str().to_owned();
+        name.push(".lock");
+        let path = PathBuf::from(name);
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        }
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| Error::io(&path, e))?;
+        match file.try_lock() {
+            Ok(()) => Ok(StateLock { _file: file }),
+            Err(std::fs::TryLockError::WouldBlock) => Err(Error::Daemon {
+                message: format!(
+                    "another keywarden daemon is already using the state file {}",
+                    state.display()
+                ),
+                hint: "run one daemon per state file: stop the other one (systemctl stop keywarden), or give this one its own [state] path".into(),
+            }),
+            Err(std::fs::TryLockError::Error(e)) => Err(Error::io(&path, e)),
+        }
+    }
+}
+
 /// The longest error, detail or label the state keeps, in bytes.
 const MAX_TEXT: usize = 4096;
 
