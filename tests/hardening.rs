@@ -256,3 +256,89 @@ fn endless_own_input_files_are_refused() {
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("at most 1024 threads"), "{err}");
 }
+
+/// Bad data from the API (or an inventory file) is repaired with a warning, never taken
+/// silently: a key listed twice is counted once, a created_at in year 9999 does not let
+/// a key escape rotation, a duplicated scope does not hide an over-scoped key.
+#[test]
+fn bad_api_data_is_warned_about_and_does_not_change_verdicts() {
+    let t = Tree::new();
+    let key = |id: &str, scopes: &[&str], created: &str| {
+        serde_json::json!({
+            "id": id, "name": format!("key {id}"), "environment": "live", "prefix": "mk_live_",
+            "last_four": "abcd", "scopes": scopes, "created_at": created, "created_by": null,
+            "last_used_at": "2026-11-26T00:00:00Z", "last_used_ip": null, "revoked_at": null,
+            "expires_at": null
+        })
+    };
+    let usage = |id: &str, scopes: &[&str]| {
+        let s: Vec<_> = scopes
+            .iter()
+            .map(|s| serde_json::json!({"scope": s, "requests": 5}))
+            .collect();
+        serde_json::json!({"key_id": id, "since": "2026-08-29T12:00:00Z", "until": "2026-11-27T12:00:00Z", "scopes": s})
+    };
+    let inv = serde_json::json!({
+        "workspace": {"id": "ws_1", "name": "W"},
+        "data": [
+            key("key_dup", &["links:read"], "2026-10-01T00:00:00Z"),
+            key("key_dup", &["links:read"], "2026-10-01T00:00:00Z"),
+            key("key_future", &["links:read"], "9999-01-01T00:00:00Z"),
+            key("key_scopes", &["links:read", "links:write", "links:write"], "2026-01-01T00:00:00Z"),
+        ],
+        "usage": [
+            usage("key_dup", &["links:read"]),
+            usage("key_future", &["links:read"]),
+            usage("key_scopes", &["links:read", "links:read"]),
+        ],
+    });
+    t.write("inv.json", inv.to_string());
+    let out = t
+        .cmd()
+        .args([
+            "audit",
+            "--inventory",
+            "inv.json",
+            "--as-of",
+            "2026-11-27T12:00:00Z",
+            "--format",
+            "json",
+        ])
+        .env_remove("MASK_API_KEY")
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    let warnings = v["warnings"].to_string();
+    assert!(warnings.contains("more than once (key_dup)"), "{warnings}");
+    assert!(
+        warnings.contains("key_future") && warnings.contains("in the future"),
+        "{warnings}"
+    );
+    assert!(
+        warnings.contains("key_scopes") && warnings.contains("scope more than once"),
+        "{warnings}"
+    );
+    let keys = v["keys"].as_array().unwrap();
+    assert_eq!(
+        keys.iter().filter(|k| k["id"] == "key_dup").count(),
+        1,
+        "{v}"
+    );
+    let kinds = |id: &str| -> Vec<String> {
+        keys.iter().find(|k| k["id"] == id).unwrap()["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["kind"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert!(
+        kinds("key_future").contains(&"rotation-overdue".to_string()),
+        "{v}"
+    );
+    assert!(
+        kinds("key_scopes").iter().any(|k| k.contains("scope")),
+        "{v}"
+    );
+}
