@@ -53,6 +53,47 @@ impl Store {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(|x| e("tracking findings", x))?;
+        let out = track_in(&tx, &path, source, seen, now)?;
+        tx.commit()
+            .map_err(|x| e("committing tracked findings", x))?;
+        Ok(out)
+    }
+
+    /// Records a report with its messages ([`Store::enqueue`]) and `seen` as the open
+    /// findings of `source` ([`Store::track`]) in one transaction: a crash leaves both or
+    /// neither, so a restart never sends the same report again under new ids.
+    pub fn enqueue_tracked(
+        &mut self,
+        report: (&str, &str, &[super::NewMessage]),
+        source: &str,
+        seen: &[Seen],
+        now: i64,
+    ) -> Result<(Vec<i64>, Tracked)> {
+        let path = self.path.clone();
+        let e = |doing: &str, x| db_error(&path, doing, x);
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|x| e("enqueueing", x))?;
+        let (report_source, findings, messages) = report;
+        let ids = super::outbox::insert_report(&tx, report_source, findings, messages, now)
+            .map_err(|x| e("enqueueing a report", x))?;
+        let tracked = track_in(&tx, &path, source, seen, now)?;
+        tx.commit().map_err(|x| e("committing the outbox", x))?;
+        Ok((ids, tracked))
+    }
+}
+
+/// [`Store::track`] inside the caller's transaction.
+fn track_in(
+    tx: &rusqlite::Transaction<'_>,
+    path: &std::path::Path,
+    source: &str,
+    seen: &[Seen],
+    now: i64,
+) -> Result<Tracked> {
+    let e = |doing: &str, x| db_error(path, doing, x);
+    {
         let mut out = Tracked::default();
         for s in seen {
             let open: Option<Option<i64>> = tx
@@ -83,11 +124,11 @@ impl Store {
                 params![source, now],
             )
             .map_err(|x| e("resolving findings", x))?;
-        tx.commit()
-            .map_err(|x| e("committing tracked findings", x))?;
         Ok(out)
     }
+}
 
+impl Store {
     /// The ids of `source`'s open findings.
     pub fn open_ids(&self, source: &str) -> Result<Vec<String>> {
         let mut st = self
