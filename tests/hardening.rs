@@ -342,3 +342,174 @@ fn bad_api_data_is_warned_about_and_does_not_change_verdicts() {
         "{v}"
     );
 }
+
+/// Every other way a key typed or planted by someone comes back out: a rules file's
+/// text and `rules list`, revisions in JSON's `selection`, a tampered `redacted` field
+/// in `keywarden report`, a key in the API URL's path. All pass the one choke point.
+#[test]
+fn keys_in_rules_revisions_reports_and_urls_come_back_redacted() {
+    let r = crate::util::git::Repo::new();
+    r.write("a.txt", "x\n");
+    r.commit_all("init");
+    let rules = format!(
+        "version = 1\n[[rule]]\nid = \"acme.key\"\nname = \"Acme {LIVE}\"\ndescription = \"{LIVE2}\"\nenvironment = \"live\"\nprefix = \"acme_\"\nbody = \"[a-z]{{12}}\"\nseverity = {{ default = \"high\" }}\nfix = {{ default = \"rotate\" }}\n"
+    );
+    r.write("rules.toml", &rules);
+    r.write("bad-rules.toml", format!("{rules}\nbroken = [\"{TEST}\"\n"));
+    let scan = |args: &[&str]| {
+        let mut c = r.kw();
+        c.args(args);
+        run_clean(&format!("{args:?}"), &mut c)
+    };
+    let (_, out, _) = scan(&["rules", "list", "--rules", "rules.toml"]);
+    assert!(out.contains("acme.key"), "{out}");
+    let (code, _, _) = scan(&["rules", "check", "bad-rules.toml"]);
+    assert_eq!(code, Some(2));
+    let (_, out, err) = scan(&["scan", "--since", LIVE, "--format", "json"]);
+    assert!(
+        out.contains("mk_live_4eC3…p7dc") || err.contains("mk_live_4eC3…p7dc"),
+        "{out}{err}"
+    );
+    let (_, out, _) = scan(&["scan", "--format", "json", "a.txt"]);
+    let tampered = out.replace("\"files\"", &format!("\"redacted\": \"{LIVE}\", \"files\""));
+    let tampered = serde_json::json!({
+        "version": 1, "findings": [{"rule": "mask.live-key", "severity": "high", "context": "source",
+        "path": format!("p/{TEST}"), "line": 1, "column": 1, "offset": 0, "binary": false,
+        "encoding": "plain", "environment": "live", "redacted": LIVE, "last_four": "p7dc",
+        "fingerprint": "a".repeat(64), "fix": LIVE2, "suppressed": null}],
+        "summary": serde_json::from_str::<serde_json::Value>(&tampered).map(|v| v["summary"].clone()).unwrap_or_default(),
+    });
+    r.write("tampered.json", tampered.to_string());
+    for f in ["text", "markdown", "html"] {
+        scan(&["report", "tampered.json", "--format", f]);
+    }
+    let mut c = r.kw();
+    c.args(["audit", "--api-url"])
+        .arg(format!("http://127.0.0.1:9/{LIVE}/v1"))
+        .env("MASK_API_KEY", LIVE2);
+    let (code, _, err) = run_clean("api url", &mut c);
+    assert_eq!(code, Some(2), "{err}");
+}
+
+mod fuzz {
+    //! The parsers of what users and servers hand us (service config, repository config,
+    //! rules files, API JSON) never panic, and their errors, as the binary prints them,
+    //! never carry a secret-looking value planted anywhere in the input.
+    use keywarden::redact::scrub;
+    use proptest::prelude::*;
+    use std::path::Path;
+
+    /// A made-up key and a made-up password; the tests look for their bodies.
+    const KEY: &str = "mk_live_Rt5Yu8Io2Pa4Sd6Fg9Hj3Kl7";
+    const PASSWORD: &str = "Qw3#rT9!zX7@vB2$";
+
+    const SERVICE: &[&str] = &[
+        "[audit]\nkey_env = \"{}\"\n",
+        "[audit]\napi_url = \"{}\"\n",
+        "[audit]\ninactive_days = \"{}\"\n",
+        "[[notify.email]]\nname = \"m\"\nhost = \"{}\"\nfrom = \"a@b.c\"\nto = [\"d@e.f\"]\n",
+        "[[notify.email]]\nname = \"m\"\nhost = \"h\"\nfrom = \"{}\"\nto = [\"d@e.f\"]\npassword = { env = \"{}\" }\n",
+        "[[notify.webhook]]\nname = \"w\"\nurl = { env = \"{}\" }\nevents = [\"{}\"]\n",
+        "[[daemon.workspace]]\nname = \"w\"\nschedule = \"{}\"\nkey = { env = \"{}\" }\n",
+        "[daemon]\ntime_zone = \"{}\"\n",
+        "[{}]\n",
+        "{} = 1\n",
+    ];
+    const REPO: &[&str] = &[
+        "[[allow]]\nfingerprints = [\"{}\"]\n",
+        "[[allow]]\npaths = [\"{}\"]\nreason = \"r\"\n",
+        "[scan]\nexclude = [\"{}\"]\n",
+        "[[allow]]\npaths = [\"a\"]\nuntil = \"{}\"\n",
+    ];
+    const RULES: &[&str] = &[
+        "version = 1\n[[rule]]\nid = \"{}\"\n",
+        "version = 1\n[[rule]]\nid = \"a.b\"\nname = \"n\"\ndescription = \"d\"\nenvironment = \"live\"\nprefix = \"{}\"\nbody = \"{}\"\n",
+        "version = {}\n",
+    ];
+
+    fn secret() -> impl Strategy<Value = String> {
+        prop_oneof![Just(KEY.to_string()), Just(PASSWORD.to_string())]
+    }
+
+    fn fill(template: &str, values: &[String], noise: &str) -> String {
+        let mut out = String::new();
+        let mut parts = template.split("{}");
+        out.push_str(parts.next().unwrap_or_default());
+        for (i, p) in parts.enumerate() {
+            out.push_str(values.get(i).map_or(noise, |s| s.as_str()));
+            out.push_str(p);
+        }
+        out
+    }
+
+    /// The error text as the binary would print it: keys are scrubbed at the choke point;
+    /// other secrets must not be in it at all.
+    fn check_error(e: impl std::fmt::Display) -> Result<(), TestCaseError> {
+        let text = scrub(&e.to_string()).into_owned();
+        prop_assert!(!text.contains(&KEY[8..]), "key in: {}", text);
+        prop_assert!(!text.contains(PASSWORD), "password in: {}", text);
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn config_and_rules_parsers_never_panic_or_echo_secrets(
+            which in 0..(SERVICE.len() + REPO.len() + RULES.len()),
+            values in proptest::collection::vec(secret(), 0..3),
+            noise in "[ -~\\n]{0,12}",
+            cut in 0usize..200,
+        ) {
+            let (set, i) = if which < SERVICE.len() {
+                (SERVICE, which)
+            } else if which < SERVICE.len() + REPO.len() {
+                (REPO, which - SERVICE.len())
+            } else {
+                (RULES, which - SERVICE.len() - REPO.len())
+            };
+            let mut text = fill(set[i], &values, &noise);
+            // Truncated input too: a config cut mid-string.
+            if cut < text.len() && text.is_char_boundary(cut) && cut % 3 == 0 {
+                text.truncate(cut);
+            }
+            let path = Path::new("k.toml");
+            if which < SERVICE.len() {
+                if let Err(e) = keywarden::service_config::LoadedConfig::parse(path, text.clone()) {
+                    check_error(e)?;
+                }
+            } else if which < SERVICE.len() + REPO.len() {
+                if let Err(e) = keywarden::config::RepoConfig::parse(path, &text) {
+                    check_error(e)?;
+                }
+            } else if let Err(e) = keywarden::rules::Source::parse("rules.toml", &text) {
+                check_error(e)?;
+            }
+        }
+
+        #[test]
+        fn api_json_never_panics_and_names_come_out_clean(
+            name in "[\\x00-\\x7f]{0,40}",
+            with_key in any::<bool>(),
+            cut in 0usize..400,
+        ) {
+            let name = if with_key { format!("{name}{KEY}") } else { name };
+            let page = serde_json::json!({"data": [{
+                "id": "key_1", "name": name, "environment": "live", "prefix": "mk_live_",
+                "last_four": "abcd", "scopes": ["links:read"], "created_at": "2026-01-01T00:00:00Z",
+            }], "has_more": false}).to_string();
+            let parsed: Result<keywarden::mask::ApiKeyList, _> = serde_json::from_str(&page);
+            let list = parsed.expect("a well-formed page parses");
+            let shown = &list.data[0].name;
+            prop_assert!(!shown.contains(&KEY[8..]), "{}", shown);
+            prop_assert!(!shown.chars().any(char::is_control), "{:?}", shown);
+            let cut = cut.min(page.len());
+            if page.is_char_boundary(cut) {
+                let r: Result<keywarden::mask::ApiKeyList, _> = serde_json::from_str(&page[..cut]);
+                if let Err(e) = r {
+                    check_error(e)?;
+                }
+            }
+        }
+    }
+}
