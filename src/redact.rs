@@ -25,10 +25,9 @@ pub fn scrub_bytes(bytes: &[u8]) -> Cow<'_, [u8]> {
     if memchr::memmem::find(bytes, b"mk_").is_none() {
         return Cow::Borrowed(bytes);
     }
-    let out = KEY_SHAPE.replace_all(bytes, |c: &regex::bytes::Captures<'_>| {
+    KEY_SHAPE.replace_all(bytes, |c: &regex::bytes::Captures<'_>| {
         crate::secret::redact(&c[0]).into_bytes()
-    });
-    out
+    })
 }
 
 /// `text` with every key-shaped run replaced by its redacted form.

@@ -810,7 +810,7 @@ fn config_check_matches_the_daemon_and_nothing_is_created_early() {
     let t = Tree::new();
     t.write("notgit/a.txt", "x\n");
     let cases = [
-        ("watched path", format!("{WATCH_CONFIG}").replace("../watched", "../missing"), "does not exist"),
+        ("watched path", WATCH_CONFIG.replace("../watched", "../missing"), "does not exist"),
         (
             "history",
             "[state]\npath = \"state/kw.db\"\n[[daemon.scan]]\nname = \"h\"\npaths = [\"../notgit\"]\nhistory = true\nschedule = \"@daily\"\n".to_string(),
