@@ -423,11 +423,27 @@ async fn delivery_loop(s: Arc<Settings>, mut stop: tokio_watch::Receiver<bool>) 
     if s.notify.is_empty() {
         return;
     }
+    // Consecutive failed passes: each doubles the wait (1 s … 5 min), so a store that
+    // cannot be written (a full disk) is not retried, and logged, many times a second.
+    let mut failures: u32 = 0;
     loop {
         let s2 = s.clone();
-        if let Err(e) = jobs::blocking(move || jobs::deliver(&s2)).await {
-            tracing::error!("outbox delivery failed (retrying): {e}");
-        }
+        let backoff = match jobs::blocking(move || jobs::deliver(&s2)).await {
+            Err(e) => {
+                failures = failures.saturating_add(1);
+                let b = Duration::from_secs(1u64 << failures.min(9).saturating_sub(1))
+                    .min(Duration::from_secs(300));
+                tracing::error!(
+                    "outbox delivery failed (retrying in {} s): {e}",
+                    b.as_secs()
+                );
+                Some(b)
+            }
+            Ok(_) => {
+                failures = 0;
+                None
+            }
+        };
         check_outages(&s).await;
         let s2 = s.clone();
         let next = jobs::blocking(move || jobs::next_pending(&s2))
@@ -438,6 +454,7 @@ async fn delivery_loop(s: Arc<Settings>, mut stop: tokio_watch::Receiver<bool>) 
         let wait = next
             .map(|at| Duration::from_millis(at.saturating_sub(now_ms()).max(100) as u64))
             .map_or(every, |d| d.min(every));
+        let wait = backoff.map_or(wait, |b| wait.max(b));
         tokio::select! {
             _ = stop.changed() => return,
             _ = tokio::time::sleep(wait) => {}

@@ -195,11 +195,39 @@ impl Store {
 }
 
 fn db_error(path: &Path, doing: &str, e: rusqlite::Error) -> Error {
+    // SQLite reports a full disk as SQLITE_FULL, or as a bare "disk I/O error" when it
+    // happens while switching to WAL or growing the shared memory: ask the filesystem.
+    let io = matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DiskFull | rusqlite::ErrorCode::SystemIoFailure)
+    );
+    if io && disk_full(path) {
+        return Error::Store {
+            path: path.to_path_buf(),
+            message: format!("{doing}: disk full (no space left on the filesystem holding the state)"),
+            hint: "free space there (or move [state] path to another filesystem); pending messages stay in the outbox and are retried".into(),
+        };
+    }
     Error::Store {
         path: path.to_path_buf(),
         message: format!("{doing}: {e}"),
         hint: "check that the file is a Keywarden state store, that its directory is writable, and that no other program holds it locked".into(),
     }
+}
+
+/// True when the filesystem holding `path` has no room for 64 KiB more.
+fn disk_full(path: &Path) -> bool {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let probe = dir.join(format!(".keywarden-space-{}", std::process::id()));
+    let result = std::fs::write(&probe, vec![0u8; 64 << 10]);
+    let _ = std::fs::remove_file(&probe);
+    matches!(
+        result,
+        Err(e) if matches!(e.kind(), std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded)
+    )
 }
 
 /// Creates `path` (and its directory) readable by the owner only, if it does not exist.
