@@ -226,6 +226,45 @@ mod tests {
         }
     }
 
+    /// The report and its findings land together or not at all: when recording the
+    /// findings fails (as a kill would stop it), the report's messages are not queued
+    /// either, so the next run sends one report, not two under different ids.
+    #[test]
+    fn enqueue_and_track_are_one_transaction() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(&dir.path().join("s.db")).unwrap();
+        let msg = super::super::NewMessage {
+            channel: "hook".into(),
+            transport: "webhook",
+            event: "keywarden.report".into(),
+            message_id: "msg_1".into(),
+            payload: b"{}".to_vec(),
+        };
+        s.conn
+            .execute_batch(
+                "CREATE TEMP TRIGGER fail BEFORE INSERT ON tracked_findings \
+                 BEGIN SELECT RAISE(ABORT, 'killed'); END;",
+            )
+            .unwrap();
+        let r = s.enqueue_tracked(
+            ("scan:x", "[]", &[msg.clone()]),
+            "scan:x",
+            &[seen("a", "high")],
+            1,
+        );
+        assert!(r.is_err());
+        assert!(
+            s.list(true).unwrap().is_empty(),
+            "the report was queued without its findings"
+        );
+        s.conn.execute_batch("DROP TRIGGER fail;").unwrap();
+        let (ids, t) = s
+            .enqueue_tracked(("scan:x", "[]", &[msg]), "scan:x", &[seen("a", "high")], 2)
+            .unwrap();
+        assert_eq!((ids.len(), t.new.len()), (1, 1));
+        assert_eq!(s.open_ids("scan:x").unwrap(), ["a"]);
+    }
+
     #[test]
     fn track_new_still_open_resolved_and_back() {
         let dir = tempfile::tempdir().unwrap();
