@@ -41,17 +41,29 @@ pub fn scrub(text: &str) -> Cow<'_, str> {
 
 /// Text from outside (a file name, a key or workspace name from the API, an API error
 /// message) made safe to print, store and send: keys redacted, control characters (ESC,
-/// CR, LF, tab, DEL, C1) shown as `\u{…}`-style escapes so they cannot move the cursor,
-/// clear the screen, hide a line or break a table row; at most [`MAX_NAME`] characters.
+/// CR, LF, tab, DEL, C1, bidi overrides) shown as `\u{…}`-style escapes so they cannot
+/// move the cursor, clear the screen, hide a line or break a table row.
 pub fn clean(text: &str) -> String {
+    clean_upto(text, usize::MAX)
+}
+
+/// [`clean`], cut to [`MAX_NAME`] characters (ending in `…`): for names a server supplies,
+/// so a 10 MB workspace name cannot grow a report, a mail header or the state.
+pub fn clean_name(text: &str) -> String {
+    clean_upto(text, MAX_NAME)
+}
+
+fn clean_upto(text: &str, max: usize) -> String {
     let scrubbed = scrub(text);
     let mut out = String::with_capacity(scrubbed.len().min(MAX_NAME * 4));
     for (n, c) in scrubbed.chars().enumerate() {
-        if n == MAX_NAME {
+        if n == max {
             out.push('…');
             break;
         }
-        if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202A}'..='\u{202E}') {
+        if c.is_control()
+            || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+        {
             match c {
                 '\n' => out.push_str("\\n"),
                 '\r' => out.push_str("\\r"),
@@ -65,7 +77,7 @@ pub fn clean(text: &str) -> String {
     out
 }
 
-/// The longest name [`clean`] keeps, in characters: longer ones are cut and end in `…`
+/// The longest name [`clean_name`] keeps, in characters: longer ones are cut and end in `…`
 /// (a 10 MB workspace name must not grow the state or a mail header by as much).
 pub const MAX_NAME: usize = 256;
 
@@ -105,16 +117,17 @@ pub fn de_env_name<'de, D: serde::Deserializer<'de>>(de: D) -> Result<Option<Str
 }
 
 /// Deserializes a string from outside (an API response, an inventory file) through
-/// [`clean`]: keys redacted, control characters escaped, at most [`MAX_NAME`] characters.
+/// [`clean_name`]: keys redacted, control characters escaped, at most [`MAX_NAME`]
+/// characters.
 pub fn de_clean<'de, D: serde::Deserializer<'de>>(de: D) -> Result<String, D::Error> {
     let v: String = serde::Deserialize::deserialize(de)?;
-    Ok(clean(&v))
+    Ok(clean_name(&v))
 }
 
 /// [`de_clean`] for an optional string.
 pub fn de_clean_opt<'de, D: serde::Deserializer<'de>>(de: D) -> Result<Option<String>, D::Error> {
     let v: Option<String> = serde::Deserialize::deserialize(de)?;
-    Ok(v.map(|v| clean(&v)))
+    Ok(v.map(|v| clean_name(&v)))
 }
 
 /// A writer that scrubs keys from everything written through it. It holds back an
@@ -200,7 +213,8 @@ mod tests {
         let out = clean("a\u{1b}]0;x\u{7}b\rc\nd\u{1b}[2J");
         assert_eq!(out, "a\\u{1b}]0;x\\u{7}b\\rc\\nd\\u{1b}[2J");
         let long = "x".repeat(10_000);
-        assert_eq!(clean(&long).chars().count(), MAX_NAME + 1);
+        assert_eq!(clean_name(&long).chars().count(), MAX_NAME + 1);
+        assert_eq!(clean(&long), long);
     }
 
     #[test]
