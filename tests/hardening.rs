@@ -48,6 +48,21 @@ fn key_in_a_file_name_is_reported_and_redacted_everywhere() {
         assert_no_secret("report file", &std::fs::read(&file).unwrap());
         std::fs::remove_file(&file).unwrap();
     }
+    // SARIF stays valid: a name finding has a location without a region.
+    let out = t
+        .cmd()
+        .args(["scan", "--format", "sarif"])
+        .output()
+        .unwrap();
+    let sarif: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let schema: serde_json::Value =
+        serde_json::from_str(include_str!("data/sarif-schema-2.1.0.json")).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(&sarif)
+        .map(|e| e.to_string())
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
     run_clean("baseline", t.cmd().args(["baseline", "-o", "base.json"]));
     let base = std::fs::read(t.path().join("base.json")).unwrap();
     assert_no_secret("baseline", &base);
