@@ -86,14 +86,19 @@ pub const MAX_NAME: usize = 256;
 /// a variable (characters outside `[A-Za-z0-9_]`, or lower case, upper case and digits
 /// mixed like a generated password).
 pub fn looks_like_secret(value: &str) -> bool {
+    looks_like_secret_in(value, b"_") || value.as_bytes().first().is_some_and(u8::is_ascii_digit)
+}
+
+/// [`looks_like_secret`] for a name made of letters, digits and the bytes of `allowed`
+/// (a systemd credential's name may hold `-` and `.` too).
+fn looks_like_secret_in(value: &str, allowed: &[u8]) -> bool {
     if KEY_SHAPE.is_match(value.as_bytes()) || value.starts_with("mk_") {
         return true;
     }
     if value.is_empty()
         || !value
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
-        || value.as_bytes()[0].is_ascii_digit()
+            .all(|b| b.is_ascii_alphanumeric() || allowed.contains(&b))
     {
         return true;
     }
@@ -128,6 +133,22 @@ pub fn de_clean<'de, D: serde::Deserializer<'de>>(de: D) -> Result<String, D::Er
 pub fn de_clean_opt<'de, D: serde::Deserializer<'de>>(de: D) -> Result<Option<String>, D::Error> {
     let v: Option<String> = serde::Deserialize::deserialize(de)?;
     Ok(v.map(|v| clean_name(&v)))
+}
+
+/// [`de_env_name`] for a systemd credential's name (`{ credential = … }`), which may
+/// also hold `-` and `.`.
+pub fn de_credential_name<'de, D: serde::Deserializer<'de>>(
+    de: D,
+) -> Result<Option<String>, D::Error> {
+    let v: Option<String> = serde::Deserialize::deserialize(de)?;
+    match v {
+        Some(name) if looks_like_secret_in(&name, b"_-.@") => Err(serde::de::Error::custom(
+            "this field takes the NAME of a systemd credential (like smtp-password), but its \
+             value looks like a secret (not shown); put the secret in the credential and its \
+             name here, then rotate the secret if this file was shared",
+        )),
+        v => Ok(v),
+    }
 }
 
 /// A writer that scrubs keys from everything written through it. It holds back an

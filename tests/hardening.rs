@@ -137,6 +137,9 @@ fn secrets_in_name_fields_are_refused_without_echo() {
         format!(
             "[[daemon.workspace]]\nname = \"w\"\nschedule = \"@daily\"\nkey = {{ env = \"{TEST}\" }}\n"
         ),
+        format!(
+            "[[notify.email]]\nname = \"m\"\nhost = \"localhost\"\nfrom = \"a@b.c\"\nto = [\"d@e.f\"]\nusername = \"u\"\npassword = {{ credential = \"{password}\" }}\n"
+        ),
     ];
     for (i, c) in configs.iter().enumerate() {
         let file = t.write(&format!("c{i}.toml"), c);

@@ -153,7 +153,9 @@ pub struct SecretSource {
     pub env: Option<String>,
     /// A file (trailing newline ignored). Relative to the config file.
     pub file: Option<PathBuf>,
-    /// A systemd credential's name (`$CREDENTIALS_DIRECTORY/<name>`, `LoadCredential=`).
+    /// A systemd credential's name (`$CREDENTIALS_DIRECTORY/<name>`, `LoadCredential=`);
+    /// a value that looks like a secret is refused.
+    #[serde(default, deserialize_with = "crate::redact::de_credential_name")]
     pub credential: Option<String>,
 }
 
