@@ -247,7 +247,7 @@ mod tests {
             )
             .unwrap();
         let r = s.enqueue_tracked(
-            ("scan:x", "[]", &[msg.clone()]),
+            ("scan:x", "[]", std::slice::from_ref(&msg)),
             "scan:x",
             &[seen("a", "high")],
             1,
