@@ -256,6 +256,27 @@ mod tests {
     use super::*;
 
     #[test]
+    fn stored_text_is_scrubbed_and_bounded() {
+        let s = stored("error: mk_live_Qm7Tz2Xw9Lp4Vn8Rb3Kc6Hd1 refused", MAX_TEXT);
+        assert_eq!(s, "error: mk_live_Qm7T…6Hd1 refused");
+        let big = "é".repeat(10 << 20);
+        let s = stored(&big, MAX_TEXT);
+        assert!(s.len() <= MAX_TEXT + '…'.len_utf8(), "{}", s.len());
+        assert!(s.ends_with('…'));
+    }
+
+    #[test]
+    fn a_second_state_lock_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("s.db");
+        let first = StateLock::acquire(&state).unwrap();
+        let e = StateLock::acquire(&state).unwrap_err().to_string();
+        assert!(e.contains("another keywarden daemon"), "{e}");
+        drop(first);
+        StateLock::acquire(&state).unwrap();
+    }
+
+    #[test]
     fn creates_private_wal_store_and_reopens() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("sub/state.db");
