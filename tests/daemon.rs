@@ -846,3 +846,90 @@ fn config_check_matches_the_daemon_and_nothing_is_created_early() {
         );
     }
 }
+
+/// A workspace whose API names are hostile (a 10 MB workspace name, a key name holding a
+/// key and escape sequences): the daemon's audit stores and sends bounded, redacted,
+/// inert text.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_api_names_do_not_grow_the_state_or_leak() {
+    use wiremock::matchers::{method, path, path_regex};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let server = MockServer::start().await;
+    let huge = format!("Acme {LIVE} {}", "W".repeat(10 << 20));
+    Mock::given(method("GET"))
+        .and(path("/v1/workspace"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(serde_json::json!({"id": "ws_9", "name": huge})),
+        )
+        .mount(&server)
+        .await;
+    let mut key = crate::mask_client::api_key(
+        "key_old",
+        "live",
+        "zzzz",
+        &["links:read"],
+        "2025-01-01T00:00:00Z",
+        Some("2025-02-01T00:00:00Z"),
+    );
+    key["name"] = format!("dash\u{1b}[2J\r\n{TEST} {}", "N".repeat(1 << 20)).into();
+    Mock::given(method("GET"))
+        .and(path("/v1/api-keys"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(
+            serde_json::json!({"data": [key], "has_more": false, "next_cursor": null}),
+        ))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path_regex("^/v1/api-keys/.*/usage$"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "key_id": "key_old", "since": "2026-08-29T12:00:00Z", "until": "2026-11-27T12:00:00Z",
+            "scopes": [{"scope": "links:read", "requests": 0}]})))
+        .mount(&server)
+        .await;
+    let t = Tree::new();
+    let rx = Receiver::start(&[], 200);
+    let config = t.write(
+        "etc/keywarden.toml",
+        format!(
+            "[state]\npath = \"state/kw.db\"\n\n[[daemon.workspace]]\nname = \"fake\"\nschedule = \"* * * * * *\"\napi_url = \"{}/v1\"\nkey = {{ env = \"KW_TEST_AUDIT_KEY\" }}\n\n{}",
+            server.uri(),
+            webhook_toml("hooks", "KW_TEST_WEBHOOK_URL", "")
+        ),
+    );
+    let env = [
+        ("KW_TEST_AUDIT_KEY", LIVE2),
+        ("KW_TEST_WEBHOOK_URL", rx.url.as_str()),
+        ("KW_TEST_WEBHOOK_SECRET", crate::notify::WEBHOOK_SECRETS),
+    ];
+    let mut d = Daemon::start(&t, &config, &env, 1);
+    d.expect("READY=1");
+    eventually("a delivered report", || {
+        rx.requests().iter().any(|r| r.status == 200).then_some(())
+    });
+    eventually("two audits", || {
+        (d.log_text().matches("run ok: 1 keys").count() >= 2).then_some(())
+    });
+    d.signal("-TERM");
+    assert_eq!(d.wait(), Some(0), "{}", d.log_text());
+    let size: u64 = std::fs::read_dir(t.path().join("etc/state"))
+        .unwrap()
+        .map(|e| e.unwrap().metadata().unwrap().len())
+        .sum();
+    assert!(size < 2 << 20, "the state grew to {size} bytes");
+    for r in rx.requests() {
+        assert_no_secret("webhook", &r.body);
+        assert!(!r.body.contains(&0x1b), "raw ESC in a webhook");
+        assert!(
+            r.body.len() < 256 << 10,
+            "webhook body of {} bytes",
+            r.body.len()
+        );
+    }
+    assert_no_secret("daemon log", d.log_text().as_bytes());
+    assert!(
+        d.log_text().len() < 1 << 20,
+        "the log holds the names in full"
+    );
+    assert_files_have_no_secret(t.path());
+}
