@@ -58,9 +58,9 @@ pub fn read_capped(r: impl Read, max: u64) -> io::Result<Vec<u8>> {
     Ok(buf)
 }
 
-/// The files a directory walk reads for itself in each directory: the `ignore` crate
-/// reads the first two, the scan settings the third.
-pub const DIR_FILES: [&str; 3] = [".gitignore", ".ignore", ".keywarden.toml"];
+/// The files a directory walk that honours ignore files reads in each directory (and in
+/// the root's ancestors).
+pub const DIR_FILES: [&str; 2] = [".gitignore", ".ignore"];
 
 /// The first of [`DIR_FILES`] in `dir` that is there but would hang or flood a reader (a
 /// FIFO, a device, a link to `/dev/zero`, a huge file), with why. A broken link is fine:

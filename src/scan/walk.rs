@@ -225,12 +225,17 @@ fn walk_root(
         .unwrap_or_default();
     // The walker reads ignore files in the root's ancestors and in every directory it
     // enters: one that is a FIFO or a device would hang it or fill memory.
+    let guard = opts.ignore_files;
     let abs_dir = if abs_root.is_dir() {
         Some(abs_root.as_path())
     } else {
         abs_root.parent()
     };
-    for dir in abs_dir.into_iter().flat_map(Path::ancestors) {
+    for dir in abs_dir
+        .filter(|_| guard)
+        .into_iter()
+        .flat_map(Path::ancestors)
+    {
         if let Some((path, why)) = crate::bounded::hostile_dir_file(dir) {
             return Err(crate::Error::io(&path, std::io::Error::other(why)));
         }
@@ -248,14 +253,20 @@ fn walk_root(
         .threads(opts.threads)
         .filter_entry(move |e| {
             let dir = e.file_type().is_some_and(|t| t.is_dir());
-            if dir && let Some(bad) = crate::bounded::hostile_dir_file(e.path()) {
+            if dir && e.file_name() == ".git" {
+                return false;
+            }
+            if guard
+                && dir
+                && let Some(bad) = crate::bounded::hostile_dir_file(e.path())
+            {
                 hostile_in
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
                     .push(bad);
                 return false;
             }
-            !(dir && e.file_name() == ".git")
+            true
         });
     if !opts.exclude.is_empty() {
         let mut ob = ignore::overrides::OverrideBuilder::new(root);
