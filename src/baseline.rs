@@ -115,7 +115,7 @@ impl Baseline {
 
     /// Reads a baseline file.
     pub fn load(path: &Path) -> Result<Baseline> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let text = crate::bounded::read_to_string(path).map_err(|e| Error::io(path, e))?;
         let file: File = serde_json::from_str(&text).map_err(|e| Error::Config {
             path: path.to_path_buf(),
             line: e.line(),
@@ -160,6 +160,7 @@ impl Baseline {
         let mut bytes = Vec::new();
         self.write(&mut bytes).map_err(|e| Error::io(path, e))?;
         let tmp = path.with_extension("json.tmp");
+        let bytes = crate::redact::scrub_bytes(&bytes);
         std::fs::write(&tmp, &bytes).map_err(|e| Error::io(&tmp, e))?;
         std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
     }

@@ -254,8 +254,8 @@ pub struct ScanArgs {
     #[arg(long, short = 'L')]
     pub follow: bool,
 
-    /// Worker threads [default: one per core].
-    #[arg(long, short = 'j', value_name = "N")]
+    /// Worker threads, at most 1024 [default: one per core].
+    #[arg(long, short = 'j', value_name = "N", value_parser = threads)]
     pub threads: Option<usize>,
 
     /// Skip files larger than N bytes (they are listed in the summary).
@@ -432,6 +432,16 @@ pub enum RulesCommand {
         #[arg(long)]
         strict: bool,
     },
+}
+
+/// Worker threads: 0 (one per core) to 1024; more only exhausts memory and the kernel's
+/// thread limit.
+fn threads(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if n <= 1024 => Ok(n),
+        Ok(_) => Err("at most 1024 threads".into()),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 fn parse_severity(s: &str) -> Result<Severity, String> {

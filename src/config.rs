@@ -125,7 +125,7 @@ pub struct RepoConfig {
 impl RepoConfig {
     /// Reads `path`; a missing file is an empty config only when `optional`.
     pub fn load(path: &Path, optional: bool) -> Result<RepoConfig> {
-        let text = match std::fs::read_to_string(path) {
+        let text = match crate::bounded::read_to_string(path) {
             Ok(t) => t,
             Err(e) if optional && e.kind() == std::io::ErrorKind::NotFound => {
                 return Ok(RepoConfig::default());

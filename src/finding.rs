@@ -210,6 +210,8 @@ pub enum Encoding {
     Base64,
     /// UTF-16 (little or big endian) text.
     Utf16,
+    /// In the file's name, not its content (line and column are 0).
+    Name,
 }
 
 /// Why a finding does not count.

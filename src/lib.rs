@@ -15,10 +15,12 @@
 //! - [`service_config`]: the service config (`--config FILE`): [audit], [notify], [state], [daemon].
 //! - [`finding`]: the model (severity, context, environment, finding).
 //! - [`secret`]: the only holder of key bytes: fingerprints and redaction.
+//! - [`redact`]: the choke point for text leaving the process (keys scrubbed, names made inert).
 //! - [`error`]: typed errors that say what, where and how to fix.
 //! - [`git`]: the repository read in-process with gix: index vs HEAD, history, hooks.
 //! - [`baseline`]: known findings (fingerprint + path + rule + context), sorted JSON.
 //! - [`logging`]: tracing setup.
+//! - [`bounded`]: reading Keywarden's own input files (regular files only, size cap).
 //! - [`tls`]: the single rustls crypto provider (ring).
 //! - [`mask`]: the MASK API client (the one place that knows the API's shape).
 //! - [`audit`]: key-hygiene policies (pure), the recommendation model, the audit report.
@@ -32,6 +34,7 @@
 
 pub mod audit;
 pub mod baseline;
+pub mod bounded;
 pub mod cli;
 pub mod commands;
 pub mod config;
@@ -42,6 +45,7 @@ pub mod git;
 pub mod logging;
 pub mod mask;
 pub mod notify;
+pub mod redact;
 pub mod report;
 pub mod rules;
 pub mod scan;

@@ -1,4 +1,5 @@
-//! Log setup: `tracing` to stderr (plain, no timestamps) for the CLI; `RUST_LOG` wins
+//! Log setup: `tracing` to stderr (plain, no timestamps, through the redaction choke
+//! point) for the CLI; `RUST_LOG` wins
 //! over `-v`/`-q`.
 
 use tracing_subscriber::EnvFilter;
@@ -16,7 +17,7 @@ pub fn init(verbose: u8, quiet: bool) {
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(|| crate::redact::ScrubWriter::new(std::io::stderr()))
         .without_time()
         .with_target(false)
         .with_ansi(!no_color && std::io::IsTerminal::is_terminal(&std::io::stderr()))

@@ -44,7 +44,7 @@ pub struct LoadedConfig {
 impl LoadedConfig {
     /// Reads and parses `path`.
     pub fn load(path: &Path) -> Result<LoadedConfig> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let text = crate::bounded::read_to_string(path).map_err(|e| Error::io(path, e))?;
         Self::parse(path, text)
     }
 

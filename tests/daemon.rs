@@ -236,10 +236,12 @@ fn ready_watch_alert_sighup_valid_and_broken_sigterm() {
     d.signal("-HUP");
     d.expect("RELOADING=1");
     d.expect("READY=1");
+    // `config check` and a reload run the same checks: refused before anything starts.
     eventually("the second rejection", || {
-        d.log_text()
-            .contains("the new config cannot start, the running one is kept")
-            .then_some(())
+        let log = d.log_text();
+        (log.matches("rejected, the running one is kept").count() == 2
+            && log.contains("watched path"))
+        .then_some(())
     });
     // Still watching with the old config: a critical finding is alerted too.
     t.write("watched/public/app.js", format!("const k = \"{LIVE2}\";\n"));
@@ -443,7 +445,21 @@ fn config_check_points_at_the_bad_field() {
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("the name \"a\" is used twice"), "{err}");
 
-    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/keywarden.toml");
+    // The example, with its paths moved to places that exist here (config check checks
+    // that watched paths exist and that history paths are git repositories).
+    let example = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/keywarden.toml"),
+    )
+    .unwrap();
+    let repo = crate::util::git::Repo::new();
+    std::fs::create_dir_all(t.path().join("app-config")).unwrap();
+    let example = example
+        .replace(
+            "/srv/app/config",
+            &t.path().join("app-config").display().to_string(),
+        )
+        .replace("/srv/git/app.git", &repo.path().display().to_string());
+    let example = t.write("example.toml", example);
     let out = t
         .cmd()
         .args(["config", "check"])
@@ -734,5 +750,186 @@ async fn a_persistent_api_outage_is_reported_once_and_so_is_its_recovery() {
     d.signal("-TERM");
     assert_eq!(d.wait(), Some(0), "{}", d.log_text());
     assert_no_secret("daemon log", d.log_text().as_bytes());
+    assert_files_have_no_secret(t.path());
+}
+
+/// Two daemons on one state file: the second exits 2 at once, saying why, and the first
+/// keeps running.
+#[test]
+fn a_second_daemon_on_the_same_state_exits_2() {
+    let t = Tree::new();
+    t.write("watched/README.md", "nothing here\n");
+    let config = t.write("etc/keywarden.toml", WATCH_CONFIG);
+    let first = Daemon::start(&t, &config, &[], 1);
+    first.expect("READY=1");
+    let mut second = Daemon::start(&t, &config, &[], 2);
+    assert_eq!(second.wait(), Some(2), "{}", second.log_text());
+    assert!(
+        second
+            .log_text()
+            .contains("another keywarden daemon is already using the state file"),
+        "{}",
+        second.log_text()
+    );
+    first.signal("-TERM");
+    let mut first = first;
+    assert_eq!(first.wait(), Some(0), "{}", first.log_text());
+}
+
+/// A watched directory nobody touches is scanned once at start: the daemon's own reads
+/// are not changes. A real change still triggers a run.
+#[test]
+fn the_watcher_does_not_trigger_itself() {
+    let t = Tree::new();
+    for i in 0..20 {
+        t.write(&format!("watched/f{i}.txt"), "nothing here\n");
+    }
+    let config = t.write("etc/keywarden.toml", WATCH_CONFIG);
+    let d = Daemon::start(&t, &config, &[], 1);
+    d.expect("READY=1");
+    eventually("the start scan", || {
+        (run_summaries(&d, "scan:watched").len() == 1).then_some(())
+    });
+    std::thread::sleep(Duration::from_secs(5));
+    assert_eq!(
+        run_summaries(&d, "scan:watched").len(),
+        1,
+        "untouched: {}",
+        d.log_text()
+    );
+    t.write("watched/new.txt", "changed\n");
+    eventually("a run after a change", || {
+        (run_summaries(&d, "scan:watched").len() == 2).then_some(())
+    });
+}
+
+/// `config check` refuses what the daemon would refuse at start, and the daemon creates
+/// no state file before its config is valid.
+#[test]
+fn config_check_matches_the_daemon_and_nothing_is_created_early() {
+    let t = Tree::new();
+    t.write("notgit/a.txt", "x\n");
+    let cases = [
+        ("watched path", WATCH_CONFIG.replace("../watched", "../missing"), "does not exist"),
+        (
+            "history",
+            "[state]\npath = \"state/kw.db\"\n[[daemon.scan]]\nname = \"h\"\npaths = [\"../notgit\"]\nhistory = true\nschedule = \"@daily\"\n".to_string(),
+            "is not a git repository",
+        ),
+        (
+            "ca_file",
+            "[state]\npath = \"state/kw.db\"\n[[notify.webhook]]\nname = \"w\"\nformat = \"slack\"\nurl = { env = \"KW_URL\" }\nca_file = \"missing.pem\"\n".to_string(),
+            "ca_file",
+        ),
+        (
+            "templates",
+            "[state]\npath = \"state/kw.db\"\n[notify]\ntemplates = \"missing-dir\"\n".to_string(),
+            "templates",
+        ),
+    ];
+    for (i, (what, body, expect)) in cases.iter().enumerate() {
+        let config = t.write(&format!("etc/c{i}.toml"), body);
+        let out = t
+            .cmd()
+            .args(["config", "check"])
+            .arg(&config)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{what}: {err}");
+        assert!(err.contains(expect), "{what}: {err}");
+        let mut d = Daemon::start(&t, &config, &[], 10 + i);
+        assert_eq!(d.wait(), Some(2), "{what}: {}", d.log_text());
+        assert!(
+            !t.path().join("etc/state").exists(),
+            "{what}: the daemon created its state before failing"
+        );
+    }
+}
+
+/// A workspace whose API names are hostile (a 10 MB workspace name, a key name holding a
+/// key and escape sequences): the daemon's audit stores and sends bounded, redacted,
+/// inert text.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_api_names_do_not_grow_the_state_or_leak() {
+    use wiremock::matchers::{method, path, path_regex};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let server = MockServer::start().await;
+    let huge = format!("Acme {LIVE} {}", "W".repeat(10 << 20));
+    Mock::given(method("GET"))
+        .and(path("/v1/workspace"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(serde_json::json!({"id": "ws_9", "name": huge})),
+        )
+        .mount(&server)
+        .await;
+    let mut key = crate::mask_client::api_key(
+        "key_old",
+        "live",
+        "zzzz",
+        &["links:read"],
+        "2025-01-01T00:00:00Z",
+        Some("2025-02-01T00:00:00Z"),
+    );
+    key["name"] = format!("dash\u{1b}[2J\r\n{TEST} {}", "N".repeat(1 << 20)).into();
+    Mock::given(method("GET"))
+        .and(path("/v1/api-keys"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(
+            serde_json::json!({"data": [key], "has_more": false, "next_cursor": null}),
+        ))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path_regex("^/v1/api-keys/.*/usage$"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "key_id": "key_old", "since": "2026-08-29T12:00:00Z", "until": "2026-11-27T12:00:00Z",
+            "scopes": [{"scope": "links:read", "requests": 0}]})))
+        .mount(&server)
+        .await;
+    let t = Tree::new();
+    let rx = Receiver::start(&[], 200);
+    let config = t.write(
+        "etc/keywarden.toml",
+        format!(
+            "[state]\npath = \"state/kw.db\"\n\n[[daemon.workspace]]\nname = \"fake\"\nschedule = \"* * * * * *\"\napi_url = \"{}/v1\"\nkey = {{ env = \"KW_TEST_AUDIT_KEY\" }}\n\n{}",
+            server.uri(),
+            webhook_toml("hooks", "KW_TEST_WEBHOOK_URL", "")
+        ),
+    );
+    let env = [
+        ("KW_TEST_AUDIT_KEY", LIVE2),
+        ("KW_TEST_WEBHOOK_URL", rx.url.as_str()),
+        ("KW_TEST_WEBHOOK_SECRET", crate::notify::WEBHOOK_SECRETS),
+    ];
+    let mut d = Daemon::start(&t, &config, &env, 1);
+    d.expect("READY=1");
+    eventually("a delivered report", || {
+        rx.requests().iter().any(|r| r.status == 200).then_some(())
+    });
+    eventually("two audits", || {
+        (d.log_text().matches("run ok: 1 keys").count() >= 2).then_some(())
+    });
+    d.signal("-TERM");
+    assert_eq!(d.wait(), Some(0), "{}", d.log_text());
+    let size: u64 = std::fs::read_dir(t.path().join("etc/state"))
+        .unwrap()
+        .map(|e| e.unwrap().metadata().unwrap().len())
+        .sum();
+    assert!(size < 2 << 20, "the state grew to {size} bytes");
+    for r in rx.requests() {
+        assert_no_secret("webhook", &r.body);
+        assert!(!r.body.contains(&0x1b), "raw ESC in a webhook");
+        assert!(
+            r.body.len() < 256 << 10,
+            "webhook body of {} bytes",
+            r.body.len()
+        );
+    }
+    assert_no_secret("daemon log", d.log_text().as_bytes());
+    assert!(
+        d.log_text().len() < 1 << 20,
+        "the log holds the names in full"
+    );
     assert_files_have_no_secret(t.path());
 }

@@ -5,6 +5,8 @@
 //!   tarballs and OCI layouts; zip bombs, corrupt archives, `--no-archives`.
 //! - `suppression`: inline directives, `.keywarden.toml` allowlist, expiry, stale entries.
 //! - `no_leak`: every output format and file, checked for full keys.
+//! - `hardening`: hostile input (secrets in name fields, keys and escapes in names, endless
+//!   files, two daemons).
 //! - `labeled`: the labeled set of keys and look-alikes (`tests/data/labeled.toml`).
 //! - `contexts`: path → context table.
 //! - `projects`: real-looking project layouts with planted keys, through `scan .`,
@@ -28,6 +30,7 @@ mod archives;
 mod audit_cli;
 mod contexts;
 mod daemon;
+mod hardening;
 mod labeled;
 mod mask_client;
 mod no_leak;

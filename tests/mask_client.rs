@@ -669,3 +669,99 @@ async fn a_low_rate_limit_budget_slows_the_client_down() {
     c.workspace().await.unwrap();
     assert_eq!(c.spacing(), Duration::ZERO, "budget recovered");
 }
+
+/// A cursor that cycles A→B→A is an error after three pages, not an endless walk.
+#[tokio::test]
+async fn a_cursor_cycle_is_an_error_not_an_endless_walk() {
+    let server = MockServer::start().await;
+    let k = |id: &str| {
+        api_key(
+            id,
+            "live",
+            "abcd",
+            &["links:read"],
+            "2026-01-01T00:00:00Z",
+            None,
+        )
+    };
+    Mock::given(method("GET"))
+        .and(path("/v1/api-keys"))
+        .and(query_param_is_missing("cursor"))
+        .respond_with(page(vec![k("key_1")], Some("A")))
+        .mount(&server)
+        .await;
+    for (at, next) in [("A", "B"), ("B", "A")] {
+        Mock::given(method("GET"))
+            .and(path("/v1/api-keys"))
+            .and(query_param("cursor", at))
+            .respond_with(page(vec![k(&format!("key_{at}"))], Some(next)))
+            .mount(&server)
+            .await;
+    }
+    let c = client(&format!("{}/v1", server.uri()), LIVE);
+    let r = tokio::time::timeout(Duration::from_secs(20), c.list_keys(false))
+        .await
+        .expect("the walk ends");
+    let e = r.unwrap_err().to_string();
+    assert!(e.contains("repeats an earlier cursor"), "{e}");
+    assert_eq!(requests(&server).await.len(), 3);
+}
+
+/// The operation's deadline bounds every request, not only the retries: a server that
+/// never answers fails the call when the deadline passes.
+#[tokio::test]
+async fn the_deadline_bounds_every_request() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(30)))
+        .mount(&server)
+        .await;
+    let c = ClientBuilder::new()
+        .base_url(format!("{}/v1", server.uri()))
+        .timeout(Duration::from_secs(60))
+        .deadline(Duration::from_secs(1))
+        .build(SecretKey::new(LIVE.as_bytes()))
+        .unwrap();
+    let start = std::time::Instant::now();
+    let e = tokio::time::timeout(Duration::from_secs(20), c.workspace())
+        .await
+        .expect("the call ends")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        start.elapsed()
+    );
+    assert!(e.contains("deadline"), "{e}");
+}
+
+/// A page holding more keys than the limit asked for is refused.
+#[tokio::test]
+async fn a_page_larger_than_the_limit_is_refused() {
+    let server = MockServer::start().await;
+    let keys: Vec<Value> = (0..5)
+        .map(|i| {
+            api_key(
+                &format!("key_{i}"),
+                "live",
+                "abcd",
+                &["links:read"],
+                "2026-01-01T00:00:00Z",
+                None,
+            )
+        })
+        .collect();
+    Mock::given(method("GET"))
+        .and(path("/v1/api-keys"))
+        .respond_with(page(keys, None))
+        .mount(&server)
+        .await;
+    let c = ClientBuilder::new()
+        .base_url(format!("{}/v1", server.uri()))
+        .page_size(2)
+        .build(SecretKey::new(LIVE.as_bytes()))
+        .unwrap();
+    let e = c.list_keys(false).await.unwrap_err().to_string();
+    assert!(e.contains("more than the limit of 2"), "{e}");
+}

@@ -41,7 +41,9 @@ pub struct AuditConfig {
     pub rotate_test_keys: bool,
     /// API base URL. Default: `https://api.mask.bz/v1`.
     pub api_url: Option<String>,
-    /// Environment variable holding the audit key. Default: `MASK_API_KEY`.
+    /// Environment variable holding the audit key. Default: `MASK_API_KEY`. A value
+    /// that looks like a key or a secret is refused.
+    #[serde(deserialize_with = "crate::redact::de_env_name")]
     pub key_env: Option<String>,
     /// Usage calls in flight at once. Default: 8.
     pub concurrency: Option<usize>,

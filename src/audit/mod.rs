@@ -18,6 +18,7 @@ pub mod model;
 mod props;
 pub mod recommend;
 pub mod rotation;
+pub mod sanity;
 pub mod scope;
 #[cfg(test)]
 mod testkit;
@@ -69,6 +70,9 @@ pub fn audit(input: AuditInput<'_>) -> AuditReport {
         include_revoked,
         source,
     } = input;
+    let mut repaired = inventory.clone();
+    let sanity_warnings = sanity::check(&mut repaired, now);
+    let inventory = &repaired;
     let today = now.date_naive();
     let usage: HashMap<&str, &crate::mask::KeyUsage> = inventory
         .usage
@@ -81,7 +85,7 @@ pub fn audit(input: AuditInput<'_>) -> AuditReport {
             .entry((k.environment, k.last_four.as_str()))
             .or_default() += 1;
     }
-    let mut warnings = Vec::new();
+    let mut warnings = sanity_warnings;
     for e in &config.exceptions {
         if !inventory.data.iter().any(|k| k.id == e.key) {
             warnings.push(format!(

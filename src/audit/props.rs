@@ -131,7 +131,11 @@ proptest! {
         let inv = Inventory { data: keys.clone(), ..Inventory::default() };
         let cfg = AuditConfig::default();
         let r = audit(AuditInput { inventory: &inv, leaks: &[], now: t(now), config: &cfg, include_revoked, source: "inventory" });
-        let expected = keys.iter().filter(|k| include_revoked || k.is_active()).count();
+        // A key listed twice is counted once (the first listing), with a warning.
+        let mut ids = std::collections::HashSet::new();
+        let unique: Vec<_> = keys.iter().filter(|k| ids.insert(k.id.clone())).collect();
+        let expected = unique.iter().filter(|k| include_revoked || k.is_active()).count();
+        prop_assert_eq!(unique.len() < keys.len(), r.warnings.iter().any(|w| w.contains("more than once (")));
         prop_assert_eq!(r.keys.len(), expected);
         prop_assert_eq!(r.summary.keys as usize, expected);
         for k in &r.keys {

@@ -144,7 +144,7 @@ pub fn run(args: &AuditArgs, cli: &Cli, out: &mut dyn Write) -> Result<Exit> {
     };
     let leaks: Vec<ScanHit> = match &s.findings {
         Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+            let text = crate::bounded::read_to_string(path).map_err(|e| Error::io(path, e))?;
             audit::leaked::parse_findings(path, &text)?
         }
         None => Vec::new(),
@@ -162,9 +162,9 @@ pub fn run(args: &AuditArgs, cli: &Cli, out: &mut dyn Write) -> Result<Exit> {
     let mut file;
     let sink: &mut dyn Write = match &s.output {
         Some(path) => {
-            file = std::io::BufWriter::new(
+            file = crate::redact::ScrubWriter::new(std::io::BufWriter::new(
                 std::fs::File::create(path).map_err(|e| Error::io(path, e))?,
-            );
+            ));
             &mut file
         }
         None => out,

@@ -47,9 +47,9 @@ pub fn render(
     let mut file;
     let sink: &mut dyn Write = match &settings.output {
         Some(path) => {
-            file = std::io::BufWriter::new(
+            file = crate::redact::ScrubWriter::new(std::io::BufWriter::new(
                 std::fs::File::create(path).map_err(|e| Error::io(path, e))?,
-            );
+            ));
             &mut file
         }
         None => out,

@@ -156,10 +156,13 @@ fn publish(
                 .is_ok_and(|sev| sev >= alert_on)
         });
     let enqueued = alert && !s.notify.is_empty();
-    if enqueued {
-        notify::enqueue(&s.notify, &mut store, model)?;
-    }
-    let tracked = store.track(job, &seen, now_ms())?;
+    // The report and the findings it announces are recorded together: killed in between,
+    // a restart would see the findings as new and send the report again.
+    let tracked = if enqueued {
+        notify::enqueue_tracked(&s.notify, &mut store, model, job, &seen)?
+    } else {
+        store.track(job, &seen, now_ms())?
+    };
     for f in &tracked.new {
         tracing::info!(job, severity = %f.severity, "new finding: {}", f.label);
     }

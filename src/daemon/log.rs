@@ -1,34 +1,61 @@
-//! The daemon's logs: to journald when systemd connected stderr to the journal
-//! (`JOURNAL_STREAM` is set), else to stderr with timestamps. Level: `RUST_LOG`, else
-//! `[daemon] log_level`.
+//! The daemon's logs, to stderr through the redaction choke point
+//! ([`crate::redact::ScrubWriter`]). When systemd connected stderr to the journal
+//! (`JOURNAL_STREAM` is set), each line starts with its syslog priority (`<3>` error …
+//! `<7>` debug), which journald reads as the entry's level; else lines carry timestamps.
+//! Level: `RUST_LOG`, else `[daemon] log_level`.
 
 use super::config::LogLevel;
+use crate::redact::ScrubWriter;
+use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::EnvFilter;
-use tracing_subscriber::prelude::*;
+use tracing_subscriber::fmt::format::{FormatEvent, FormatFields, Writer};
+use tracing_subscriber::fmt::{FmtContext, format};
+use tracing_subscriber::registry::LookupSpan;
 
 /// Installs the global subscriber (once; later calls do nothing).
 pub fn init(level: LogLevel) {
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new(format!("keywarden={}", level.as_str())));
+    let writer = || ScrubWriter::new(std::io::stderr());
     if std::env::var_os("JOURNAL_STREAM").is_some() {
-        match tracing_journald::layer() {
-            Ok(layer) => {
-                let _ = tracing_subscriber::registry()
-                    .with(filter)
-                    .with(layer.with_syslog_identifier("keywarden".into()))
-                    .try_init();
-                return;
-            }
-            Err(e) => {
-                // Fall through to stderr, which systemd also sends to the journal.
-                let _ = e;
-            }
-        }
+        let format = format().without_time().with_target(false).with_ansi(false);
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(writer)
+            .event_format(Priority(format))
+            .try_init();
+        return;
     }
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(writer)
         .with_ansi(false)
         .with_target(false)
         .try_init();
+}
+
+/// Prefixes each event with its `sd-daemon(3)` priority.
+struct Priority<F>(F);
+
+impl<S, N, F> FormatEvent<S, N> for Priority<F>
+where
+    F: FormatEvent<S, N>,
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut w: Writer<'_>,
+        event: &Event<'_>,
+    ) -> std::fmt::Result {
+        let p = match *event.metadata().level() {
+            Level::ERROR => 3,
+            Level::WARN => 4,
+            Level::INFO => 6,
+            _ => 7,
+        };
+        write!(w, "<{p}>")?;
+        self.0.format_event(ctx, w, event)
+    }
 }

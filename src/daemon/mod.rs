@@ -86,13 +86,75 @@ impl Settings {
         {
             crate::mask::builder::check_base_url(url)?;
         }
-        Ok(Settings {
+        let settings = Settings {
             path: path.to_path_buf(),
             state: c.state.resolve_path(base),
             daemon,
             audit: c.audit,
             notify,
-        })
+        };
+        settings.check_paths()?;
+        Ok(settings)
+    }
+
+    /// What the daemon would otherwise find only once running: watched paths exist,
+    /// history targets are git repositories, CA files are readable regular files and the
+    /// templates directory is a directory. `config check` runs it too, so a unit's
+    /// `ExecStartPre=keywarden config check` fails instead of a restart loop.
+    fn check_paths(&self) -> Result<()> {
+        let err = |message: String, hint: &str| crate::Error::DaemonConfig {
+            path: self.path.clone(),
+            message,
+            hint: hint.to_string(),
+        };
+        for t in &self.daemon.scan {
+            for p in &t.paths {
+                if t.watch && std::fs::symlink_metadata(p).is_err() {
+                    return Err(err(
+                        format!(
+                            "[[daemon.scan]] {:?}: watched path {} does not exist",
+                            t.name,
+                            p.display()
+                        ),
+                        "create it, fix the path (relative paths are relative to the config file), or set watch = false",
+                    ));
+                }
+                if t.history
+                    && let Err(e) = crate::git::open(p)
+                {
+                    return Err(err(
+                        format!(
+                            "[[daemon.scan]] {:?}: history = true but {} is not a git repository: {e}",
+                            t.name,
+                            p.display()
+                        ),
+                        "point paths at a work tree or a bare repository, or set history = false",
+                    ));
+                }
+            }
+        }
+        let n = &self.notify;
+        let cas = n.email.iter().map(|c| (&c.name, &c.ca_file));
+        let cas = cas.chain(n.webhook.iter().map(|c| (&c.name, &c.ca_file)));
+        for (name, ca) in cas {
+            if let Some(ca) = ca
+                && let Err(e) = crate::bounded::check(ca, crate::bounded::MAX_INPUT)
+            {
+                return Err(err(
+                    format!("[notify] channel {name:?}: ca_file {}: {e}", ca.display()),
+                    "point ca_file at a PEM file readable by the keywarden user, or remove it",
+                ));
+            }
+        }
+        if let Some(dir) = &n.templates
+            && !dir.is_dir()
+        {
+            return Err(err(
+                format!("[notify] templates {} is not a directory", dir.display()),
+                "create it (files in it override the built-in templates by name), or remove templates",
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -104,6 +166,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
 ) -> Result<()> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let _lock = crate::store::StateLock::acquire(&settings.state)?;
     drop(Store::open(&settings.state)?);
     let mut settings = Arc::new(settings);
     let mut generation = Generation::start(settings.clone(), clock.clone())?;
@@ -360,11 +423,27 @@ async fn delivery_loop(s: Arc<Settings>, mut stop: tokio_watch::Receiver<bool>) 
     if s.notify.is_empty() {
         return;
     }
+    // Consecutive failed passes: each doubles the wait (1 s … 5 min), so a store that
+    // cannot be written (a full disk) is not retried, and logged, many times a second.
+    let mut failures: u32 = 0;
     loop {
         let s2 = s.clone();
-        if let Err(e) = jobs::blocking(move || jobs::deliver(&s2)).await {
-            tracing::error!("outbox delivery failed (retrying): {e}");
-        }
+        let backoff = match jobs::blocking(move || jobs::deliver(&s2)).await {
+            Err(e) => {
+                failures = failures.saturating_add(1);
+                let b = Duration::from_secs(1u64 << failures.min(9).saturating_sub(1))
+                    .min(Duration::from_secs(300));
+                tracing::error!(
+                    "outbox delivery failed (retrying in {} s): {e}",
+                    b.as_secs()
+                );
+                Some(b)
+            }
+            Ok(_) => {
+                failures = 0;
+                None
+            }
+        };
         check_outages(&s).await;
         let s2 = s.clone();
         let next = jobs::blocking(move || jobs::next_pending(&s2))
@@ -375,6 +454,7 @@ async fn delivery_loop(s: Arc<Settings>, mut stop: tokio_watch::Receiver<bool>) 
         let wait = next
             .map(|at| Duration::from_millis(at.saturating_sub(now_ms()).max(100) as u64))
             .map_or(every, |d| d.min(every));
+        let wait = backoff.map_or(wait, |b| wait.max(b));
         tokio::select! {
             _ = stop.changed() => return,
             _ = tokio::time::sleep(wait) => {}

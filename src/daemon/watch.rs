@@ -1,20 +1,35 @@
-//! Watched scan targets: one debounced `notify` watcher for every `watch = true` target;
-//! a change under a target's paths kicks that target's job loop.
+//! Watched scan targets: one `notify` watcher for every `watch = true` target; a change
+//! under a target's paths kicks that target's job loop once per quiet period.
+//!
+//! Only changes count: creations, content modifications, deletions and renames. Opening
+//! and reading a file (the scan itself does both) and attribute changes do not, or each
+//! scan would trigger the next.
 
 use crate::error::{Error, Result};
-use notify::RecursiveMode;
-use notify_debouncer_mini::{DebounceEventResult, Debouncer, new_debouncer};
+use notify::event::{EventKind, ModifyKind};
+use notify::{RecursiveMode, Watcher as _};
 use std::path::PathBuf;
-use std::time::Duration;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 use tokio::sync::mpsc::UnboundedSender;
 
-/// The live watcher; dropping it stops watching.
+/// The live watcher; dropping it stops watching (and its debounce thread).
 pub struct Watcher {
-    _debouncer: Debouncer<notify::RecommendedWatcher>,
+    _watcher: notify::RecommendedWatcher,
+}
+
+/// True for the events that mean content changed.
+pub fn is_change(kind: &EventKind) -> bool {
+    match kind {
+        EventKind::Create(_) | EventKind::Remove(_) => true,
+        EventKind::Modify(m) => !matches!(m, ModifyKind::Metadata(_)),
+        EventKind::Any => true,
+        EventKind::Access(_) | EventKind::Other => false,
+    }
 }
 
 /// Watches `targets` (each: its paths and the sender that kicks its job), coalescing
-/// events within `debounce`.
+/// changes within `debounce`.
 pub fn start(
     targets: Vec<(Vec<PathBuf>, UnboundedSender<()>)>,
     debounce: Duration,
@@ -33,28 +48,24 @@ pub fn start(
             (canon, tx.clone())
         })
         .collect();
-    let matcher = routes.clone();
-    let mut debouncer = new_debouncer(debounce, move |res: DebounceEventResult| match res {
-        Ok(events) => {
-            for (paths, tx) in &matcher {
-                if events
-                    .iter()
-                    .any(|e| paths.iter().any(|p| e.path.starts_with(p)))
-                {
-                    let _ = tx.send(());
+    let (raw_tx, raw_rx) = mpsc::channel::<PathBuf>();
+    let mut watcher =
+        notify::recommended_watcher(move |res: notify::Result<notify::Event>| match res {
+            Ok(event) if is_change(&event.kind) => {
+                for p in event.paths {
+                    let _ = raw_tx.send(p);
                 }
             }
-        }
-        Err(e) => tracing::warn!("file watcher: {e}"),
-    })
-    .map_err(|e| Error::Daemon {
-        message: format!("cannot start the file watcher: {e}"),
-        hint: "raise fs.inotify.max_user_instances, or set watch = false".into(),
-    })?;
+            Ok(_) => {}
+            Err(e) => tracing::warn!("file watcher: {e}"),
+        })
+        .map_err(|e| Error::Daemon {
+            message: format!("cannot start the file watcher: {e}"),
+            hint: "raise fs.inotify.max_user_instances, or set watch = false".into(),
+        })?;
     for (paths, _) in &routes {
         for p in paths {
-            debouncer
-                .watcher()
+            watcher
                 .watch(p, RecursiveMode::Recursive)
                 .map_err(|e| Error::Daemon {
                     message: format!("cannot watch {}: {e}", p.display()),
@@ -63,7 +74,55 @@ pub fn start(
             tracing::info!("watching {}", p.display());
         }
     }
-    Ok(Some(Watcher {
-        _debouncer: debouncer,
-    }))
+    let matcher = routes;
+    std::thread::Builder::new()
+        .name("keywarden-watch".into())
+        .spawn(move || {
+            // Ends when the watcher (and so the sender) is dropped.
+            while let Ok(first) = raw_rx.recv() {
+                let mut changed = vec![first];
+                let quiet_until = Instant::now() + debounce;
+                while let Ok(p) =
+                    raw_rx.recv_timeout(quiet_until.saturating_duration_since(Instant::now()))
+                {
+                    changed.push(p);
+                }
+                for (paths, tx) in &matcher {
+                    if changed
+                        .iter()
+                        .any(|c| paths.iter().any(|p| c.starts_with(p)))
+                    {
+                        let _ = tx.send(());
+                    }
+                }
+            }
+        })
+        .map_err(|e| Error::Daemon {
+            message: format!("cannot start the file watcher's thread: {e}"),
+            hint: "check the unit's TasksMax=".into(),
+        })?;
+    Ok(Some(Watcher { _watcher: watcher }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use notify::event::{AccessKind, AccessMode, CreateKind, DataChange, MetadataKind};
+
+    #[test]
+    fn reads_and_attributes_are_not_changes() {
+        assert!(!is_change(&EventKind::Access(AccessKind::Open(
+            AccessMode::Read
+        ))));
+        assert!(!is_change(&EventKind::Access(AccessKind::Close(
+            AccessMode::Read
+        ))));
+        assert!(!is_change(&EventKind::Modify(ModifyKind::Metadata(
+            MetadataKind::AccessTime
+        ))));
+        assert!(is_change(&EventKind::Create(CreateKind::File)));
+        assert!(is_change(&EventKind::Modify(ModifyKind::Data(
+            DataChange::Content
+        ))));
+    }
 }

@@ -72,7 +72,7 @@ pub fn install(repo: &Repository, exe: &Path, force: bool) -> Result<Installed> 
     std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
     let hook = dir.join("pre-commit");
     let mut result = Installed::New(hook.clone());
-    match std::fs::read(&hook) {
+    match crate::bounded::read(&hook) {
         Ok(bytes) if is_ours(&String::from_utf8_lossy(&bytes)) => {
             result = Installed::Updated(hook.clone());
         }
@@ -111,7 +111,7 @@ fn make_executable(_: &Path) -> Result<()> {
 /// there was no hook.
 pub fn uninstall(repo: &Repository) -> Result<Option<PathBuf>> {
     let hook = hooks_dir(repo)?.join("pre-commit");
-    match std::fs::read(&hook) {
+    match crate::bounded::read(&hook) {
         Ok(bytes) if is_ours(&String::from_utf8_lossy(&bytes)) => {
             std::fs::remove_file(&hook).map_err(|e| Error::io(&hook, e))?;
             Ok(Some(hook))

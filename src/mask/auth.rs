@@ -39,7 +39,7 @@ pub fn load_audit_key(
     env_var: &str,
 ) -> Result<(SecretKey, AuditKeyOrigin)> {
     if let Some(path) = key_file {
-        let text = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        let text = crate::bounded::read(path).map_err(|e| Error::io(path, e))?;
         let origin = AuditKeyOrigin::File(path.to_path_buf());
         return parse_key(&text, &origin).map(|k| (k, origin));
     }
@@ -50,7 +50,7 @@ pub fn load_audit_key(
     if let Some(dir) = std::env::var_os("CREDENTIALS_DIRECTORY") {
         let path = Path::new(&dir).join(CREDENTIAL_NAME);
         if path.is_file() {
-            let text = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+            let text = crate::bounded::read(&path).map_err(|e| Error::io(&path, e))?;
             let origin = AuditKeyOrigin::Credential(path);
             return parse_key(&text, &origin).map(|k| (k, origin));
         }

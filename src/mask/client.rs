@@ -89,6 +89,8 @@ impl Client {
     ) -> Result<Vec<ApiKey>> {
         let mut keys = Vec::new();
         let mut cursor: Option<String> = None;
+        // Every cursor followed so far: a server that cycles (A→B→A) is caught at once.
+        let mut seen = std::collections::HashSet::new();
         loop {
             let mut path = format!("/api-keys?limit={}", self.inner.settings.page_size);
             if include_revoked {
@@ -105,19 +107,31 @@ impl Client {
                 };
                 self.get(&path, deadline).await?
             };
+            let malformed = |field: &str, message: String| Error::ApiMalformed {
+                url: format!("{}{path}", self.inner.base),
+                field: field.into(),
+                message,
+                request_id: None,
+            };
+            let limit = self.inner.settings.page_size as usize;
+            if page.data.len() > limit {
+                return Err(malformed(
+                    "data",
+                    format!(
+                        "the page lists {} keys, more than the limit of {limit} asked for",
+                        page.data.len()
+                    ),
+                ));
+            }
             on_page(&page.data);
             keys.extend(page.data);
             match (page.has_more, page.next_cursor) {
-                (true, Some(next)) if cursor.as_deref() != Some(next.as_str()) => {
-                    cursor = Some(next)
-                }
+                (true, Some(next)) if seen.insert(next.clone()) => cursor = Some(next),
                 (true, _) => {
-                    return Err(Error::ApiMalformed {
-                        url: format!("{}{path}", self.inner.base),
-                        field: "next_cursor".into(),
-                        message: "has_more is true but next_cursor is missing or repeats the previous cursor".into(),
-                        request_id: None,
-                    });
+                    return Err(malformed(
+                        "next_cursor",
+                        "has_more is true but next_cursor is missing or repeats an earlier cursor (the pages would cycle)".into(),
+                    ));
                 }
                 (false, _) => return Ok(keys),
             }
@@ -216,10 +230,28 @@ impl Client {
         let s = &self.inner.settings;
         let url = format!("{}{path}", self.inner.base);
         let mut attempt = 0u32;
+        let past_deadline = |attempt: u32| Error::ApiUnreachable {
+            url: url.clone(),
+            message: format!(
+                "the operation's deadline ({} s) passed",
+                s.deadline.as_secs()
+            ),
+            attempts: attempt,
+        };
         loop {
             attempt += 1;
-            self.inner.gate.wait().await;
-            let err = match self.attempt(&url, attempt).await {
+            // The deadline holds for every request, not only for retries.
+            if Instant::now() >= deadline {
+                return Err(past_deadline(attempt - 1));
+            }
+            let call = async {
+                self.inner.gate.wait().await;
+                self.attempt(&url, attempt).await
+            };
+            let Ok(result) = tokio::time::timeout_at(deadline, call).await else {
+                return Err(past_deadline(attempt));
+            };
+            let err = match result {
                 Ok(v) => return Ok(v),
                 Err(Failure::Fatal(e)) => return Err(e),
                 Err(Failure::Retry(e, retry_after)) => (e, retry_after),
@@ -278,7 +310,15 @@ impl Client {
         {
             self.inner.gate.observe_remaining(remaining);
         }
-        let body = resp.bytes().await.map_err(unreachable)?;
+        let body = read_body(resp, MAX_BODY).await.map_err(|e| match e {
+            Some(e) => unreachable(e),
+            None => Failure::Fatal(Error::ApiMalformed {
+                url: url.to_string(),
+                field: String::new(),
+                message: format!("the response is larger than {MAX_BODY} bytes"),
+                request_id: request_id.clone(),
+            }),
+        })?;
         if (200..300).contains(&status) {
             let de = &mut serde_json::Deserializer::from_slice(&body);
             return serde_path_to_error::deserialize(de).map_err(|e| {
@@ -326,9 +366,7 @@ impl Client {
                 request_id,
             }),
             429 => {
-                let wait = header_str(&headers, "retry-after")
-                    .and_then(|v| v.trim().parse::<u64>().ok())
-                    .map(Duration::from_secs);
+                let wait = header_str(&headers, "retry-after").and_then(|v| retry_after(&v));
                 Failure::Retry(
                     status_error(
                         "the API kept rate-limiting; lower [audit] concurrency or run later",
@@ -353,6 +391,40 @@ impl Client {
             )),
         })
     }
+}
+
+/// The most a response body may hold: 64 MiB (a page of 100 keys is a few tens of KiB).
+const MAX_BODY: usize = 64 << 20;
+
+/// Reads a body of at most `max` bytes; `Err(None)` when it is larger.
+async fn read_body(
+    mut resp: reqwest::Response,
+    max: usize,
+) -> Result<Vec<u8>, Option<reqwest::Error>> {
+    if resp.content_length().is_some_and(|n| n > max as u64) {
+        return Err(None);
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(Some)? {
+        if body.len() + chunk.len() > max {
+            return Err(None);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// `Retry-After` in seconds or as an HTTP date (RFC 9110 allows both).
+pub fn retry_after(value: &str) -> Option<Duration> {
+    let v = value.trim();
+    if let Ok(secs) = v.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = DateTime::parse_from_rfc2822(v).ok()?;
+    let ms = (at.with_timezone(&Utc) - Utc::now())
+        .num_milliseconds()
+        .max(0);
+    Some(Duration::from_millis(ms as u64))
 }
 
 fn header_str(h: &HeaderMap, name: &str) -> Option<String> {
@@ -391,6 +463,23 @@ fn encode(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn retry_after_takes_seconds_and_http_dates() {
+        assert_eq!(retry_after(" 7 "), Some(Duration::from_secs(7)));
+        let soon = (Utc::now() + chrono::Duration::seconds(30)).to_rfc2822();
+        let soon = soon.replace("+0000", "GMT");
+        let d = retry_after(&soon).unwrap();
+        assert!(
+            d > Duration::from_secs(25) && d <= Duration::from_secs(30),
+            "{d:?}"
+        );
+        assert_eq!(
+            retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(retry_after("soon"), None);
+    }
 
     #[test]
     fn encode_escapes_reserved_characters() {

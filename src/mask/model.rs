@@ -1,5 +1,7 @@
 //! The API's data shapes (`openapi.yaml`, `components/schemas`). The inventory file of
-//! `keywarden audit --inventory` uses the same shapes.
+//! `keywarden audit --inventory` uses the same shapes. Every name and message the API
+//! supplies is read through [`crate::redact::de_clean`]: keys redacted, control
+//! characters escaped, length bounded, before anything prints, stores or sends it.
 
 use crate::error::{Error, Result};
 use chrono::{DateTime, Utc};
@@ -10,8 +12,10 @@ use std::path::Path;
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Workspace {
     /// `ws_8Hq2LmXv`.
+    #[serde(deserialize_with = "crate::redact::de_clean")]
     pub id: String,
     /// `Acme Marketing`.
+    #[serde(deserialize_with = "crate::redact::de_clean")]
     pub name: String,
 }
 
@@ -21,10 +25,10 @@ pub struct Member {
     /// `usr_31Kd9`.
     pub id: String,
     /// Email, if known.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::redact::de_clean_opt")]
     pub email: Option<String>,
     /// Display name, if known.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::redact::de_clean_opt")]
     pub name: Option<String>,
 }
 
@@ -32,8 +36,10 @@ pub struct Member {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApiKey {
     /// `key_2Nf8sQ1c`.
+    #[serde(deserialize_with = "crate::redact::de_clean")]
     pub id: String,
     /// Human name.
+    #[serde(deserialize_with = "crate::redact::de_clean")]
     pub name: String,
     /// `live` or `test`.
     pub environment: crate::finding::Environment,
@@ -120,7 +126,7 @@ pub struct ErrorDetail {
     #[serde(rename = "type", default)]
     pub kind: String,
     /// Human message.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::redact::de_clean")]
     pub message: String,
     /// For 403: the scope the call needs.
     #[serde(default)]
@@ -146,7 +152,7 @@ pub struct Inventory {
 /// Reads an inventory file: the `/api-keys` list shape (`{"data": [...]}`), optionally
 /// with `workspace` and `usage`.
 pub fn load_inventory(path: &Path) -> Result<Inventory> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let text = crate::bounded::read_to_string(path).map_err(|e| Error::io(path, e))?;
     let de = &mut serde_json::Deserializer::from_str(&text);
     serde_path_to_error::deserialize(de).map_err(|e| Error::Input {
         path: path.to_path_buf(),

@@ -148,11 +148,14 @@ pub const EVENT_TYPES: [&str; 5] = [
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SecretSource {
-    /// An environment variable's name.
+    /// An environment variable's name (a value that looks like a secret is refused).
+    #[serde(default, deserialize_with = "crate::redact::de_env_name")]
     pub env: Option<String>,
     /// A file (trailing newline ignored). Relative to the config file.
     pub file: Option<PathBuf>,
-    /// A systemd credential's name (`$CREDENTIALS_DIRECTORY/<name>`, `LoadCredential=`).
+    /// A systemd credential's name (`$CREDENTIALS_DIRECTORY/<name>`, `LoadCredential=`);
+    /// a value that looks like a secret is refused.
+    #[serde(default, deserialize_with = "crate::redact::de_credential_name")]
     pub credential: Option<String>,
 }
 
@@ -195,7 +198,7 @@ impl SecretSource {
             })?,
             (None, Some(file), None) => {
                 let path = file;
-                std::fs::read_to_string(path).map_err(|e| {
+                crate::bounded::read_to_string(path).map_err(|e| {
                     err(
                         format!("{}: {e}", path.display()),
                         "make the file readable by the keywarden user (mode 0600)",
@@ -210,7 +213,7 @@ impl SecretSource {
                     )
                 })?;
                 let path = Path::new(&dir).join(name);
-                std::fs::read_to_string(&path).map_err(|e| {
+                crate::bounded::read_to_string(&path).map_err(|e| {
                     err(
                         format!("credential {name:?} ({}): {e}", path.display()),
                         "check LoadCredential= in the unit",

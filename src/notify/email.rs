@@ -59,7 +59,7 @@ fn transport(ch: &EmailChannel, password: Option<&Secret>) -> Result<SmtpTranspo
     let tls = |host: &str| -> Result<TlsParameters, String> {
         let mut p = TlsParameters::builder(host.to_string());
         if let Some(ca) = &ch.ca_file {
-            let pem = std::fs::read(ca).map_err(|e| format!("{}: {e}", ca.display()))?;
+            let pem = crate::bounded::read(ca).map_err(|e| format!("{}: {e}", ca.display()))?;
             let cert = Certificate::from_pem(&pem)
                 .map_err(|e| format!("{}: not a PEM certificate: {e}", ca.display()))?;
             p = p.add_root_certificate(cert);

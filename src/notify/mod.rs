@@ -56,7 +56,42 @@ fn random_id() -> String {
 /// Computes the report's changes since the last delivered report of its source, renders
 /// it for every configured channel and event, and writes every message to the outbox in
 /// one transaction. Returns the outbox ids. Nothing is sent.
-pub fn enqueue(cfg: &NotifyConfig, store: &mut Store, mut report: ReportModel) -> Result<Vec<i64>> {
+pub fn enqueue(cfg: &NotifyConfig, store: &mut Store, report: ReportModel) -> Result<Vec<i64>> {
+    let (source, refs, messages) = render(cfg, store, report)?;
+    let ids = store.enqueue(&source, &refs, &messages, now_ms())?;
+    log_enqueued(store, &source, ids.len());
+    Ok(ids)
+}
+
+/// [`enqueue`], and `seen` recorded as the open findings of `job`, in one transaction
+/// ([`Store::enqueue_tracked`]).
+pub fn enqueue_tracked(
+    cfg: &NotifyConfig,
+    store: &mut Store,
+    report: ReportModel,
+    job: &str,
+    seen: &[crate::store::Seen],
+) -> Result<crate::store::Tracked> {
+    let (source, refs, messages) = render(cfg, store, report)?;
+    let (ids, tracked) = store.enqueue_tracked((&source, &refs, &messages), job, seen, now_ms())?;
+    log_enqueued(store, &source, ids.len());
+    Ok(tracked)
+}
+
+fn log_enqueued(store: &Store, source: &str, n: usize) {
+    tracing::info!(
+        "enqueued {n} notification(s) for {source} in {}",
+        store.path().display()
+    );
+}
+
+/// The report's changes since its source's last delivered report, rendered for every
+/// channel and event: (source, finding refs as JSON, messages).
+fn render(
+    cfg: &NotifyConfig,
+    store: &mut Store,
+    mut report: ReportModel,
+) -> Result<(String, String, Vec<NewMessage>)> {
     let previous: Option<Vec<FindingRef>> = store
         .last_delivered_findings(&report.source)?
         .and_then(|j| serde_json::from_str(&j).ok());
@@ -104,14 +139,7 @@ pub fn enqueue(cfg: &NotifyConfig, store: &mut Store, mut report: ReportModel) -
         }
     }
     let refs = serde_json::to_string(&report.finding_refs()).unwrap_or_else(|_| "[]".into());
-    let ids = store.enqueue(&report.source, &refs, &messages, now_ms())?;
-    tracing::info!(
-        "enqueued {} notification(s) for {} in {}",
-        ids.len(),
-        report.source,
-        store.path().display()
-    );
-    Ok(ids)
+    Ok((report.source, refs, messages))
 }
 
 /// [`enqueue`], then [`deliver_due`] (which also sends what earlier runs left pending).

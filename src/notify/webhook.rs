@@ -46,11 +46,25 @@ pub fn body(event: &str, timestamp: &str, data: &Value) -> Vec<u8> {
         .unwrap_or_default()
 }
 
-/// Escapes `&`, `<`, `>` for Slack's text fields.
+/// Escapes `&`, `<`, `>` for Slack's text fields, and keeps `*`, `~` and backticks in
+/// names from formatting (mrkdwn has no escape character: a zero-width space after each
+/// stops it from pairing up).
 pub fn slack_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '*' | '~' | '`' => {
+                out.push('\u{200B}');
+                out.push(c);
+                out.push('\u{200B}');
+            }
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// A Slack incoming-webhook payload: Block Kit with a `text` fallback.
@@ -161,7 +175,7 @@ pub fn client(ch: &WebhookChannel) -> Result<reqwest::blocking::Client, String> 
         .connect_timeout(Duration::from_secs(ch.timeout_secs.clamp(1, 10)))
         .user_agent(concat!("keywarden/", env!("CARGO_PKG_VERSION")));
     if let Some(ca) = &ch.ca_file {
-        let pem = std::fs::read(ca).map_err(|e| format!("{}: {e}", ca.display()))?;
+        let pem = crate::bounded::read(ca).map_err(|e| format!("{}: {e}", ca.display()))?;
         let cert = reqwest::Certificate::from_pem(&pem)
             .map_err(|e| format!("{}: not a PEM certificate: {e}", ca.display()))?;
         b = b.add_root_certificate(cert);
@@ -256,6 +270,17 @@ pub fn classify(status: reqwest::StatusCode) -> Outcome {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn slack_escape_keeps_names_from_formatting() {
+        let s = slack_escape("*bold* `code` ~x~ <a>&");
+        assert!(
+            !s.contains("*bold*") && !s.contains("`code`") && !s.contains("~x~"),
+            "{s}"
+        );
+        assert!(s.contains("&lt;a&gt;&amp;"), "{s}");
+    }
+
     use super::*;
 
     #[test]

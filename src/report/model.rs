@@ -200,13 +200,35 @@ impl ReportModel {
         } else {
             parts.join(", ")
         };
-        let source: String = self.source.chars().filter(|c| !c.is_control()).collect();
+        // A mail header line holds at most 998 bytes: the source (a job or workspace name)
+        // is cut so the subject always fits, whatever the name.
+        let mut source: String = self
+            .source
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(MAX_SUBJECT_SOURCE + 1)
+            .collect();
+        if source.chars().count() > MAX_SUBJECT_SOURCE {
+            source = source.chars().take(MAX_SUBJECT_SOURCE).collect::<String>() + "…";
+        }
         format!("[Keywarden] {source}: {body}")
     }
 }
 
+/// The most characters of the source a subject shows.
+const MAX_SUBJECT_SOURCE: usize = 120;
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_long_source_is_cut_in_the_subject() {
+        let mut m = super::ReportModel::from_json(AUDIT, "x", None).unwrap();
+        m.source = "w".repeat(10_000);
+        let s = m.subject();
+        assert!(s.len() < 300, "{}", s.len());
+        assert!(s.contains("w…:"), "{s}");
+    }
+
     use super::*;
 
     pub(crate) const AUDIT: &str = r#"{

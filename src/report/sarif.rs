@@ -80,6 +80,7 @@ pub fn write_sarif(db: &RuleDb, report: &ScanReport, out: &mut dyn Write) -> std
             if f.binary {
                 region = json!({"byteOffset": f.offset});
             }
+
             let mut r = json!({
                 "ruleId": f.rule,
                 "ruleIndex": index[f.rule.as_str()],
@@ -100,6 +101,12 @@ pub fn write_sarif(db: &RuleDb, report: &ScanReport, out: &mut dyn Write) -> std
                     "encoding": f.encoding,
                 },
             });
+            if f.encoding == crate::finding::Encoding::Name
+                && let Some(loc) = r["locations"][0]["physicalLocation"].as_object_mut()
+            {
+                // The key is in the artifact's name: no region of its content holds it.
+                loc.remove("region");
+            }
             if let Some(c) = &f.commit {
                 r["properties"]["commit"] = json!(c);
                 r["message"]["text"] = json!(format!(

@@ -97,7 +97,9 @@ impl Renderer {
         });
         for (name, builtin) in BUILTIN {
             let source = match overrides.map(|d| d.join(name)).filter(|p| p.is_file()) {
-                Some(path) => std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?,
+                Some(path) => {
+                    crate::bounded::read_to_string(&path).map_err(|e| Error::io(&path, e))?
+                }
                 None => builtin.to_string(),
             };
             env.add_template_owned(name, source)

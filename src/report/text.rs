@@ -57,7 +57,9 @@ pub fn write_text(
             writeln!(out, "{}", p.s("1;35", &f.path))?;
             current = Some(f.path.as_str());
         }
-        let at = if f.binary {
+        let at = if f.encoding == crate::finding::Encoding::Name {
+            "file name".to_string()
+        } else if f.binary {
             format!("offset {}", f.offset)
         } else {
             format!("{}:{}", f.line, f.column)

@@ -68,7 +68,7 @@ impl Source {
 
     /// Reads and parses a rules file from disk.
     pub fn read(path: &std::path::Path) -> Result<Source> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let text = crate::bounded::read_to_string(path).map_err(|e| Error::io(path, e))?;
         Source::parse(&path.display().to_string(), &text)
     }
 

@@ -79,8 +79,77 @@ impl Engine {
         FileScanner::new(&self.db, &self.matcher)
     }
 
+    /// True when `path` itself holds a key (a file named after one): the file must go
+    /// through [`Engine::findings`] even when its content holds none.
+    pub fn path_has_key(&self, path: &str) -> bool {
+        !self.name_keys(path).is_empty()
+    }
+
+    /// The keys in a path. Names glue words with `_` and `-` (`creds_mk_live_….txt`), so
+    /// the word-boundary check before a prefix is skipped, as in binary data.
+    fn name_keys(&self, path: &str) -> Vec<matcher::RawMatch> {
+        let mut raw = Vec::new();
+        if path.contains("mk_") {
+            let bytes = path.as_bytes();
+            let text = matcher::Text {
+                binary: true,
+                ..matcher::Text::default()
+            };
+            self.matcher
+                .find(&self.db, bytes, 0, bytes.len(), text, &mut 0, &mut raw);
+        }
+        raw
+    }
+
+    /// Findings for the keys in `path` itself: encoding `name`, line and column 0, the
+    /// context of the file.
+    fn name_findings(
+        &self,
+        (path, shown, repo_path): (&str, &str, &str),
+        exposure: Exposure,
+        out: &mut Vec<Finding>,
+    ) {
+        let raw = self.name_keys(path);
+        let ctx_src = if repo_path.is_empty() {
+            path
+        } else {
+            repo_path
+        };
+        let context = file::classify(&self.db, ctx_src, b"", b"");
+        for m in raw {
+            let rule = &self.db.rules[m.rule];
+            out.push(Finding {
+                rule: rule.id.clone(),
+                severity: rule.judge(context, exposure),
+                context,
+                exposure,
+                path: shown.to_string(),
+                line: 0,
+                column: 0,
+                offset: 0,
+                binary: false,
+                encoding: crate::finding::Encoding::Name,
+                environment: rule.environment,
+                redacted: m.key.redacted(),
+                last_four: m.key.last_four(),
+                fingerprint: m.key.fingerprint(),
+                fix: format!(
+                    "{} (the key is in the file's name: rename the file)",
+                    rule.fix_for(context, exposure)
+                ),
+                suppressed: None,
+                commit: None,
+                repo_path: crate::redact::clean(&self.redact_text(repo_path)),
+                column_utf16: 0,
+                secret: Some(m.key),
+                verified: None,
+            });
+        }
+    }
+
     /// Turns what a file scan located into findings (and placeholder hits), keeping the
-    /// full key only in memory.
+    /// full key only in memory. Keys in the path itself are findings too; the path in
+    /// every finding is redacted and made inert for terminals ([`crate::redact::clean`]).
     pub fn findings(
         &self,
         path: &str,
@@ -89,6 +158,10 @@ impl Engine {
         findings: &mut Vec<Finding>,
         placeholders: &mut Vec<PlaceholderHit>,
     ) {
+        let shown = crate::redact::clean(&self.redact_text(path));
+        let repo_path = crate::redact::clean(&self.redact_text(&outcome.ctx_path));
+        self.name_findings((path, &shown, &outcome.ctx_path), exposure, findings);
+        let path = shown.as_str();
         for h in outcome.hits {
             let rule = &self.db.rules[h.raw.rule];
             if let Some(id) = h.placeholder {
@@ -123,7 +196,7 @@ impl Engine {
                     reason: (!reason.is_empty()).then_some(reason),
                 }),
                 commit: None,
-                repo_path: outcome.ctx_path.clone(),
+                repo_path: repo_path.clone(),
                 column_utf16: h.column_utf16,
                 secret: Some(h.raw.key),
                 verified: None,

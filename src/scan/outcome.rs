@@ -151,6 +151,9 @@ pub fn finish(
         (&a.path, a.line, a.column, &a.rule).cmp(&(&b.path, b.line, b.column, &b.rule))
     });
     placeholders.sort_by(|a, b| (&a.path, a.line, a.column).cmp(&(&b.path, b.line, b.column)));
+    for s in &mut skipped {
+        s.path = crate::redact::clean(&s.path);
+    }
     skipped.sort_by(|a, b| a.path.cmp(&b.path));
     let mut by_severity: BTreeMap<Severity, u64> = Severity::ALL.iter().map(|s| (*s, 0)).collect();
     for f in findings.iter().filter(|f| f.is_active()) {

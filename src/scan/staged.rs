@@ -31,7 +31,7 @@ pub fn scan(engine: &Engine, repo: &Repository, whole_files: bool) -> Result<Sta
             .map_err(|e| crate::Error::io(&f.path, e))?;
         out.files += 1;
         out.bytes += outcome.bytes;
-        if outcome.hits.is_empty() {
+        if outcome.hits.is_empty() && !engine.path_has_key(&f.path) {
             continue;
         }
         let mut found = Vec::new();

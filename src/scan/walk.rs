@@ -290,6 +290,8 @@ struct Root<'a> {
     git: Option<GitView>,
     /// Context paths of every entry the ignore-aware walk yielded (in a work tree only).
     seen: Option<Arc<Mutex<HashSet<String>>>>,
+    /// Directories whose ignore files are FIFOs or devices, with why: not entered.
+    hostile: Arc<Mutex<Vec<(PathBuf, String)>>>,
     shared: &'a Shared,
     on_file: &'a (dyn Fn(u64) + Sync),
 }
@@ -345,7 +347,7 @@ impl Root<'_> {
                     );
                     a.merge_raw(findings, placeholders);
                     shared.add_archive(a);
-                } else if !outcome.hits.is_empty() {
+                } else if !outcome.hits.is_empty() || self.engine.path_has_key(ctx) {
                     self.engine.findings(
                         &display_path(path),
                         outcome,
@@ -374,8 +376,25 @@ impl Root<'_> {
             .parents(opts.ignore_files)
             .follow_links(opts.follow)
             .threads(opts.threads)
-            .filter_entry(|e| {
-                !(e.file_name() == ".git" && e.file_type().is_some_and(|t| t.is_dir()))
+            .filter_entry({
+                // The walker reads the ignore files of every directory it enters: one that
+                // is a FIFO or a device would hang it or fill memory.
+                let guard = opts.ignore_files;
+                let hostile = self.hostile.clone();
+                move |e| {
+                    let dir = e.file_type().is_some_and(|t| t.is_dir());
+                    if dir && e.file_name() == ".git" {
+                        return false;
+                    }
+                    if guard
+                        && dir
+                        && let Some(bad) = crate::bounded::hostile_dir_file(e.path())
+                    {
+                        lock(&hostile).push(bad);
+                        return false;
+                    }
+                    true
+                }
             });
         if let Some(ov) = overrides {
             wb.overrides(ov.clone());
@@ -603,6 +622,19 @@ fn walk_root(
         .strip_prefix(&base)
         .map(Path::to_path_buf)
         .unwrap_or_default();
+    // Ignore files in the root's ancestors are read too: none may be a FIFO or a device.
+    if opts.ignore_files {
+        let dir = if abs_root.is_dir() {
+            Some(abs_root.as_path())
+        } else {
+            abs_root.parent()
+        };
+        for d in dir.into_iter().flat_map(Path::ancestors) {
+            if let Some((path, why)) = crate::bounded::hostile_dir_file(d) {
+                return Err(crate::Error::io(&path, std::io::Error::other(why)));
+            }
+        }
+    }
     let overrides = exclude_overrides(opts, root)?;
     let secrets = local_secret_globs(&opts.local_secret_files)?;
     let git = GitView::open(&base);
@@ -615,10 +647,15 @@ fn walk_root(
         root_rel,
         git,
         seen: track.then(|| Arc::new(Mutex::new(HashSet::new()))),
+        hostile: Arc::new(Mutex::new(Vec::new())),
         shared,
         on_file,
     };
     r.walk(overrides.as_ref());
+    for (path, why) in std::mem::take(&mut *lock(&r.hostile)) {
+        let reason = format!("{why}; the directory was not scanned");
+        shared.skip(display_path(&path), reason, true);
+    }
     let mut coverage = Coverage::default();
     if track && abs_root.is_dir() {
         r.tracked_leftovers(overrides.as_ref(), &mut coverage);

@@ -1,6 +1,6 @@
 //! The daemon's tables: tracked findings (first seen, last seen, resolved) and job runs.
 
-use super::{Store, db_error};
+use super::{MAX_TEXT, Store, db_error, stored};
 use crate::error::Result;
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
@@ -53,6 +53,47 @@ impl Store {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(|x| e("tracking findings", x))?;
+        let out = track_in(&tx, &path, source, seen, now)?;
+        tx.commit()
+            .map_err(|x| e("committing tracked findings", x))?;
+        Ok(out)
+    }
+
+    /// Records a report with its messages ([`Store::enqueue`]) and `seen` as the open
+    /// findings of `source` ([`Store::track`]) in one transaction: a crash leaves both or
+    /// neither, so a restart never sends the same report again under new ids.
+    pub fn enqueue_tracked(
+        &mut self,
+        report: (&str, &str, &[super::NewMessage]),
+        source: &str,
+        seen: &[Seen],
+        now: i64,
+    ) -> Result<(Vec<i64>, Tracked)> {
+        let path = self.path.clone();
+        let e = |doing: &str, x| db_error(&path, doing, x);
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|x| e("enqueueing", x))?;
+        let (report_source, findings, messages) = report;
+        let ids = super::outbox::insert_report(&tx, report_source, findings, messages, now)
+            .map_err(|x| e("enqueueing a report", x))?;
+        let tracked = track_in(&tx, &path, source, seen, now)?;
+        tx.commit().map_err(|x| e("committing the outbox", x))?;
+        Ok((ids, tracked))
+    }
+}
+
+/// [`Store::track`] inside the caller's transaction.
+fn track_in(
+    tx: &rusqlite::Transaction<'_>,
+    path: &std::path::Path,
+    source: &str,
+    seen: &[Seen],
+    now: i64,
+) -> Result<Tracked> {
+    let e = |doing: &str, x| db_error(path, doing, x);
+    {
         let mut out = Tracked::default();
         for s in seen {
             let open: Option<Option<i64>> = tx
@@ -72,7 +113,7 @@ impl Store {
                  VALUES (?1, ?2, ?3, ?4, ?5, ?5) \
                  ON CONFLICT (source, id) DO UPDATE SET label = ?3, severity = ?4, last_seen = ?5, \
                  resolved_at = NULL, first_seen = CASE WHEN resolved_at IS NULL THEN first_seen ELSE ?5 END",
-                params![source, s.id, s.label, s.severity, now],
+                params![source, s.id, stored(&s.label, MAX_TEXT), s.severity, now],
             )
             .map_err(|x| e("recording a finding", x))?;
         }
@@ -83,11 +124,11 @@ impl Store {
                 params![source, now],
             )
             .map_err(|x| e("resolving findings", x))?;
-        tx.commit()
-            .map_err(|x| e("committing tracked findings", x))?;
         Ok(out)
     }
+}
 
+impl Store {
     /// The ids of `source`'s open findings.
     pub fn open_ids(&self, source: &str) -> Result<Vec<String>> {
         let mut st = self
@@ -139,7 +180,12 @@ impl Store {
         self.conn
             .execute(
                 "UPDATE job_runs SET finished_at = ?2, outcome = ?3, detail = ?4 WHERE id = ?1",
-                params![id, now, if ok { "ok" } else { "failed" }, detail],
+                params![
+                    id,
+                    now,
+                    if ok { "ok" } else { "failed" },
+                    stored(detail, MAX_TEXT)
+                ],
             )
             .map_err(|x| self.err("recording a run's end", x))?;
         Ok(())
@@ -178,6 +224,45 @@ mod tests {
             label: format!("label {id}"),
             severity: sev.into(),
         }
+    }
+
+    /// The report and its findings land together or not at all: when recording the
+    /// findings fails (as a kill would stop it), the report's messages are not queued
+    /// either, so the next run sends one report, not two under different ids.
+    #[test]
+    fn enqueue_and_track_are_one_transaction() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(&dir.path().join("s.db")).unwrap();
+        let msg = super::super::NewMessage {
+            channel: "hook".into(),
+            transport: "webhook",
+            event: "keywarden.report".into(),
+            message_id: "msg_1".into(),
+            payload: b"{}".to_vec(),
+        };
+        s.conn
+            .execute_batch(
+                "CREATE TEMP TRIGGER fail BEFORE INSERT ON tracked_findings \
+                 BEGIN SELECT RAISE(ABORT, 'killed'); END;",
+            )
+            .unwrap();
+        let r = s.enqueue_tracked(
+            ("scan:x", "[]", std::slice::from_ref(&msg)),
+            "scan:x",
+            &[seen("a", "high")],
+            1,
+        );
+        assert!(r.is_err());
+        assert!(
+            s.list(true).unwrap().is_empty(),
+            "the report was queued without its findings"
+        );
+        s.conn.execute_batch("DROP TRIGGER fail;").unwrap();
+        let (ids, t) = s
+            .enqueue_tracked(("scan:x", "[]", &[msg]), "scan:x", &[seen("a", "high")], 2)
+            .unwrap();
+        assert_eq!((ids.len(), t.new.len()), (1, 1));
+        assert_eq!(s.open_ids("scan:x").unwrap(), ["a"]);
     }
 
     #[test]

@@ -29,6 +29,60 @@ const MIGRATIONS: &[&str] = &[
     include_str!("outages.sql"),
 ];
 
+/// An exclusive hold on a state file for one daemon's lifetime (an advisory `flock` on
+/// `<state>.lock`, released when the process ends, however it ends). The CLI's store
+/// commands do not take it: SQLite's own locking keeps them consistent.
+#[derive(Debug)]
+pub struct StateLock {
+    _file: std::fs::File,
+}
+
+impl StateLock {
+    /// Takes the lock for `state`, or fails at once when another daemon holds it.
+    pub fn acquire(state: &Path) -> Result<StateLock> {
+        let mut name = state.as_os_str().to_owned();
+        name.push(".lock");
+        let path = PathBuf::from(name);
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        }
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| Error::io(&path, e))?;
+        match file.try_lock() {
+            Ok(()) => Ok(StateLock { _file: file }),
+            Err(std::fs::TryLockError::WouldBlock) => Err(Error::Daemon {
+                message: format!(
+                    "another keywarden daemon is already using the state file {}",
+                    state.display()
+                ),
+                hint: "run one daemon per state file: stop the other one (systemctl stop keywarden), or give this one its own [state] path".into(),
+            }),
+            Err(std::fs::TryLockError::Error(e)) => Err(Error::io(&path, e)),
+        }
+    }
+}
+
+/// The longest error, detail or label the state keeps, in bytes.
+const MAX_TEXT: usize = 4096;
+
+/// Text on its way into the state, through the redaction choke point: keys scrubbed, cut
+/// to `max` bytes (at a character boundary) so no input can grow the file without bound.
+fn stored(text: &str, max: usize) -> String {
+    let s = crate::redact::scrub(text);
+    if s.len() <= max {
+        return s.into_owned();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
+}
+
 /// `[state]` of the service config.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -141,11 +195,39 @@ impl Store {
 }
 
 fn db_error(path: &Path, doing: &str, e: rusqlite::Error) -> Error {
+    // SQLite reports a full disk as SQLITE_FULL, or as a bare "disk I/O error" when it
+    // happens while switching to WAL or growing the shared memory: ask the filesystem.
+    let io = matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DiskFull | rusqlite::ErrorCode::SystemIoFailure)
+    );
+    if io && disk_full(path) {
+        return Error::Store {
+            path: path.to_path_buf(),
+            message: format!("{doing}: disk full (no space left on the filesystem holding the state)"),
+            hint: "free space there (or move [state] path to another filesystem); pending messages stay in the outbox and are retried".into(),
+        };
+    }
     Error::Store {
         path: path.to_path_buf(),
         message: format!("{doing}: {e}"),
         hint: "check that the file is a Keywarden state store, that its directory is writable, and that no other program holds it locked".into(),
     }
+}
+
+/// True when the filesystem holding `path` has no room for 64 KiB more.
+fn disk_full(path: &Path) -> bool {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let probe = dir.join(format!(".keywarden-space-{}", std::process::id()));
+    let result = std::fs::write(&probe, vec![0u8; 64 << 10]);
+    let _ = std::fs::remove_file(&probe);
+    matches!(
+        result,
+        Err(e) if matches!(e.kind(), std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded)
+    )
 }
 
 /// Creates `path` (and its directory) readable by the owner only, if it does not exist.
@@ -172,6 +254,27 @@ pub fn now_ms() -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stored_text_is_scrubbed_and_bounded() {
+        let s = stored("error: mk_live_Qm7Tz2Xw9Lp4Vn8Rb3Kc6Hd1 refused", MAX_TEXT);
+        assert_eq!(s, "error: mk_live_Qm7T…6Hd1 refused");
+        let big = "é".repeat(10 << 20);
+        let s = stored(&big, MAX_TEXT);
+        assert!(s.len() <= MAX_TEXT + '…'.len_utf8(), "{}", s.len());
+        assert!(s.ends_with('…'));
+    }
+
+    #[test]
+    fn a_second_state_lock_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("s.db");
+        let first = StateLock::acquire(&state).unwrap();
+        let e = StateLock::acquire(&state).unwrap_err().to_string();
+        assert!(e.contains("another keywarden daemon"), "{e}");
+        drop(first);
+        StateLock::acquire(&state).unwrap();
+    }
 
     #[test]
     fn creates_private_wal_store_and_reopens() {

@@ -1,7 +1,7 @@
 //! Channel health and persistent outages: the SQL behind [`crate::daemon::outage`].
 
 use super::outbox::insert_report;
-use super::{NewMessage, Store, db_error};
+use super::{MAX_TEXT, NewMessage, Store, db_error, stored};
 use crate::error::Result;
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 use serde::Serialize;
@@ -47,7 +47,10 @@ impl Store {
             }
         };
         self.conn
-            .execute(sql, params![channel, error, now])
+            .execute(
+                sql,
+                params![channel, error.map(|e| stored(e, MAX_TEXT)), now],
+            )
             .map(drop)
             .map_err(|e| self.err("recording a channel's health", e))
     }
@@ -131,7 +134,7 @@ impl Store {
                 outage.subject,
                 outage.since,
                 outage.reported_at,
-                outage.detail
+                stored(&outage.detail, MAX_TEXT)
             ],
             &outage.subject,
             messages,

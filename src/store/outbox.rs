@@ -1,6 +1,6 @@
 //! Outbox, report history and disabled channels: the SQL behind [`crate::notify`].
 
-use super::{Store, db_error};
+use super::{MAX_TEXT, Store, db_error, stored};
 use crate::error::{Error, Result};
 use rusqlite::{OptionalExtension, Row, TransactionBehavior, params};
 use serde::Serialize;
@@ -222,7 +222,7 @@ impl Store {
         self.conn
             .execute(
                 "UPDATE outbox SET next_attempt_at = ?2, last_error = ?3 WHERE id = ?1",
-                params![id, next_at, error],
+                params![id, next_at, stored(error, MAX_TEXT)],
             )
             .map(drop)
             .map_err(|e| self.err("scheduling a retry", e))
@@ -233,7 +233,7 @@ impl Store {
         self.conn
             .execute(
                 "UPDATE outbox SET status = 'dead', finished_at = ?2, last_error = ?3 WHERE id = ?1",
-                params![id, now, reason],
+                params![id, now, stored(reason, MAX_TEXT)],
             )
             .map(drop)
             .map_err(|e| self.err("dead-lettering a message", e))
@@ -350,7 +350,7 @@ pub(super) fn insert_report(
 ) -> rusqlite::Result<Vec<i64>> {
     tx.execute(
         "INSERT INTO reports (source, created_at, findings) VALUES (?1, ?2, ?3)",
-        params![source, now, findings],
+        params![source, now, stored(findings, usize::MAX)],
     )?;
     let report_id = tx.last_insert_rowid();
     let mut ids = Vec::with_capacity(messages.len());
@@ -365,7 +365,7 @@ pub(super) fn insert_report(
                 m.transport,
                 m.event,
                 m.message_id,
-                m.payload,
+                crate::redact::scrub_bytes(&m.payload),
                 now
             ],
         )?;
