@@ -29,6 +29,9 @@ impl Walker<'_, '_, '_> {
                         Ok(n) => normalize(&n),
                         Err(_) => format!("entry #{i}"),
                     };
+                    if name.is_empty() {
+                        continue;
+                    }
                     if f.encrypted() {
                         let child = place.child(&name);
                         self.meter.skip(
