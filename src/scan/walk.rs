@@ -166,9 +166,7 @@ impl Shared {
             });
         }
     }
-}
 
-impl Shared {
     /// Adds what an archive's scan found and counted.
     fn add_archive(&self, mut a: ArchiveOutput) {
         self.files.fetch_add(a.files, Ordering::Relaxed);

@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod archive;
 pub mod git;
 
 use assert_cmd::Command;

@@ -53,13 +53,16 @@ pub fn sniff(head: &[u8]) -> Option<Kind> {
 /// a stream (a zip entry, a gzip stream) that decompresses to more than
 /// [`max_ratio`](Self::max_ratio) times its compressed size (past its first MiB) is cut
 /// there; once [`max_bytes`](Self::max_bytes) have been decompressed, the rest of the
-/// top-level archive is not read. Each is listed as skipped with the reason.
+/// top-level archive is not read; a zip declaring more than
+/// [`max_entries`](Self::max_entries) entries is not opened. Each is listed as skipped
+/// with the reason.
 #[derive(Debug, Clone)]
 pub struct ArchiveLimits {
     max_depth: usize,
     max_bytes: u64,
     max_ratio: u64,
     memory: usize,
+    max_entries: u64,
 }
 
 impl Default for ArchiveLimits {
@@ -69,6 +72,7 @@ impl Default for ArchiveLimits {
             max_bytes: 256 * 1024 * 1024,
             max_ratio: 100,
             memory: 8 * 1024 * 1024,
+            max_entries: 200_000,
         }
     }
 }
@@ -90,6 +94,13 @@ impl ArchiveLimits {
     /// Highest compression ratio of one stream past its first MiB. 100 by default.
     pub fn max_ratio(&mut self, n: u64) -> &mut Self {
         self.max_ratio = n.max(1);
+        self
+    }
+
+    /// Entries a zip may declare (its reader holds the whole central directory in
+    /// memory, a few hundred bytes an entry). 200,000 by default.
+    pub fn max_entries(&mut self, n: u64) -> &mut Self {
+        self.max_entries = n;
         self
     }
 
@@ -486,6 +497,36 @@ mod tests {
         let skipped = m.into_skipped();
         assert_eq!(skipped.len(), 1);
         assert!(!skipped[0].error);
+    }
+
+    #[test]
+    fn a_zip_declaring_too_many_entries_is_not_opened() {
+        let engine = Engine::new(crate::rules::load(Vec::new()).unwrap()).unwrap();
+        let mut scanner = engine.file_scanner();
+        let mut zip = ::zip::ZipWriter::new(io::Cursor::new(Vec::new()));
+        for name in ["a.env", "b.env", "c.env"] {
+            zip.start_file(name, ::zip::write::SimpleFileOptions::default())
+                .unwrap();
+            zip.write_all(b"x=1\n").unwrap();
+        }
+        let zip = zip.finish().unwrap().into_inner();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("z"), &zip).unwrap();
+        let file = std::fs::File::open(dir.path().join("z")).unwrap();
+        let place = Place {
+            display: "z".into(),
+            repo: "z".into(),
+        };
+        let mut limits = ArchiveLimits::default();
+        let out = scan_file(&engine, &mut scanner, &limits, Kind::Zip, &file, &place);
+        assert_eq!((out.files, out.skipped.len()), (3, 0));
+        limits.max_entries(2);
+        let out = scan_file(&engine, &mut scanner, &limits, Kind::Zip, &file, &place);
+        assert_eq!(out.files, 0);
+        assert_eq!(
+            out.skipped[0].reason,
+            "declares 3 entries, more than the limit of 2: not opened"
+        );
     }
 
     #[test]
