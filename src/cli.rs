@@ -82,7 +82,23 @@ pub enum Command {
     Config(ConfigCommand),
     /// Last and next runs, open findings by severity, and the outbox.
     Status(StatusArgs),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish) to stdout.
+    #[command(after_help = COMPLETIONS_HELP)]
+    Completions {
+        /// The shell to complete for.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) to stdout: `keywarden man > keywarden.1`.
+    Man,
 }
+
+const COMPLETIONS_HELP: &str = "\
+Install:
+  bash        keywarden completions bash > ~/.local/share/bash-completion/completions/keywarden
+  zsh         keywarden completions zsh > ~/.zfunc/_keywarden   (with fpath+=~/.zfunc)
+  fish        keywarden completions fish > ~/.config/fish/completions/keywarden.fish
+  powershell  keywarden completions powershell >> $PROFILE";
 
 const HOOK_HELP: &str = "\
 The hook runs `keywarden scan --staged` (with --baseline .keywarden-baseline.json when
@@ -408,9 +424,9 @@ pub enum RulesCommand {
         /// Extra rules file; repeatable.
         #[arg(long, value_name = "FILE")]
         rules: Vec<PathBuf>,
-        /// Output format (text or json).
-        #[arg(long, short = 'f', value_enum, default_value_t = Format::Text)]
-        format: Format,
+        /// Output format.
+        #[arg(long, short = 'f', value_enum, default_value_t = RulesFormat::Text)]
+        format: RulesFormat,
     },
     /// Validate rules files: syntax, regexes, globs, and every example and negative
     /// example (with no FILE: the built-in rules). Exit 0 when all is well, 2 otherwise.
@@ -422,6 +438,15 @@ pub enum RulesCommand {
         #[arg(long)]
         strict: bool,
     },
+}
+
+/// Output of `keywarden rules list`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RulesFormat {
+    /// Tables.
+    Text,
+    /// `{"rules": […], "contexts": […], "placeholders": […], "cross_environment": {…}}`.
+    Json,
 }
 
 fn parse_severity(s: &str) -> Result<Severity, String> {

@@ -39,6 +39,8 @@ pub struct ScanSettings {
     pub show_suppressed: bool,
     /// Show a progress bar on stderr.
     pub progress: bool,
+    /// `--quiet`: nothing but errors on stderr.
+    pub quiet: bool,
 }
 
 /// Should stdout get colors?
@@ -97,6 +99,7 @@ impl ScanSettings {
             show_placeholders: args.show_placeholders,
             show_suppressed: args.show_suppressed,
             progress: !quiet && std::io::stderr().is_terminal(),
+            quiet,
         })
     }
 }

@@ -8,6 +8,8 @@
 //! - `projects`: real-looking project layouts with planted keys, through `scan .`,
 //!   `--staged` and `--history`: exactly the planted keys, each with its severity.
 //! - `rules_cli`: `keywarden rules list|check`.
+//! - `output`: `--format compact`, aligned text with each fix once, `-o` and stderr.
+//! - `shell`: `keywarden completions` (loaded in a real bash) and `keywarden man`.
 //! - `props`: property tests of the matcher.
 //! - `git_staged`: `scan --staged` on real repositories (partial staging, renames, …).
 //! - `git_history`: `scan --history/--since/--range`, shallow clones, 1,000 commits.
@@ -29,10 +31,12 @@ mod labeled;
 mod mask_client;
 mod no_leak;
 mod notify;
+mod output;
 mod projects;
 mod props;
 mod rules_cli;
 mod scan_cli;
+mod shell;
 mod suppression;
 
 // Git: staged, history, hook, baselines, pre-commit.

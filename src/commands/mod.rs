@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod baseline;
+pub mod completions;
 pub mod config;
 pub mod daemon;
 pub mod git_scan;
@@ -48,6 +49,8 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<Exit> {
         Command::Daemon(args) => daemon::run(args, cli),
         Command::Config(cmd) => config::run(cmd, out),
         Command::Status(args) => status::run(args, out),
+        Command::Completions { shell } => completions::completions(*shell, out),
+        Command::Man => completions::man(out),
     }
 }
 

@@ -1,0 +1,171 @@
+//! Output for people and tools: `--format compact`, aligned text columns with the fix
+//! once per rule, the summary on stderr with `-o`, `rules list --format`.
+
+use crate::util::*;
+
+fn planted() -> Tree {
+    let t = Tree::new();
+    t.write(".env.production", format!("MASK_KEY={LIVE}\n"));
+    t.write(
+        "public/app.js",
+        format!("const k = \"{LIVE2}\";\nconst t = \"{TEST}\";\n"),
+    );
+    t.write("config/production.yml", format!("mask:\n  key: {TEST}\n"));
+    t.write("docs/setup.md", format!("export MASK_KEY={LIVE2}\n"));
+    t
+}
+
+#[test]
+fn compact_is_one_line_per_finding_matching_json() {
+    let t = planted();
+    let (json_code, v) = t.scan_json(&[]);
+    let out = t
+        .cmd()
+        .args(["scan", "--format", "compact"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(json_code));
+    assert_no_secret("compact", &out.stdout);
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let findings = v["findings"].as_array().unwrap();
+    assert_eq!(lines.len(), findings.len(), "{text}");
+    for (line, f) in lines.iter().zip(findings) {
+        let fp = f["fingerprint"].as_str().unwrap();
+        let want = format!(
+            "{}:{}:{}: {} {} {} {} {} fp={}",
+            f["path"].as_str().unwrap(),
+            f["line"],
+            f["column"],
+            f["severity"].as_str().unwrap(),
+            f["rule"].as_str().unwrap(),
+            f["context"].as_str().unwrap(),
+            f["exposure"].as_str().unwrap(),
+            f["redacted"].as_str().unwrap(),
+            &fp[..12]
+        );
+        assert_eq!(*line, want);
+    }
+    assert!(text.contains(
+        "public/app.js:1:12: critical mask.live-key client-side outside-git mk_live_Zq8W…9Mh4 fp="
+    ));
+}
+
+#[test]
+fn compact_marks_suppressed_findings_only_when_asked() {
+    let t = Tree::new();
+    t.write(
+        "src/a.py",
+        format!("K = \"{LIVE}\"  # keywarden:allow rotated\nJ = \"{LIVE2}\"\n"),
+    );
+    let plain = t.cmd().args(["scan", "-f", "compact"]).output().unwrap();
+    let plain = String::from_utf8(plain.stdout).unwrap();
+    assert_eq!(plain.lines().count(), 1, "{plain}");
+    assert!(plain.starts_with("src/a.py:2:"));
+    let all = t
+        .cmd()
+        .args(["scan", "-f", "compact", "--show-suppressed"])
+        .output()
+        .unwrap();
+    let all = String::from_utf8(all.stdout).unwrap();
+    assert_eq!(all.lines().count(), 2, "{all}");
+    assert!(
+        all.lines().next().unwrap().ends_with(" suppressed=inline"),
+        "{all}"
+    );
+}
+
+#[test]
+fn text_columns_line_up_and_each_fix_is_printed_once() {
+    let t = planted();
+    // A second live key in client-side code: same rule, same fix.
+    t.write("public/more.js", format!("a = \"{LIVE}\";\n"));
+    let out = t.cmd().args(["scan"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let rows: Vec<&str> = text.lines().filter(|l| l.contains(" fp ")).collect();
+    assert_eq!(rows.len(), 6, "{text}");
+    // Every column starts at the same offset on every row.
+    for col in ["mask.", "mk_", " fp "] {
+        let at: Vec<usize> = rows.iter().map(|r| r.find(col).unwrap()).collect();
+        assert!(
+            at.windows(2).all(|w| w[0] == w[1]),
+            "{col} not aligned:\n{text}"
+        );
+    }
+    for exposure in ["outside-git"] {
+        let at: Vec<usize> = rows.iter().map(|r| r.find(exposure).unwrap()).collect();
+        assert!(
+            at.windows(2).all(|w| w[0] == w[1]),
+            "exposure not aligned:\n{text}"
+        );
+    }
+    let fixes: Vec<&str> = text.lines().filter(|l| l.starts_with("fix (")).collect();
+    // live key: client-side, production-config and docs each have their own fix text.
+    let client = fixes
+        .iter()
+        .filter(|l| l.starts_with("fix (mask.live-key in client-side"))
+        .count();
+    assert_eq!(client, 1, "{text}");
+    let mut distinct = fixes.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(distinct.len(), fixes.len(), "a fix printed twice:\n{text}");
+    assert!(fixes.len() < rows.len(), "{text}");
+}
+
+#[test]
+fn output_file_leaves_the_summary_on_stderr() {
+    let t = planted();
+    let out = t
+        .cmd()
+        .args(["scan", "-f", "sarif", "-o", "out.sarif"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.starts_with("5 findings: 1 critical, ") && err.contains("report written to out.sarif"),
+        "{err}"
+    );
+    let quiet = t
+        .cmd()
+        .args(["scan", "-q", "-f", "sarif", "-o", "out.sarif"])
+        .output()
+        .unwrap();
+    assert!(quiet.stderr.is_empty());
+}
+
+#[test]
+fn plurals_in_the_summary() {
+    let t = Tree::new();
+    t.write("a.txt", format!("{TEST}\n"));
+    let out = t.cmd().args(["scan"]).output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("1 finding: 0 critical"), "{text}");
+    assert!(text.contains("scanned 1 file, "), "{text}");
+    assert!(
+        !text.contains("1 files") && !text.contains("1 findings"),
+        "{text}"
+    );
+}
+
+#[test]
+fn rules_list_refuses_a_format_it_cannot_write() {
+    let t = Tree::new();
+    let out = t
+        .cmd()
+        .args(["rules", "list", "--format", "sarif"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("possible values: text, json"));
+    let out = t
+        .cmd()
+        .args(["rules", "list", "--format", "json"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["rules"].as_array().unwrap().len() >= 2);
+}
