@@ -58,7 +58,8 @@ pub enum Command {
     /// List or check detection rules.
     #[command(subcommand)]
     Rules(RulesCommand),
-    /// Install or remove the git pre-commit hook that runs `keywarden scan --staged`.
+    /// Install or remove the git pre-commit hook that runs `keywarden scan --staged`, or
+    /// the coding-agent hooks (Claude Code, Cursor) that run `keywarden hook check`.
     #[command(subcommand, after_help = HOOK_HELP)]
     Hook(HookCommand),
     /// Record current findings in a baseline file, so that `scan --baseline` reports only
@@ -105,7 +106,12 @@ The hook runs `keywarden scan --staged` (with --baseline .keywarden-baseline.jso
 that file exists) and blocks a commit that adds a key. It is written to core.hooksPath
 when set, else .git/hooks/pre-commit. A hook keywarden did not write is never replaced
 without --force (it is then kept as pre-commit.keywarden-backup) and never uninstalled.
-With the pre-commit framework, use .pre-commit-hooks.yaml instead (see README).";
+With the pre-commit framework, use .pre-commit-hooks.yaml instead (see README).
+
+Coding agents: `keywarden hook install --agent claude-code` adds a PreToolUse and a
+UserPromptSubmit hook to .claude/settings.local.json; `--agent cursor` adds hooks to
+.cursor/hooks.json. Each runs `keywarden hook check --agent NAME`, which blocks a tool
+call or prompt that holds a MASK key and tells the agent why (the key redacted).";
 
 const BASELINE_HELP: &str = "\
 Examples:
@@ -124,12 +130,44 @@ pub enum HookCommand {
     Install {
         /// Replace a pre-commit hook that keywarden did not write (kept as
         /// pre-commit.keywarden-backup).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "agent")]
         force: bool,
+        /// Install a coding agent's hooks instead of the git pre-commit hook.
+        #[arg(long, value_enum, value_name = "AGENT")]
+        agent: Option<crate::agent::Agent>,
     },
-    /// Remove the pre-commit hook if keywarden wrote it.
-    Uninstall,
+    /// Remove the pre-commit hook if keywarden wrote it (restoring the hook that
+    /// `--force` replaced), or with --agent, keywarden's hooks of that agent.
+    Uninstall {
+        /// Remove a coding agent's hooks instead of the git pre-commit hook.
+        #[arg(long, value_enum, value_name = "AGENT")]
+        agent: Option<crate::agent::Agent>,
+    },
+    /// Run as a coding agent's hook: read the hook's JSON on stdin and block the tool call
+    /// or prompt when it holds a MASK key.
+    #[command(after_help = CHECK_HELP)]
+    Check {
+        /// Whose protocol to speak.
+        #[arg(long, value_enum, value_name = "AGENT", default_value_t = crate::agent::Agent::Generic)]
+        agent: crate::agent::Agent,
+        /// Lowest severity that blocks.
+        #[arg(long, value_name = "SEVERITY", default_value = "low", value_parser = parse_severity)]
+        fail_on: Severity,
+    },
 }
+
+const CHECK_HELP: &str = "\
+What is scanned: Claude Code PreToolUse tool input (Write content, Edit new_string, Bash
+command, MCP arguments; never the text an edit replaces) and UserPromptSubmit prompts;
+Cursor beforeShellExecution, beforeMCPExecution, beforeReadFile, beforeSubmitPrompt and
+afterFileEdit (which cannot block: it only warns); generic: every string in the JSON.
+A `keywarden:allow` comment on the key's line lets it through.
+
+Answers:
+  claude-code, generic  exit 2 with the reason on stderr blocks; exit 0 allows
+  cursor                JSON on stdout: {\"permission\": \"deny\", …} or {\"continue\": false, …}
+A payload that cannot be read blocks (exit 2, or a deny for Cursor): a broken hook must
+not let keys through.";
 
 /// `keywarden baseline`.
 #[derive(Debug, Args)]

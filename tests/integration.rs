@@ -13,6 +13,8 @@
 //! - `props`: property tests of the matcher.
 //! - `git_staged`: `scan --staged` on real repositories (partial staging, renames, …).
 //! - `git_history`: `scan --history/--since/--range`, shallow clones, 1,000 commits.
+//! - `agent_hooks`: `hook check|install --agent` with recorded Claude Code, Cursor and
+//!   generic payloads; installed hooks run through `sh -c` as the agents run them.
 //! - `git_hook`: `hook install|uninstall` and a real `git commit` blocked.
 //! - `baseline`: `keywarden baseline` and `scan --baseline`.
 //! - `precommit`: the pre-commit framework (`pre-commit try-repo`) against this checkout.
@@ -24,6 +26,7 @@
 
 mod util;
 
+mod agent_hooks;
 mod audit_cli;
 mod contexts;
 mod daemon;

@@ -1,6 +1,7 @@
 //! One module per subcommand; each `run` returns an [`Exit`] and writes through the
 //! writers it is given (the library never prints on its own).
 
+pub mod agent_hook;
 pub mod audit;
 pub mod baseline;
 pub mod completions;
