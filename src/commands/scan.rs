@@ -173,6 +173,11 @@ pub fn run(args: &ScanArgs, cli: &Cli, out: &mut dyn Write) -> Result<Exit> {
         today,
         started.elapsed().as_millis() as u64,
     );
+    if !covers_config_dir(&settings) {
+        // `scan src` with the repository's config: entries about other directories
+        // matched nothing because they were not scanned, not because they are stale.
+        report.summary.stale_allowlist.retain(|s| !s.unused);
+    }
     if args.verify {
         super::verify::verify(&mut report, args.api_url.as_deref())?;
     }
@@ -181,6 +186,31 @@ pub fn run(args: &ScanArgs, cli: &Cli, out: &mut dyn Write) -> Result<Exit> {
         notify_report(&cfg, &mut store, &settings, &report, &args.service_config)?;
     }
     Ok(exit_code(&report, &settings))
+}
+
+/// Did the scan cover the whole directory its repository config governs?
+fn covers_config_dir(settings: &ScanSettings) -> bool {
+    let Some(dir) = settings
+        .repo
+        .path
+        .as_ref()
+        .and_then(|p| p.parent())
+        .map(|d| {
+            if d.as_os_str().is_empty() {
+                std::path::Path::new(".")
+            } else {
+                d
+            }
+        })
+        .and_then(|d| std::fs::canonicalize(d).ok())
+    else {
+        return true;
+    };
+    settings
+        .options
+        .paths()
+        .iter()
+        .any(|p| std::fs::canonicalize(p).is_ok_and(|p| p == dir))
 }
 
 /// `--notify`: the scan's report through the outbox to the configured channels.
