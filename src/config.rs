@@ -147,6 +147,15 @@ impl RepoConfig {
             Err(e) if optional && e.kind() == std::io::ErrorKind::NotFound => {
                 return Ok(RepoConfig::default());
             }
+            // An unreadable scan root: the scan reports that directory; do not blame a
+            // config file nobody can tell exists.
+            Err(e)
+                if optional
+                    && e.kind() == std::io::ErrorKind::PermissionDenied
+                    && std::fs::symlink_metadata(path).is_err() =>
+            {
+                return Ok(RepoConfig::default());
+            }
             Err(e) => return Err(Error::io(path, e)),
         };
         Self::parse(path, &text)

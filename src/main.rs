@@ -19,8 +19,12 @@ fn main() -> ExitCode {
     match commands::run(&cli, &mut stdout) {
         Ok(exit) => exit.into(),
         Err(e) => {
-            let e = anyhow::Error::from(e);
-            eprintln!("keywarden: error: {e:#}");
+            // The causes, each once: an I/O error's message is already in the head.
+            let head = e.to_string();
+            eprintln!(
+                "keywarden: error: {head}{}",
+                keywarden::error::causes(&head, &e)
+            );
             Exit::Error.into()
         }
     }

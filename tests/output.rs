@@ -162,3 +162,82 @@ fn rules_list_refuses_a_format_it_cannot_write() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(v["rules"].as_array().unwrap().len() >= 2);
 }
+
+fn stderr_of(t: &Tree, args: &[&str]) -> (i32, String) {
+    let out = t.cmd().args(args).output().unwrap();
+    (
+        out.status.code().unwrap(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn messages_name_the_value_the_field_and_each_cause_once() {
+    let t = Tree::new();
+    t.write("svc.toml", "[daemon]\ntime_zone = \"Europe/Berln\"\n");
+    let (code, err) = stderr_of(&t, &["config", "check", "svc.toml"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("unknown time zone 'Europe/Berln': did you mean 'Europe/Berlin'?"),
+        "{err}"
+    );
+    assert!(!err.contains("top-level sections"), "unrelated hint: {err}");
+    t.write(
+        "svc.toml",
+        "[[daemon.scan]]\nname = \"x\"\npaths = [\"/srv\"]\nschedule = \"0 61 * * * *\"\n",
+    );
+    let (_, err) = stderr_of(&t, &["config", "check", "svc.toml"]);
+    assert!(
+        err.contains("field 2 (minute) is 61, out of its range 0-59"),
+        "{err}"
+    );
+    t.write("svc.toml", "[deamon]\n");
+    let (_, err) = stderr_of(&t, &["config", "check", "svc.toml"]);
+    assert!(
+        err.contains("did you mean `daemon`?") && err.contains("top-level sections"),
+        "{err}"
+    );
+
+    t.write("a.txt", "x\n");
+    for args in [
+        &["scan", "--config", "nope.toml"][..],
+        &["scan", "--baseline", "nope.json"],
+        &["report", "nope.json"],
+    ] {
+        let (code, err) = stderr_of(&t, args);
+        assert_eq!(code, 2);
+        assert_eq!(err.matches("os error 2").count(), 1, "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn git_hints_are_commands_that_work() {
+    let r = crate::util::git::Repo::new();
+    r.write("a.txt", "x\n");
+    r.commit_all("first");
+    r.git(&["remote", "add", "origin", "https://example.invalid/app.git"]);
+    let out = r
+        .kw()
+        .args(["scan", "--since", "origin/main"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("`git fetch origin main`"), "{err}");
+    let out = r
+        .kw()
+        .args(["baseline", "--history", "-o", "known.json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .contains("`keywarden scan --history --baseline known.json`")
+    );
+    let out = r.kw().args(["scan", "--history"]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("1 commit,") || text.contains("1 commit\n"),
+        "{text}"
+    );
+}

@@ -237,7 +237,16 @@ pub fn write_text(
         let parts: Vec<String> = obj
             .iter()
             .filter(|(_, v)| v.is_number())
-            .map(|(k, v)| format!("{v} {}", k.replace('_', " ")))
+            .map(|(k, v)| {
+                let noun = k.replace('_', " ");
+                // `1 commit`, `1 index entry`: the keys are plural nouns.
+                let noun = match v.as_u64() {
+                    Some(1) if noun.ends_with("ies") => format!("{}y", &noun[..noun.len() - 3]),
+                    Some(1) if noun.ends_with('s') => noun[..noun.len() - 1].to_string(),
+                    _ => noun,
+                };
+                format!("{v} {noun}")
+            })
             .collect();
         line.push_str(&format!("; git: {}", parts.join(", ")));
     }
