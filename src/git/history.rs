@@ -84,7 +84,7 @@ pub struct History {
 /// `origin` (`git fetch origin main`); anything else is asked of `origin`.
 fn fetch_args(repo: &Repository, spec: &str) -> String {
     if let Some((remote, branch)) = spec.split_once('/')
-        && repo.remote_names().iter().any(|r| r.to_string() == remote)
+        && repo.remote_names().iter().any(|r| *r == remote)
     {
         return format!("{remote} {branch}");
     }
