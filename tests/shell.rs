@@ -31,8 +31,7 @@ echo "C:$(probe keywarden scan --format '')"
     let out = match Std::new("bash").args(["--norc", "-c", &probe]).output() {
         Ok(o) => o,
         Err(e) => {
-            assert!(std::env::var_os("CI").is_none(), "bash missing in CI: {e}");
-            eprintln!("SKIPPED bash_completion_completes_subcommands_and_flags: no bash ({e})");
+            skipped("bash completion", &format!("no bash ({e})"));
             return;
         }
     };
@@ -118,8 +117,7 @@ fn man_page_covers_every_subcommand_and_the_exit_codes() {
             assert!(warnings.trim().is_empty(), "groff warnings:\n{warnings}");
         }
         Err(e) => {
-            assert!(std::env::var_os("CI").is_none(), "groff missing in CI: {e}");
-            eprintln!("SKIPPED rendering the man page: no groff ({e})");
+            skipped("man page rendering", &format!("no groff ({e})"));
         }
     }
 }
