@@ -241,3 +241,37 @@ fn git_hints_are_commands_that_work() {
         "{text}"
     );
 }
+
+#[test]
+fn sarif_columns_in_utf16_files_count_code_units() {
+    let t = Tree::new();
+    let le: Vec<u8> = format!("\u{feff}line one\nключ = \"{LIVE}\" 😀\n")
+        .encode_utf16()
+        .flat_map(u16::to_le_bytes)
+        .collect();
+    let be: Vec<u8> = format!("\u{feff}ключ 😀 = {LIVE2}\n")
+        .encode_utf16()
+        .flat_map(u16::to_be_bytes)
+        .collect();
+    t.write("le.txt", le);
+    t.write("be.txt", be);
+    let out = t.cmd().args(["scan", "-f", "sarif"]).output().unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["runs"][0]["columnKind"], "utf16CodeUnits");
+    let mut got: Vec<(String, u64, u64)> = v["runs"][0]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let l = &r["locations"][0]["physicalLocation"];
+            (
+                l["artifactLocation"]["uri"].as_str().unwrap().to_string(),
+                l["region"]["startLine"].as_u64().unwrap(),
+                l["region"]["startColumn"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    got.sort();
+    // "ключ = \"" is 8 code units; the BOM is not a column; 😀 is a surrogate pair.
+    assert_eq!(got, vec![("be.txt".into(), 1, 11), ("le.txt".into(), 2, 9)]);
+}
