@@ -275,3 +275,32 @@ fn sarif_columns_in_utf16_files_count_code_units() {
     // "ключ = \"" is 8 code units; the BOM is not a column; 😀 is a surrogate pair.
     assert_eq!(got, vec![("be.txt".into(), 1, 11), ("le.txt".into(), 2, 9)]);
 }
+
+#[test]
+fn report_of_a_scan_file_is_named_after_it_and_dated_by_the_scan() {
+    let t = planted();
+    let out = t
+        .cmd()
+        .args(["scan", "-f", "json", "-o", "scan.json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(t.path().join("scan.json")).unwrap()).unwrap();
+    let at = v["generated_at"].as_str().unwrap().to_string();
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let out = t
+        .cmd()
+        .args(["report", "scan.json", "-f", "json"])
+        .output()
+        .unwrap();
+    let m: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(m["source"], "scan.json");
+    assert_eq!(m["generated_at"], at.as_str());
+    let text = t.cmd().args(["report", "scan.json"]).output().unwrap();
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains("Scan of scan.json") && !text.contains("Scan of scan:"),
+        "{text}"
+    );
+}
