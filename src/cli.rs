@@ -59,7 +59,8 @@ pub enum Command {
     /// List or check detection rules.
     #[command(subcommand)]
     Rules(RulesCommand),
-    /// Install or remove the git pre-commit hook that runs `keywarden scan --staged`.
+    /// Install or remove the git pre-commit hook that runs `keywarden scan --staged`, or
+    /// the coding-agent hooks (Claude Code, Cursor) that run `keywarden hook check`.
     #[command(subcommand, after_help = HOOK_HELP)]
     Hook(HookCommand),
     /// Record current findings in a baseline file, so that `scan --baseline` reports only
@@ -83,14 +84,35 @@ pub enum Command {
     Config(ConfigCommand),
     /// Last and next runs, open findings by severity, and the outbox.
     Status(StatusArgs),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish) to stdout.
+    #[command(after_help = COMPLETIONS_HELP)]
+    Completions {
+        /// The shell to complete for.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) to stdout: `keywarden man > keywarden.1`.
+    Man,
 }
+
+const COMPLETIONS_HELP: &str = "\
+Install:
+  bash        keywarden completions bash > ~/.local/share/bash-completion/completions/keywarden
+  zsh         keywarden completions zsh > ~/.zfunc/_keywarden   (with fpath+=~/.zfunc)
+  fish        keywarden completions fish > ~/.config/fish/completions/keywarden.fish
+  powershell  keywarden completions powershell >> $PROFILE";
 
 const HOOK_HELP: &str = "\
 The hook runs `keywarden scan --staged` (with --baseline .keywarden-baseline.json when
 that file exists) and blocks a commit that adds a key. It is written to core.hooksPath
 when set, else .git/hooks/pre-commit. A hook keywarden did not write is never replaced
 without --force (it is then kept as pre-commit.keywarden-backup) and never uninstalled.
-With the pre-commit framework, use .pre-commit-hooks.yaml instead (see README).";
+With the pre-commit framework, use .pre-commit-hooks.yaml instead (see README).
+
+Coding agents: `keywarden hook install --agent claude-code` adds a PreToolUse and a
+UserPromptSubmit hook to .claude/settings.local.json; `--agent cursor` adds hooks to
+.cursor/hooks.json. Each runs `keywarden hook check --agent NAME`, which blocks a tool
+call or prompt that holds a MASK key and tells the agent why (the key redacted).";
 
 const BASELINE_HELP: &str = "\
 Examples:
@@ -109,12 +131,44 @@ pub enum HookCommand {
     Install {
         /// Replace a pre-commit hook that keywarden did not write (kept as
         /// pre-commit.keywarden-backup).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "agent")]
         force: bool,
+        /// Install a coding agent's hooks instead of the git pre-commit hook.
+        #[arg(long, value_enum, value_name = "AGENT")]
+        agent: Option<crate::agent::Agent>,
     },
-    /// Remove the pre-commit hook if keywarden wrote it.
-    Uninstall,
+    /// Remove the pre-commit hook if keywarden wrote it (restoring the hook that
+    /// `--force` replaced), or with --agent, keywarden's hooks of that agent.
+    Uninstall {
+        /// Remove a coding agent's hooks instead of the git pre-commit hook.
+        #[arg(long, value_enum, value_name = "AGENT")]
+        agent: Option<crate::agent::Agent>,
+    },
+    /// Run as a coding agent's hook: read the hook's JSON on stdin and block the tool call
+    /// or prompt when it holds a MASK key.
+    #[command(after_help = CHECK_HELP)]
+    Check {
+        /// Whose protocol to speak.
+        #[arg(long, value_enum, value_name = "AGENT", default_value_t = crate::agent::Agent::Generic)]
+        agent: crate::agent::Agent,
+        /// Lowest severity that blocks.
+        #[arg(long, value_name = "SEVERITY", default_value = "low", value_parser = parse_severity)]
+        fail_on: Severity,
+    },
 }
+
+const CHECK_HELP: &str = "\
+What is scanned: Claude Code PreToolUse tool input (Write content, Edit new_string, Bash
+command, MCP arguments; never the text an edit replaces) and UserPromptSubmit prompts;
+Cursor beforeShellExecution, beforeMCPExecution, beforeReadFile, beforeSubmitPrompt and
+afterFileEdit (which cannot block: it only warns); generic: every string in the JSON.
+A `keywarden:allow` comment on the key's line lets it through.
+
+Answers:
+  claude-code, generic  exit 2 with the reason on stderr blocks; exit 0 allows
+  cursor                JSON on stdout: {\"permission\": \"deny\", …} or {\"continue\": false, …}
+A payload that cannot be read blocks (exit 2, or a deny for Cursor): a broken hook must
+not let keys through.";
 
 /// `keywarden baseline`.
 #[derive(Debug, Args)]
@@ -418,9 +472,9 @@ pub enum RulesCommand {
         /// Extra rules file; repeatable.
         #[arg(long, value_name = "FILE")]
         rules: Vec<PathBuf>,
-        /// Output format (text or json).
-        #[arg(long, short = 'f', value_enum, default_value_t = Format::Text)]
-        format: Format,
+        /// Output format.
+        #[arg(long, short = 'f', value_enum, default_value_t = RulesFormat::Text)]
+        format: RulesFormat,
     },
     /// Validate rules files: syntax, regexes, globs, and every example and negative
     /// example (with no FILE: the built-in rules). Exit 0 when all is well, 2 otherwise.
@@ -442,6 +496,15 @@ fn threads(s: &str) -> Result<usize, String> {
         Ok(_) => Err("at most 1024 threads".into()),
         Err(e) => Err(e.to_string()),
     }
+}
+
+/// Output of `keywarden rules list`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RulesFormat {
+    /// Tables.
+    Text,
+    /// `{"rules": […], "contexts": […], "placeholders": […], "cross_environment": {…}}`.
+    Json,
 }
 
 fn parse_severity(s: &str) -> Result<Severity, String> {

@@ -7,9 +7,10 @@
 //! max_filesize = 10485760       # bytes; larger files are skipped (and listed)
 //! archives = false              # do not open archives and images (default true)
 //!
-//! [[allow]]                     # each entry needs `paths` or `fingerprints`
+//! [[allow]]                     # each entry needs `paths` or `fingerprints`, and a reason
 //! paths = ["docs/examples/**"]
-//! fingerprints = ["3f2a…"]      # SHA-256 of the key, from `keywarden scan --format json`
+//! fingerprints = ["3f2a9c0b1d4e"] # SHA-256 of the key: the `fp` of text output (12 hex
+//!                               # digits) or any longer prefix, up to all 64
 //! reason = "published sandbox key, revoked"
 //! until = 2027-01-31            # optional; after it the entry stops applying
 //!
@@ -19,7 +20,6 @@
 use crate::error::{Error, Result, line_col};
 use crate::finding::{Finding, Severity};
 use crate::rules::schema::{ContextSpec, CrossEnvSpec, PlaceholderSpec, RuleSpec, RulesFile};
-use crate::secret::Fingerprint;
 use chrono::NaiveDate;
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 use serde::Deserialize;
@@ -83,8 +83,8 @@ pub struct AllowEntry {
     /// Path globs as written.
     pub paths: Vec<String>,
     globs: GlobSet,
-    /// Fingerprints.
-    pub fingerprints: Vec<Fingerprint>,
+    /// Fingerprints or prefixes of them (lowercase hex, 12 to 64 digits).
+    pub fingerprints: Vec<String>,
     /// Why.
     pub reason: Option<String>,
     /// Last day it applies.
@@ -92,21 +92,41 @@ pub struct AllowEntry {
 }
 
 impl AllowEntry {
-    /// Does it cover this finding?
-    pub fn covers(&self, f: &Finding) -> bool {
+    /// Does it cover this finding? Fingerprint prefixes in `ambiguous` are not used.
+    pub fn covers(&self, f: &Finding, ambiguous: &[String]) -> bool {
+        self.path_matches(f)
+            && (self.fingerprints.is_empty()
+                || self
+                    .fingerprints
+                    .iter()
+                    .any(|p| !ambiguous.contains(p) && f.fingerprint.as_str().starts_with(p)))
+    }
+
+    /// Does the finding's path match (or has the entry no paths)?
+    pub fn path_matches(&self, f: &Finding) -> bool {
         let path = if f.repo_path.is_empty() {
             &f.path
         } else {
             &f.repo_path
         };
-        (self.paths.is_empty() || self.globs.is_match(path))
-            && (self.fingerprints.is_empty() || self.fingerprints.contains(&f.fingerprint))
+        self.paths.is_empty() || self.globs.is_match(path)
     }
 
     /// Has its `until` date passed?
     pub fn expired(&self, today: NaiveDate) -> bool {
         self.until.is_some_and(|u| today > u)
     }
+}
+
+/// The shortest fingerprint prefix an allowlist accepts: 48 bits, what text output shows.
+pub const MIN_FINGERPRINT_PREFIX: usize = 12;
+
+/// `s` as a lowercase fingerprint prefix, when it is 12 to 64 hex digits.
+fn fingerprint_prefix(s: &str) -> Option<String> {
+    let s = s.trim().to_ascii_lowercase();
+    let ok = (MIN_FINGERPRINT_PREFIX..=64).contains(&s.len())
+        && s.bytes().all(|b| b.is_ascii_hexdigit());
+    ok.then_some(s)
 }
 
 /// The parsed repository config.
@@ -128,6 +148,15 @@ impl RepoConfig {
         let text = match crate::bounded::read_to_string(path) {
             Ok(t) => t,
             Err(e) if optional && e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(RepoConfig::default());
+            }
+            // An unreadable scan root: the scan reports that directory; do not blame a
+            // config file nobody can tell exists.
+            Err(e)
+                if optional
+                    && e.kind() == std::io::ErrorKind::PermissionDenied
+                    && std::fs::symlink_metadata(path).is_err() =>
+            {
                 return Ok(RepoConfig::default());
             }
             Err(e) => return Err(Error::io(path, e)),
@@ -194,10 +223,20 @@ impl RepoConfig {
             })?;
             let mut fingerprints = Vec::new();
             for f in &a.fingerprints {
-                fingerprints.push(Fingerprint::parse(f.get_ref()).ok_or_else(|| {
-                    err(f.span(), "this value is not a SHA-256 fingerprint (it is not echoed here: it may be a key)".to_string(), "copy the 64-hex-digit `fingerprint` of the finding from `keywarden scan --format json`; never put the key itself here")
+                fingerprints.push(fingerprint_prefix(f.get_ref()).ok_or_else(|| {
+                    err(f.span(), "this value is not a SHA-256 fingerprint or a prefix of one of at least 12 hex digits (it is not echoed here: it may be a key)".to_string(), "copy the `fp` of the finding from `keywarden scan` (12 hex digits) or its `fingerprint` from --format json; never put the key itself here")
                 })?);
             }
+            let reason = a.reason.filter(|r| !r.trim().is_empty()).ok_or_else(|| {
+                err(
+                    a.paths
+                        .first()
+                        .or(a.fingerprints.first())
+                        .map_or(0..0, |s| s.span()),
+                    "this [[allow]] entry has no `reason`".into(),
+                    "say why the key may stay, e.g. reason = \"made-up key in a test fixture\"; the reason is shown with every finding it suppresses",
+                )
+            })?;
             let until = match &a.until {
                 None => None,
                 Some(d) => Some(
@@ -224,7 +263,7 @@ impl RepoConfig {
                 paths: a.paths.iter().map(|p| p.get_ref().clone()).collect(),
                 globs,
                 fingerprints,
-                reason: a.reason,
+                reason: Some(reason),
                 until,
             });
         }

@@ -24,6 +24,7 @@
 //! - [`tls`]: the single rustls crypto provider (ring).
 //! - [`mask`]: the MASK API client (the one place that knows the API's shape).
 //! - [`audit`]: key-hygiene policies (pure), the recommendation model, the audit report.
+//! - [`agent`]: coding-agent hooks (Claude Code, Cursor, generic): payloads and settings.
 //! - [`daemon`]: `keywarden daemon`: schedules, file watching, state, systemd protocol.
 //!
 //! Dependencies run one way: commands → engines (scan) and delivery (report) → model.
@@ -32,6 +33,7 @@
 #![deny(missing_docs)]
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod agent;
 pub mod audit;
 pub mod baseline;
 pub mod bounded;

@@ -63,7 +63,11 @@ impl LoadedConfig {
                         None => m,
                     }
                 },
-                hint: "top-level sections are [audit], [notify], [state] and [daemon]; see the README's configuration reference".into(),
+                hint: if e.message().starts_with("unknown field") && e.message().contains("`audit`") {
+                    "top-level sections are [audit], [notify], [state] and [daemon]; see the README's configuration reference".into()
+                } else {
+                    "see the README's configuration reference for this setting".into()
+                },
             }
         })?;
         Ok(LoadedConfig {

@@ -39,6 +39,8 @@ pub struct ScanSettings {
     pub show_suppressed: bool,
     /// Show a progress bar on stderr.
     pub progress: bool,
+    /// `--quiet`: nothing but errors on stderr.
+    pub quiet: bool,
 }
 
 /// Should stdout get colors?
@@ -54,6 +56,32 @@ pub fn color_enabled(choice: ColorChoice, to_file: bool) -> bool {
     }
 }
 
+/// Where `keywarden scan PATH…` looks for `.keywarden.toml`: at the top of the git work
+/// tree holding the first path (as `--staged` and `--history` do), so `scan src` reads the
+/// repository's config; outside git, in the first scanned directory (or the current one).
+pub fn default_config(paths: &[PathBuf]) -> PathBuf {
+    let first = paths
+        .first()
+        .filter(|p| p.as_os_str() != "-")
+        .cloned()
+        .unwrap_or_else(|| PathBuf::from("."));
+    let dir = if first.is_dir() {
+        first
+    } else {
+        first
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map_or_else(|| PathBuf::from("."), PathBuf::from)
+    };
+    let top = crate::git::open(&dir)
+        .ok()
+        .and_then(|r| r.workdir().map(std::path::Path::to_path_buf));
+    match top {
+        Some(top) => top.join(config::FILE_NAME),
+        None => dir.join(config::FILE_NAME),
+    }
+}
+
 impl ScanSettings {
     /// Resolves `args` against the repository config and defaults.
     pub fn resolve(args: &ScanArgs, color: ColorChoice, quiet: bool) -> Result<ScanSettings> {
@@ -63,13 +91,7 @@ impl ScanSettings {
         } else if let Some(path) = &args.config {
             RepoConfig::load(path, false)?
         } else {
-            let first = options
-                .paths()
-                .first()
-                .filter(|p| p.is_dir())
-                .cloned()
-                .unwrap_or_else(|| PathBuf::from("."));
-            RepoConfig::load(&first.join(config::FILE_NAME), true)?
+            RepoConfig::load(&default_config(options.paths()), true)?
         };
         let mut exclude = repo.scan.exclude.clone();
         exclude.extend(args.exclude.iter().cloned());
@@ -98,6 +120,7 @@ impl ScanSettings {
             show_placeholders: args.show_placeholders,
             show_suppressed: args.show_suppressed,
             progress: !quiet && std::io::stderr().is_terminal(),
+            quiet,
         })
     }
 }

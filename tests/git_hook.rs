@@ -113,9 +113,43 @@ fn install_honours_core_hooks_path_and_refuses_foreign_hooks() {
     );
     let backup = r.path().join("tools/hooks/pre-commit.keywarden-backup");
     assert_eq!(
-        std::fs::read_to_string(backup).unwrap(),
+        std::fs::read_to_string(&backup).unwrap(),
         "#!/bin/sh\nexec make lint\n"
     );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("`keywarden hook uninstall` puts it back")
+    );
+    // Uninstall puts the user's own hook back, and says so.
+    let out = r.kw().args(["hook", "uninstall"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("your previous hook is back in place"),
+        "{out:?}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&hook).unwrap(),
+        "#!/bin/sh\nexec make lint\n"
+    );
+    assert!(!backup.exists());
+}
+
+#[test]
+fn install_in_a_bare_repository_is_refused() {
+    let r = Repo::new();
+    r.git(&["init", "-q", "--bare", "server.git"]);
+    let out = r
+        .kw_in("server.git")
+        .args(["hook", "install"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("bare repository") && err.contains("scan --range"),
+        "{err}"
+    );
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("now blocked"));
+    assert!(!r.path().join("server.git/hooks/pre-commit").exists());
 }
 
 #[test]

@@ -12,9 +12,13 @@
 //! - `projects`: real-looking project layouts with planted keys, through `scan .`,
 //!   `--staged` and `--history`: exactly the planted keys, each with its severity.
 //! - `rules_cli`: `keywarden rules list|check`.
+//! - `output`: `--format compact`, aligned text with each fix once, `-o` and stderr.
+//! - `shell`: `keywarden completions` (loaded in a real bash) and `keywarden man`.
 //! - `props`: property tests of the matcher.
 //! - `git_staged`: `scan --staged` on real repositories (partial staging, renames, …).
 //! - `git_history`: `scan --history/--since/--range`, shallow clones, 1,000 commits.
+//! - `agent_hooks`: `hook check|install --agent` with recorded Claude Code, Cursor and
+//!   generic payloads; installed hooks run through `sh -c` as the agents run them.
 //! - `git_hook`: `hook install|uninstall` and a real `git commit` blocked.
 //! - `baseline`: `keywarden baseline` and `scan --baseline`.
 //! - `precommit`: the pre-commit framework (`pre-commit try-repo`) against this checkout.
@@ -26,6 +30,7 @@
 
 mod util;
 
+mod agent_hooks;
 mod archives;
 mod audit_cli;
 mod contexts;
@@ -35,10 +40,12 @@ mod labeled;
 mod mask_client;
 mod no_leak;
 mod notify;
+mod output;
 mod projects;
 mod props;
 mod rules_cli;
 mod scan_cli;
+mod shell;
 mod suppression;
 
 // Git: staged, history, hook, baselines, pre-commit.

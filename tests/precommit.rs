@@ -21,7 +21,10 @@ fn pre_commit_available() -> bool {
             std::env::var_os("CI").is_none(),
             "pre-commit is not on PATH but CI is set: .ci/run must install it (python3 -m pip install pre-commit)"
         );
-        eprintln!("skipping: pre-commit is not installed (python3 -m pip install pre-commit)");
+        crate::util::skipped(
+            "precommit",
+            "pre-commit is not installed (python3 -m pip install pre-commit)",
+        );
     }
     found
 }

@@ -187,3 +187,112 @@ fn allowlist_and_baseline_match_repository_paths_from_any_directory() {
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+#[test]
+fn the_fp_shown_in_text_output_is_enough_for_the_allowlist() {
+    let t = Tree::new();
+    t.write("src/app.js", format!("k = '{LIVE2}'\nj = '{TEST}'\n"));
+    let out = t.cmd().arg("scan").output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let row = text.lines().find(|l| l.contains("mk_live_")).unwrap();
+    let short = row.rsplit("fp ").next().unwrap().trim();
+    assert_eq!(short.len(), 12, "{row}");
+    t.write(
+        ".keywarden.toml",
+        format!(
+            "[[allow]]\nfingerprints = [\"{}\"]\nreason = \"sandbox key\"\n",
+            short.to_uppercase()
+        ),
+    );
+    let (code, v) = t.scan_json(&[]);
+    assert_eq!(code, 1, "the test key still counts");
+    let f = v["findings"].as_array().unwrap();
+    assert_eq!(f[0]["suppressed"]["kind"], "allowlist");
+    assert_eq!(f[1]["suppressed"], serde_json::Value::Null);
+    // Longer prefixes work too; shorter than 12 digits is refused.
+    t.write(
+        ".keywarden.toml",
+        format!(
+            "[[allow]]\nfingerprints = [\"{}\"]\nreason = \"sandbox key\"\n",
+            &fp(LIVE2)[..40]
+        ),
+    );
+    assert_eq!(
+        t.scan_json(&[]).1["findings"][0]["suppressed"]["kind"],
+        "allowlist"
+    );
+    t.write(
+        ".keywarden.toml",
+        format!(
+            "[[allow]]\nfingerprints = [\"{}\"]\nreason = \"sandbox key\"\n",
+            &short[..11]
+        ),
+    );
+    let out = t.cmd().arg("scan").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(".keywarden.toml:2:17:") && err.contains("at least 12 hex digits"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_allow_entry_needs_a_reason() {
+    let t = Tree::new();
+    t.write("src/app.js", format!("k = '{LIVE2}'\n"));
+    for reason in ["", "reason = \"  \"\n"] {
+        t.write(
+            ".keywarden.toml",
+            format!("[[allow]]\npaths = [\"src/**\"]\n{reason}"),
+        );
+        let out = t.cmd().arg("scan").output().unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(".keywarden.toml:2:") && err.contains("has no `reason`"),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn scanning_a_subdirectory_reads_the_config_at_the_top_of_the_repository() {
+    let r = crate::util::git::Repo::new();
+    r.write("src/app.js", format!("k = '{LIVE2}'\n"));
+    r.write("docs/x.md", "nothing\n");
+    r.write(
+        ".keywarden.toml",
+        "[[allow]]\npaths = [\"src/**\"]\nreason = \"made-up\"\n\n[[allow]]\npaths = [\"docs/**\"]\nreason = \"examples\"\n",
+    );
+    r.write("src/.keywarden.toml", "[scan]\nfail_on = \"critical\"\n");
+    for (dir, arg) in [(".", "src"), ("src", "."), ("docs", "../src")] {
+        let out = r
+            .kw_in(dir)
+            .args(["scan", arg, "--format", "json"])
+            .output()
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(
+            v["findings"][0]["suppressed"]["kind"], "allowlist",
+            "scan {arg} from {dir}: {v:#}"
+        );
+        // The docs entry matched nothing because docs/ was not scanned: not stale.
+        assert_eq!(
+            v["summary"]["stale_allowlist"],
+            serde_json::json!([]),
+            "{dir} {arg}"
+        );
+        assert_eq!(out.status.code(), Some(0));
+    }
+    // Scanning the whole repository does report the entry that matched nothing.
+    let (_, v) = r.scan_json(&[]);
+    let stale = v["summary"]["stale_allowlist"].as_array().unwrap();
+    assert_eq!(stale.len(), 1, "{v:#}");
+    assert!(
+        stale[0]["location"]
+            .as_str()
+            .unwrap()
+            .ends_with(".keywarden.toml:6")
+    );
+}

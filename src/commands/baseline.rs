@@ -66,10 +66,11 @@ pub fn run(args: &BaselineArgs, cli: &Cli, out: &mut dyn Write) -> Result<Exit> 
     emit(|| {
         writeln!(
             out,
-            "wrote {} ({} known finding{}); use it with `keywarden scan --baseline {}`",
+            "wrote {} ({} known finding{}); use it with `keywarden scan {}--baseline {}`",
             args.output.display(),
             baseline.len(),
             if baseline.len() == 1 { "" } else { "s" },
+            if args.history { "--history " } else { "" },
             args.output.display()
         )
     })?;

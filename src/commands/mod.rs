@@ -1,8 +1,10 @@
 //! One module per subcommand; each `run` returns an [`Exit`] and writes through the
 //! writers it is given (the library never prints on its own).
 
+pub mod agent_hook;
 pub mod audit;
 pub mod baseline;
+pub mod completions;
 pub mod config;
 pub mod daemon;
 pub mod git_scan;
@@ -48,6 +50,8 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<Exit> {
         Command::Daemon(args) => daemon::run(args, cli),
         Command::Config(cmd) => config::run(cmd, out),
         Command::Status(args) => status::run(args, out),
+        Command::Completions { shell } => completions::completions(*shell, out),
+        Command::Man => completions::man(out),
     }
 }
 

@@ -1,9 +1,8 @@
 //! `keywarden rules list` and `keywarden rules check`.
 
 use super::{Exit, emit};
-use crate::cli::RulesCommand;
+use crate::cli::{RulesCommand, RulesFormat};
 use crate::error::Result;
-use crate::report::Format;
 use crate::rules::{self, Source, check};
 use serde_json::json;
 use std::io::Write;
@@ -52,8 +51,8 @@ pub fn run(cmd: &RulesCommand, out: &mut dyn Write) -> Result<Exit> {
     }
 }
 
-fn list(db: &rules::RuleDb, format: Format, out: &mut dyn Write) -> std::io::Result<()> {
-    if format != Format::Text {
+fn list(db: &rules::RuleDb, format: RulesFormat, out: &mut dyn Write) -> std::io::Result<()> {
+    if format == RulesFormat::Json {
         let doc = json!({
             "rules": db.rules.iter().map(|r| json!({
                 "id": r.id, "name": r.name, "environment": r.environment, "prefix": String::from_utf8_lossy(&r.prefix),

@@ -22,19 +22,55 @@ pub fn engine(settings: &ScanSettings) -> Result<Engine> {
     Engine::new(rules::load(extra)?)
 }
 
-fn progress_bar(enabled: bool) -> indicatif::ProgressBar {
-    if !enabled {
-        return indicatif::ProgressBar::hidden();
+/// The spinner on stderr. It stays hidden for the first half second, so that a quick
+/// scan prints nothing but its report.
+struct Progress {
+    pb: indicatif::ProgressBar,
+    enabled: bool,
+    shown: std::sync::atomic::AtomicBool,
+    started: Instant,
+}
+
+impl Progress {
+    fn new(enabled: bool) -> Progress {
+        let pb = indicatif::ProgressBar::hidden();
+        pb.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} scanning: {pos} files{msg} ({elapsed})",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        );
+        Progress {
+            pb,
+            enabled,
+            shown: std::sync::atomic::AtomicBool::new(false),
+            started: Instant::now(),
+        }
     }
-    let pb = indicatif::ProgressBar::new_spinner();
-    pb.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{spinner} scanning: {pos} files, {msg} ({elapsed})",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
-    );
-    pb.enable_steady_tick(std::time::Duration::from_millis(120));
-    pb
+
+    /// Counts a file of `total` bytes scanned so far.
+    fn file(&self, total: u64) {
+        use std::sync::atomic::Ordering;
+        self.pb.inc(1);
+        if self.pb.position().is_multiple_of(256) {
+            self.pb
+                .set_message(format!(", {}", report::human_bytes(total)));
+        }
+        if self.enabled
+            && !self.shown.load(Ordering::Relaxed)
+            && self.started.elapsed() > std::time::Duration::from_millis(500)
+            && !self.shown.swap(true, Ordering::Relaxed)
+        {
+            self.pb
+                .set_draw_target(indicatif::ProgressDrawTarget::stderr());
+            self.pb
+                .enable_steady_tick(std::time::Duration::from_millis(120));
+        }
+    }
+
+    fn finish(&self) {
+        self.pb.finish_and_clear();
+    }
 }
 
 /// Renders `report` in `settings.format` to the output file or `out`.
@@ -67,9 +103,22 @@ pub fn render(
             ),
             Format::Json => report::write_json(report, settings.show_placeholders, sink),
             Format::Sarif => report::write_sarif(&engine.db, report, sink),
+            Format::Compact => report::write_compact(report, settings.show_suppressed, sink),
         }?;
         sink.flush()
-    })
+    })?;
+    // With -o the report goes to a file; say on stderr what it holds, so a terminal does
+    // not stay silent.
+    if let (Some(path), false) = (&settings.output, settings.quiet) {
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(
+            err,
+            "{}; report written to {}",
+            report::summary_line(report),
+            path.display()
+        );
+    }
+    Ok(())
 }
 
 /// The exit code for a finished scan.
@@ -95,15 +144,10 @@ pub fn run(args: &ScanArgs, cli: &Cli, out: &mut dyn Write) -> Result<Exit> {
         .then(|| super::outbox::open(&args.service_config))
         .transpose()?;
     let started = Instant::now();
-    let pb = progress_bar(settings.progress);
-    let on_file = |bytes: u64| {
-        pb.inc(1);
-        if pb.position().is_multiple_of(256) {
-            pb.set_message(report::human_bytes(bytes));
-        }
-    };
+    let progress = Progress::new(settings.progress);
+    let on_file = |bytes: u64| progress.file(bytes);
     let mut walked = scan::walk::scan(&engine, &settings.options, &on_file)?;
-    pb.finish_and_clear();
+    progress.finish();
     if walked.files == 0 {
         let why = if walked.skipped.is_empty() {
             "no files were found (ignore rules or --exclude may have skipped everything)"
@@ -129,6 +173,11 @@ pub fn run(args: &ScanArgs, cli: &Cli, out: &mut dyn Write) -> Result<Exit> {
         today,
         started.elapsed().as_millis() as u64,
     );
+    if !covers_config_dir(&settings) {
+        // `scan src` with the repository's config: entries about other directories
+        // matched nothing because they were not scanned, not because they are stale.
+        report.summary.stale_allowlist.retain(|s| !s.unused);
+    }
     if args.verify {
         super::verify::verify(&mut report, args.api_url.as_deref())?;
     }
@@ -137,6 +186,31 @@ pub fn run(args: &ScanArgs, cli: &Cli, out: &mut dyn Write) -> Result<Exit> {
         notify_report(&cfg, &mut store, &settings, &report, &args.service_config)?;
     }
     Ok(exit_code(&report, &settings))
+}
+
+/// Did the scan cover the whole directory its repository config governs?
+fn covers_config_dir(settings: &ScanSettings) -> bool {
+    let Some(dir) = settings
+        .repo
+        .path
+        .as_ref()
+        .and_then(|p| p.parent())
+        .map(|d| {
+            if d.as_os_str().is_empty() {
+                std::path::Path::new(".")
+            } else {
+                d
+            }
+        })
+        .and_then(|d| std::fs::canonicalize(d).ok())
+    else {
+        return true;
+    };
+    settings
+        .options
+        .paths()
+        .iter()
+        .any(|p| std::fs::canonicalize(p).is_ok_and(|p| p == dir))
 }
 
 /// `--notify`: the scan's report through the outbox to the configured channels.

@@ -165,7 +165,10 @@ impl Schedule {
             .seconds(croner::parser::Seconds::Optional)
             .build()
             .parse(expr)
-            .map_err(|e| format!("bad cron expression {expr:?}: {e}"))?;
+            .map_err(|e| match bad_field(expr) {
+                Some(why) => format!("bad cron expression {expr:?}: {why}"),
+                None => format!("bad cron expression {expr:?}: {e}"),
+            })?;
         Ok(Schedule {
             expr: expr.to_string(),
             cron,
@@ -189,6 +192,41 @@ impl Schedule {
     pub fn missed(&self, since: DateTime<Utc>, now: DateTime<Utc>, tz: &Zone) -> bool {
         self.next_after(since, tz).is_some_and(|n| n <= now)
     }
+}
+
+/// Which field of a cron expression holds a number out of its range: croner only says
+/// "Number out of bounds". `None` when no field is out of range that way.
+fn bad_field(expr: &str) -> Option<String> {
+    const FIELDS: [(&str, u32, u32); 6] = [
+        ("second", 0, 59),
+        ("minute", 0, 59),
+        ("hour", 0, 23),
+        ("day of month", 1, 31),
+        ("month", 1, 12),
+        ("day of week", 0, 7),
+    ];
+    let parts: Vec<&str> = expr.split_whitespace().collect();
+    let fields = match parts.len() {
+        5 => &FIELDS[1..],
+        6 => &FIELDS[..],
+        _ => return None,
+    };
+    for (i, (part, (name, lo, hi))) in parts.iter().zip(fields).enumerate() {
+        // Numbers that are values (not step sizes after `/` or nth-weekday after `#`).
+        for token in part.split([',', '-']) {
+            let value = token.split(['/', '#']).next().unwrap_or("");
+            let value = value.trim_end_matches(['L', 'W']);
+            if let Ok(n) = value.parse::<u32>()
+                && !(*lo..=*hi).contains(&n)
+            {
+                return Some(format!(
+                    "field {} ({name}) is {n}, out of its range {lo}-{hi}",
+                    i + 1
+                ));
+            }
+        }
+    }
+    None
 }
 
 impl<'de> Deserialize<'de> for Schedule {
@@ -221,11 +259,45 @@ impl Zone {
 impl<'de> Deserialize<'de> for Zone {
     fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        Zone::named(&s).ok_or_else(|| {
-            serde::de::Error::custom(format!(
-                "unknown time zone {s:?}; use an IANA name such as \"UTC\" or \"Europe/Berlin\""
-            ))
+        Zone::named(&s).ok_or_else(|| serde::de::Error::custom(unknown_zone(&s)))
+    }
+}
+
+/// The message for an unknown time zone: the name typed (when it looks like one; a
+/// value in the wrong place could be a secret) and the closest IANA name. Single quotes,
+/// which the error scrubber leaves alone.
+fn unknown_zone(typed: &str) -> String {
+    let plausible = typed.len() <= 40
+        && typed
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/_-+".contains(c))
+        && !typed.starts_with("mk_");
+    let shown = if plausible { typed } else { "…" };
+    let closest = plausible
+        .then(|| {
+            jiff::tz::db()
+                .available()
+                .map(|n| {
+                    (
+                        strsim::jaro_winkler(
+                            &typed.to_ascii_lowercase(),
+                            &n.as_str().to_ascii_lowercase(),
+                        ),
+                        n,
+                    )
+                })
+                .filter(|(score, _)| *score > 0.85)
+                .max_by(|a, b| a.0.total_cmp(&b.0))
+                .map(|(_, n)| n.as_str().to_string())
         })
+        .flatten();
+    match closest {
+        Some(c) => format!(
+            "unknown time zone '{shown}': did you mean '{c}'? (IANA names such as 'UTC' or 'Europe/Berlin')"
+        ),
+        None => format!(
+            "unknown time zone '{shown}': use an IANA name such as 'UTC' or 'Europe/Berlin'"
+        ),
     }
 }
 

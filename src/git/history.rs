@@ -80,12 +80,24 @@ pub struct History {
     pub blobs: Vec<(ObjectId, Vec<Intro>)>,
 }
 
+/// `git fetch` arguments that bring `spec`: `origin/main` is branch `main` of remote
+/// `origin` (`git fetch origin main`); anything else is asked of `origin`.
+fn fetch_args(repo: &Repository, spec: &str) -> String {
+    if let Some((remote, branch)) = spec.split_once('/')
+        && repo.remote_names().iter().any(|r| *r == remote)
+    {
+        return format!("{remote} {branch}");
+    }
+    format!("origin {spec}")
+}
+
 fn resolve(repo: &Repository, spec: &str, flag: &str) -> Result<ObjectId> {
     let id = repo.rev_parse_single(spec).map_err(|e| {
         Error::git(
             format!("{flag}: cannot resolve {spec:?} to a commit ({e})"),
             format!(
-                "fetch it first (`git fetch origin {spec}`, or `git fetch --unshallow`; in GitHub Actions use actions/checkout with `fetch-depth: 0`)"
+                "fetch it first (`git fetch {}`, or `git fetch --unshallow`; in GitHub Actions use actions/checkout with `fetch-depth: 0`)",
+                fetch_args(repo, spec)
             ),
         )
     })?;

@@ -28,7 +28,7 @@ pub fn hooks_dir(repo: &Repository) -> Result<PathBuf> {
 }
 
 /// Quotes `s` for a POSIX shell.
-fn sh_quote(s: &str) -> String {
+pub(crate) fn sh_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
 }
 
@@ -107,14 +107,31 @@ fn make_executable(_: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Removes the pre-commit hook if keywarden wrote it. Returns its path, or `None` when
-/// there was no hook.
-pub fn uninstall(repo: &Repository) -> Result<Option<PathBuf>> {
-    let hook = hooks_dir(repo)?.join("pre-commit");
+/// What `uninstall` removed.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Removed {
+    /// The hook removed.
+    pub hook: PathBuf,
+    /// The hook `install --force` had set aside, now back in place.
+    pub restored: Option<PathBuf>,
+}
+
+/// Removes the pre-commit hook if keywarden wrote it, and puts back the hook that
+/// `install --force` kept as `pre-commit.keywarden-backup`. `None` when there was no hook.
+pub fn uninstall(repo: &Repository) -> Result<Option<Removed>> {
+    let dir = hooks_dir(repo)?;
+    let hook = dir.join("pre-commit");
     match crate::bounded::read(&hook) {
         Ok(bytes) if is_ours(&String::from_utf8_lossy(&bytes)) => {
             std::fs::remove_file(&hook).map_err(|e| Error::io(&hook, e))?;
-            Ok(Some(hook))
+            let backup = dir.join("pre-commit.keywarden-backup");
+            let restored = if backup.is_file() {
+                std::fs::rename(&backup, &hook).map_err(|e| Error::io(&backup, e))?;
+                Some(backup)
+            } else {
+                None
+            };
+            Ok(Some(Removed { hook, restored }))
         }
         Ok(_) => Err(Error::Hook {
             path: hook,

@@ -80,6 +80,9 @@ struct RecommendationIn {
 #[derive(Deserialize)]
 struct ScanIn {
     findings: Vec<ScanFindingIn>,
+    /// When the scan ran (scan JSON written since this field exists).
+    #[serde(default)]
+    generated_at: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -169,9 +172,15 @@ impl ReportModel {
         if v.get("keys").is_some() {
             Ok(Self::from_audit(serde_json::from_value(v).map_err(err)?))
         } else if v.get("findings").is_some() {
+            // Without --source, the scan is named after its file: `Scan of scan.json`.
+            let name = std::path::Path::new(origin)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .filter(|n| n != "-")
+                .unwrap_or_else(|| "scan".into());
             Ok(Self::from_scan_in(
                 serde_json::from_value(v).map_err(err)?,
-                source.unwrap_or("scan"),
+                source.unwrap_or(&name),
             ))
         } else {
             Err(Error::ReportInput {
@@ -191,7 +200,13 @@ impl ReportModel {
                 origin: source.to_string(),
                 message: crate::error::scrub(&e.to_string()),
             })?;
-        Ok(Self::from_scan_in(ScanIn { findings }, source))
+        Ok(Self::from_scan_in(
+            ScanIn {
+                findings,
+                generated_at: None,
+            },
+            source,
+        ))
     }
 
     fn from_scan_in(input: ScanIn, source: &str) -> ReportModel {
@@ -231,7 +246,9 @@ impl ReportModel {
             version: MODEL_VERSION,
             kind: ReportKind::Scan,
             source: source.to_string(),
-            generated_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            generated_at: input.generated_at.clone().unwrap_or_else(|| {
+                chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            }),
             summary,
             actions: Actions {
                 leaks: items.clone(),

@@ -1,4 +1,5 @@
-//! The JSON report: `{"version": 1, "tool", "findings", "placeholders"?, "summary"}`.
+//! The JSON report: `{"version": 1, "tool", "generated_at", "findings", "placeholders"?,
+//! "summary"}`.
 
 use crate::scan::ScanReport;
 use serde_json::json;
@@ -13,6 +14,7 @@ pub fn write_json(
     let mut doc = json!({
         "version": 1,
         "tool": {"name": "keywarden", "version": env!("CARGO_PKG_VERSION")},
+        "generated_at": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         "findings": report.findings,
         "summary": report.summary,
     });

@@ -1,4 +1,4 @@
-//! Renders scan reports: human text, JSON (versioned) and SARIF 2.1.0. Only redacted keys
+//! Renders scan reports: human text, compact lines, JSON (versioned) and SARIF 2.1.0. Only redacted keys
 //! and fingerprints ever reach a renderer: [`crate::finding::Finding`] holds nothing else
 //! that serializes.
 //!
@@ -7,6 +7,7 @@
 
 mod audit;
 mod audit_html;
+mod compact;
 mod input;
 mod json;
 pub mod model;
@@ -15,9 +16,10 @@ pub mod templates;
 mod text;
 
 pub use audit::{AuditFormat, write_audit};
+pub use compact::write_compact;
 pub use json::write_json;
 pub use sarif::write_sarif;
-pub use text::{TextOptions, write_text};
+pub use text::{TextOptions, plural, summary_line, write_text};
 
 use serde::{Deserialize, Serialize};
 
@@ -31,6 +33,9 @@ pub enum Format {
     Json,
     /// SARIF 2.1.0, for code-scanning dashboards.
     Sarif,
+    /// One line per finding, `path:line:col: severity rule context exposure redacted
+    /// fp=…`, for editors and grep.
+    Compact,
 }
 
 /// Formats a byte count as B, KB, MB or GB (powers of 1000).

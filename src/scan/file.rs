@@ -355,6 +355,14 @@ fn locate(
         })
         .sum();
     let saved = (before.len() as u64).saturating_sub(units);
+    // In a UTF-16 file the bytes are already code units, two each (a newline's other
+    // byte rounds away).
+    let column_utf16 = if raw.encoding == crate::finding::Encoding::Utf16 {
+        let bom = before.starts_with(&[0xff, 0xfe]) || before.starts_with(&[0xfe, 0xff]);
+        before.len() as u64 / 2 + 1 - u64::from(bom)
+    } else {
+        column.saturating_sub(saved).max(1)
+    };
     let key = raw.key.expose();
     let body = raw.key.body();
     let placeholder = db
@@ -367,7 +375,7 @@ fn locate(
         offset,
         line,
         column,
-        column_utf16: column.saturating_sub(saved).max(1),
+        column_utf16,
         context,
         placeholder,
         inline_allow,

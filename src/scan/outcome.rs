@@ -44,6 +44,10 @@ pub struct StaleEntry {
     pub location: String,
     /// Why it is stale.
     pub reason: String,
+    /// It matched nothing (rather than expired or ambiguous): meaningful only when the
+    /// scan covered everything the config governs.
+    #[serde(skip)]
+    pub unused: bool,
 }
 
 /// Counts and coverage of a scan: never a silent green.
@@ -115,12 +119,13 @@ pub fn finish(
         mut skipped,
         coverage,
     } = walk;
+    let ambiguous = ambiguous_prefixes(allow, &findings);
     let mut used = vec![0u64; allow.len()];
     for f in findings.iter_mut().filter(|f| f.suppressed.is_none()) {
         if let Some((i, a)) = allow
             .iter()
             .enumerate()
-            .find(|(_, a)| !a.expired(today) && a.covers(f))
+            .find(|(i, a)| !a.expired(today) && a.covers(f, &ambiguous[*i]))
         {
             used[i] += 1;
             f.suppressed = Some(Suppression {
@@ -130,6 +135,17 @@ pub fn finish(
         }
     }
     let mut stale = Vec::new();
+    for (a, amb) in allow.iter().zip(&ambiguous) {
+        for p in amb {
+            stale.push(StaleEntry {
+                location: a.location.clone(),
+                reason: format!(
+                    "fingerprint prefix {p} matches more than one key, so it is not applied: write more of the fingerprint (see --format json)"
+                ),
+                unused: false,
+            });
+        }
+    }
     for (a, n) in allow.iter().zip(&used) {
         if a.expired(today) {
             stale.push(StaleEntry {
@@ -138,11 +154,13 @@ pub fn finish(
                     "expired on {}: no longer applied; remove it or extend `until`",
                     a.until.map(|d| d.to_string()).unwrap_or_default()
                 ),
+                unused: false,
             });
         } else if *n == 0 {
             stale.push(StaleEntry {
                 location: a.location.clone(),
                 reason: "matched no finding: remove it".into(),
+                unused: true,
             });
         }
     }
@@ -178,6 +196,29 @@ pub fn finish(
         placeholders,
         summary,
     }
+}
+
+/// For each allowlist entry, its fingerprint prefixes that match the fingerprints of
+/// more than one distinct key among `findings` (at paths the entry covers).
+fn ambiguous_prefixes(allow: &[AllowEntry], findings: &[Finding]) -> Vec<Vec<String>> {
+    allow
+        .iter()
+        .map(|a| {
+            a.fingerprints
+                .iter()
+                .filter(|p| p.len() < 64)
+                .filter(|p| {
+                    let mut keys = findings
+                        .iter()
+                        .filter(|f| a.path_matches(f) && f.fingerprint.as_str().starts_with(*p))
+                        .map(|f| f.fingerprint.as_str());
+                    keys.next()
+                        .is_some_and(|first| keys.any(|other| other != first))
+                })
+                .cloned()
+                .collect()
+        })
+        .collect()
 }
 
 /// One key in a production config and in a non-production config: a finding at each

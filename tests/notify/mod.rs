@@ -206,7 +206,10 @@ pub fn aiosmtpd_available() -> bool {
             std::env::var_os("CI").is_none(),
             "aiosmtpd is missing: `python3 -m pip install aiosmtpd` (.ci/run installs it)"
         );
-        eprintln!("skipping: aiosmtpd is not installed (python3 -m pip install aiosmtpd)");
+        crate::util::skipped(
+            "notify",
+            "aiosmtpd is not installed (python3 -m pip install aiosmtpd)",
+        );
     }
     ok
 }

@@ -107,3 +107,14 @@ pub fn assert_no_secret(what: &str, text: &[u8]) {
         assert!(!s.contains(b), "{what} leaks a full key body {b}:\n{s}");
     }
 }
+
+/// Reports a test skipped because a tool is missing: on the real stderr, which the test
+/// harness does not capture (so `cargo test` shows it), and a failure when `CI` is set.
+pub fn skipped(what: &str, why: &str) {
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{what}: {why}, and CI is set: .ci/run must install it"
+    );
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "SKIPPED {what}: {why}");
+}

@@ -1,0 +1,3 @@
+export function client() {
+  return new Mask({ apiKey: process.env.MASK_KEY });
+}
