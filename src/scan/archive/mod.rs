@@ -518,10 +518,24 @@ mod tests {
             repo: "z".into(),
         };
         let mut limits = ArchiveLimits::default();
-        let out = scan_file(&engine, &mut scanner, &limits, Kind::Zip, &file, &place);
+        let out = scan_file(
+            &engine,
+            &mut scanner,
+            &limits,
+            Kind::Zip,
+            (&file, Exposure::OutsideGit),
+            &place,
+        );
         assert_eq!((out.files, out.skipped.len()), (3, 0));
         limits.max_entries(2);
-        let out = scan_file(&engine, &mut scanner, &limits, Kind::Zip, &file, &place);
+        let out = scan_file(
+            &engine,
+            &mut scanner,
+            &limits,
+            Kind::Zip,
+            (&file, Exposure::OutsideGit),
+            &place,
+        );
         assert_eq!(out.files, 0);
         assert_eq!(
             out.skipped[0].reason,
