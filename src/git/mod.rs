@@ -8,6 +8,7 @@
 pub mod history;
 pub mod hooks;
 pub mod objects;
+pub mod progress;
 pub mod staged;
 mod tree_diff;
 

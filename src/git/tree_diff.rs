@@ -41,11 +41,16 @@ impl std::ops::Deref for Raw<'_> {
     }
 }
 
+/// Bytes of trees a [`Differ`] keeps from the object database (per worker).
+const CACHE_BYTES: usize = 16 * 1024 * 1024;
+
 /// Tree comparison: trees from a [`TreeStore`] when one is given and has them, else from
 /// the object database, kept in a cache (the parent's trees are the next commit's).
 pub(crate) struct Differ<'a> {
     buf: Vec<u8>,
     cache: HashMap<ObjectId, Rc<[u8]>>,
+    /// Bytes in `cache`.
+    cached: usize,
     store: Option<&'a TreeStore>,
     hash: gix::hash::Kind,
 }
@@ -56,6 +61,7 @@ impl<'a> Differ<'a> {
         Differ {
             buf: Vec::new(),
             cache: HashMap::new(),
+            cached: 0,
             store,
             hash: repo.object_hash(),
         }
@@ -79,9 +85,12 @@ impl<'a> Differ<'a> {
             ));
         }
         let b: Rc<[u8]> = obj.data.into();
-        if self.cache.len() > 100_000 {
+        // Bounded: the next commits need the trees just read, rarely older ones.
+        if self.cached + b.len() > CACHE_BYTES {
             self.cache.clear();
+            self.cached = 0;
         }
+        self.cached += b.len();
         self.cache.insert(id, b.clone());
         Ok(Raw::Read(b))
     }
@@ -417,7 +426,9 @@ mod tests {
         commit("seven");
 
         let repo = crate::git::open(d).unwrap();
-        let pass = read_all(&repo, 1, Ignore).unwrap().unwrap();
+        let pass = read_all(&repo, 1, Ignore, &Default::default())
+            .unwrap()
+            .unwrap();
         let commits = git(d, &["rev-list", "main"]);
         let (mut stored, mut read) = (
             Differ::new(&repo, Some(&pass.trees)),
@@ -426,10 +437,16 @@ mod tests {
         let mut compared = 0;
         for line in commits.lines() {
             let id = ObjectId::from_hex(line.as_bytes()).unwrap();
-            let c = &pass.commits[&id];
-            let parents: Vec<ObjectId> = c.parents.iter().map(|p| pass.commits[p].tree).collect();
-            let mut from_store = stored.introduced(&repo, c.tree, &parents).unwrap();
-            let mut from_odb = read.introduced(&repo, c.tree, &parents).unwrap();
+            let c = pass.commits.slot(&id).unwrap();
+            let parents: Vec<ObjectId> = pass
+                .commits
+                .parents(c)
+                .iter()
+                .map(|p| pass.commits.tree(pass.commits.slot(p).unwrap()))
+                .collect();
+            let tree = pass.commits.tree(c);
+            let mut from_store = stored.introduced(&repo, tree, &parents).unwrap();
+            let mut from_odb = read.introduced(&repo, tree, &parents).unwrap();
             from_store.sort();
             from_odb.sort();
             assert_eq!(from_store, from_odb, "commit {line}");
