@@ -394,7 +394,7 @@ pub fn diff(
                     let (lo, hi) = (t * chunk, ((t + 1) * chunk).min(n));
                     let git_dir = &git_dir;
                     let work = &work;
-                    s.spawn(move || work(&super::open(git_dir)?, lo, hi))
+                    s.spawn(move || work(&super::open_worker(git_dir)?, lo, hi))
                 })
                 .collect();
             handles

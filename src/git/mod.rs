@@ -40,6 +40,31 @@ pub fn open(dir: &Path) -> Result<Repository> {
     Ok(repo)
 }
 
+/// Delta bases a history worker keeps decoded ([`open_worker`]).
+const WORKER_PACK_CACHE: usize = 24 * 1024 * 1024;
+
+/// Opens `git_dir` for one of a history scan's workers: no object cache (the tree
+/// comparisons keep their own, and a blob is read once) and a smaller delta-base cache,
+/// so that the workers' memory stays bounded however many there are.
+pub fn open_worker(git_dir: &Path) -> Result<Repository> {
+    let repo = gix::open(git_dir).map_err(|e| {
+        Error::git(
+            format!("{}: cannot open the repository ({e})", git_dir.display()),
+            "check the repository with `git fsck`",
+        )
+    })?;
+    let mut repo = repo;
+    repo.objects.set_pack_cache(|| {
+        Box::new(gix::odb::pack::cache::lru::MemoryCappedHashmap::new(
+            std::env::var("KW_TMP_PACK")
+                .ok()
+                .and_then(|v| v.parse::<usize>().ok())
+                .map_or(WORKER_PACK_CACHE, |m| m << 20),
+        ))
+    });
+    Ok(repo)
+}
+
 /// The top directory of the work tree (the git dir for a bare repository).
 pub fn workdir(repo: &Repository) -> PathBuf {
     repo.workdir()

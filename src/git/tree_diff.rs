@@ -42,7 +42,7 @@ impl std::ops::Deref for Raw<'_> {
 }
 
 /// Bytes of trees a [`Differ`] keeps from the object database (per worker).
-const CACHE_BYTES: usize = 16 * 1024 * 1024;
+const CACHE_BYTES: usize = 8 * 1024 * 1024;
 
 /// Tree comparison: trees from a [`TreeStore`] when one is given and has them, else from
 /// the object database, kept in a cache (the parent's trees are the next commit's).
@@ -51,6 +51,7 @@ pub(crate) struct Differ<'a> {
     cache: HashMap<ObjectId, Rc<[u8]>>,
     /// Bytes in `cache`.
     cached: usize,
+    cap: usize,
     store: Option<&'a TreeStore>,
     hash: gix::hash::Kind,
 }
@@ -62,6 +63,10 @@ impl<'a> Differ<'a> {
             buf: Vec::new(),
             cache: HashMap::new(),
             cached: 0,
+            cap: std::env::var("KW_TMP_DIFF")
+                .ok()
+                .and_then(|v| v.parse::<usize>().ok())
+                .map_or(CACHE_BYTES, |m| m << 20),
             store,
             hash: repo.object_hash(),
         }
@@ -86,7 +91,7 @@ impl<'a> Differ<'a> {
         }
         let b: Rc<[u8]> = obj.data.into();
         // Bounded: the next commits need the trees just read, rarely older ones.
-        if self.cached + b.len() > CACHE_BYTES {
+        if self.cached + b.len() > self.cap {
             self.cache.clear();
             self.cached = 0;
         }

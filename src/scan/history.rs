@@ -92,7 +92,18 @@ pub fn scan(
 ) -> Result<HistoryScan> {
     let r = scan_selection(engine, repo, sel, threads, inc, progress);
     progress.finish();
+    if let Some(kib) = peak_rss_kib() {
+        tracing::debug!("history: peak RSS {kib} KiB");
+    }
     r
+}
+
+/// The process's peak resident set so far (Linux: `VmHWM`), for `-vv` and the tests that
+/// check the memory bound.
+fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 fn scan_selection(
@@ -199,11 +210,12 @@ fn scan_all(
         .into_iter()
         .collect();
     tracing::debug!(
-        "history: object database read, {} blobs ({} bytes), {} with keys, in {:?}",
+        "history: object database read, {} blobs ({} bytes), {} with keys, in {:?} (peak RSS {} KiB)",
         pass.blobs,
         pass.blob_bytes,
         targets.len(),
-        started.elapsed()
+        started.elapsed(),
+        peak_rss_kib().unwrap_or(0)
     );
     let git::objects::ObjectPass {
         commits,
@@ -513,7 +525,7 @@ fn scan_blobs<V: BlobVisitor>(
             let mut visitor = visitor.clone();
             let (git_dir, next, bytes, error) = (&git_dir, &next, &bytes, &error);
             s.spawn(move || {
-                let repo = match git::open(git_dir) {
+                let repo = match git::open_worker(git_dir) {
                     Ok(r) => r,
                     Err(e) => {
                         if let Ok(mut slot) = error.lock() {
