@@ -260,9 +260,9 @@ fn peak_rss_of_history(commits: usize) -> u64 {
         .lines()
         .find(|l| l.contains("history: peak RSS"))
         .unwrap_or_else(|| panic!("no peak RSS line: {err}"));
-    line.split_whitespace()
-        .rev()
+    line.split("peak RSS ")
         .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("{line}"))
 }

@@ -11,6 +11,7 @@ pub mod objects;
 pub mod progress;
 pub mod staged;
 mod tree_diff;
+mod tree_store;
 
 use crate::error::{Error, Result};
 use gix::ObjectId;

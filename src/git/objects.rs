@@ -16,10 +16,12 @@
 //! needs it.
 //!
 //! Memory: the pass keeps commits as ids ([`Commits`]) and at most [`TREE_BUDGET`] bytes
-//! of trees; blobs are scanned and dropped as they are decoded.
+//! of trees (the rest go to a temporary file, [`TreeStore`]); blobs are scanned and
+//! dropped as they are decoded.
 
 use super::history::CommitMeta;
 use super::progress::{Phase, Progress};
+pub use super::tree_store::{TREE_BUDGET, TreeStore};
 use super::{Repository, fail};
 use crate::error::Result;
 use gix::ObjectId;
@@ -28,11 +30,6 @@ use gix::odb::pack;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-
-/// Raw tree bytes the pass keeps for the tree comparisons; the rest are read again from
-/// the object database when compared. A bound, not a share of the history: with it the
-/// pass's memory is this plus per-object ids, whatever the history's size.
-pub const TREE_BUDGET: usize = 48 * 1024 * 1024;
 
 /// Receives every blob of the object database once. Each worker thread gets a clone.
 pub trait BlobVisitor: Clone + Send {
@@ -142,78 +139,6 @@ pub fn commit_meta(id: &gix::oid, data: &[u8], hash: gix::hash::Kind) -> Result<
     })
 }
 
-/// Bytes of one arena block (blocks are never reallocated, so never copied).
-const BLOCK: usize = 4 * 1024 * 1024;
-
-/// Decoded trees, raw (git's tree format), by id.
-#[derive(Debug, Default)]
-pub struct TreeStore {
-    /// Bytes it may hold.
-    budget: usize,
-    /// Id → (block, start, length).
-    index: gix::hashtable::HashMap<ObjectId, (u32, u32, u32)>,
-    blocks: Vec<Vec<u8>>,
-    size: usize,
-    /// A tree was left out (over budget): said once in the log.
-    full: bool,
-}
-
-impl TreeStore {
-    /// A store that keeps at most `budget` bytes of trees.
-    pub fn new(budget: usize) -> TreeStore {
-        TreeStore {
-            budget,
-            ..TreeStore::default()
-        }
-    }
-
-    /// The raw bytes of tree `id`, if it was kept.
-    pub fn get(&self, id: &ObjectId) -> Option<&[u8]> {
-        let (block, start, len) = *self.index.get(id)?;
-        let (start, len) = (start as usize, len as usize);
-        self.blocks.get(block as usize)?.get(start..start + len)
-    }
-
-    fn insert(&mut self, id: ObjectId, data: &[u8]) {
-        if self.index.contains_key(&id) {
-            return;
-        }
-        if self.size + data.len() > self.budget {
-            if !self.full {
-                self.full = true;
-                tracing::debug!(
-                    "history: trees over {} MiB are read again when compared",
-                    self.budget >> 20
-                );
-            }
-            return;
-        }
-        let fits = self
-            .blocks
-            .last()
-            .is_some_and(|b| b.capacity() - b.len() >= data.len());
-        if !fits {
-            self.blocks.push(Vec::with_capacity(BLOCK.max(data.len())));
-        }
-        let n = self.blocks.len();
-        let Some(block) = self.blocks.last_mut() else {
-            return;
-        };
-        // Bounded by the budget and BLOCK (or one tree's size), so these fit in u32.
-        let at = (n - 1, block.len(), data.len());
-        block.extend_from_slice(data);
-        self.size += data.len();
-        // Otherwise not kept: compared from the object database instead.
-        if let (Ok(b), Ok(s), Ok(l)) = (
-            u32::try_from(at.0),
-            u32::try_from(at.1),
-            u32::try_from(at.2),
-        ) {
-            self.index.insert(id, (b, s, l));
-        }
-    }
-}
-
 /// Which objects the database holds: every pack index and loose object directory, the
 /// repository's and its alternates'. Looking an id up costs a binary search in a mapped
 /// index, and no memory per object.
@@ -291,7 +216,8 @@ impl Presence {
 pub struct ObjectPass {
     /// Every commit object, by id.
     pub commits: Commits,
-    /// Tree objects, up to [`TREE_BUDGET`] (the rest are read again when needed).
+    /// Every tree object: up to [`TREE_BUDGET`] bytes in memory, the rest in a temporary
+    /// file.
     pub trees: TreeStore,
     /// Blob objects read (each once, even when several packs hold it).
     pub blobs: u64,
@@ -496,7 +422,11 @@ pub fn read_all<V: BlobVisitor>(
             .commits
             .into_inner()
             .unwrap_or_else(|e| e.into_inner()),
-        trees: shared.trees.into_inner().unwrap_or_else(|e| e.into_inner()),
+        trees: shared
+            .trees
+            .into_inner()
+            .unwrap_or_else(|e| e.into_inner())
+            .finish(),
         blobs: shared.blobs.into_inner(),
         blob_bytes: shared.blob_bytes.into_inner(),
         presence,

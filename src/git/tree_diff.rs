@@ -4,6 +4,7 @@
 //! one and from the object database (cached) otherwise.
 
 use super::objects::TreeStore;
+use super::tree_store::Stored;
 use super::{Repository, fail};
 use crate::error::Result;
 use gix::ObjectId;
@@ -73,11 +74,18 @@ impl<'a> Differ<'a> {
     }
 
     fn raw(&mut self, repo: &Repository, id: ObjectId) -> Result<Raw<'a>> {
-        if let Some(b) = self.store.and_then(|s| s.get(&id)) {
+        let stored = self.store.and_then(|s| Some((s, s.get(&id)?)));
+        if let Some((_, Stored::Mem(b))) = stored {
             return Ok(Raw::Stored(b));
         }
         if let Some(b) = self.cache.get(&id) {
             return Ok(Raw::Read(b.clone()));
+        }
+        if let Some((store, Stored::File(at, len))) = stored
+            && store.read(at, len, &mut self.buf).is_ok()
+        {
+            let b: Rc<[u8]> = self.buf.as_slice().into();
+            return Ok(Raw::Read(self.remember(id, b)));
         }
         let obj = repo
             .objects
@@ -90,6 +98,11 @@ impl<'a> Differ<'a> {
             ));
         }
         let b: Rc<[u8]> = obj.data.into();
+        Ok(Raw::Read(self.remember(id, b)))
+    }
+
+    /// Caches a tree read from the file or the object database.
+    fn remember(&mut self, id: ObjectId, b: Rc<[u8]>) -> Rc<[u8]> {
         // Bounded: the next commits need the trees just read, rarely older ones.
         if self.cached + b.len() > self.cap {
             self.cache.clear();
@@ -97,7 +110,7 @@ impl<'a> Differ<'a> {
         }
         self.cached += b.len();
         self.cache.insert(id, b.clone());
-        Ok(Raw::Read(b))
+        b
     }
 
     fn entries<'r>(&self, raw: &'r [u8]) -> RawEntries<'r> {

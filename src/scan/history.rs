@@ -93,7 +93,7 @@ pub fn scan(
     let r = scan_selection(engine, repo, sel, threads, inc, progress);
     progress.finish();
     if let Some(kib) = peak_rss_kib() {
-        tracing::debug!("history: peak RSS {kib} KiB");
+        tracing::debug!("history: peak RSS {kib} KiB (now {})", rss_now());
     }
     r
 }
@@ -104,6 +104,25 @@ fn peak_rss_kib() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// The resident set now, by kind (Linux), for `-vv`: anonymous memory is the process's
+/// own, file pages are the mapped packs (page cache, shared and reclaimable).
+fn rss_now() -> String {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .unwrap_or("?")
+            .to_string()
+    };
+    format!(
+        "{} KiB anonymous, {} KiB of mapped files",
+        field("RssAnon:"),
+        field("RssFile:")
+    )
 }
 
 fn scan_selection(
@@ -210,12 +229,13 @@ fn scan_all(
         .into_iter()
         .collect();
     tracing::debug!(
-        "history: object database read, {} blobs ({} bytes), {} with keys, in {:?} (peak RSS {} KiB)",
+        "history: object database read, {} blobs ({} bytes), {} with keys, in {:?} (peak RSS {} KiB; now {})",
         pass.blobs,
         pass.blob_bytes,
         targets.len(),
         started.elapsed(),
-        peak_rss_kib().unwrap_or(0)
+        peak_rss_kib().unwrap_or(0),
+        rss_now()
     );
     let git::objects::ObjectPass {
         commits,
