@@ -57,10 +57,7 @@ pub fn open_worker(git_dir: &Path) -> Result<Repository> {
     let mut repo = repo;
     repo.objects.set_pack_cache(|| {
         Box::new(gix::odb::pack::cache::lru::MemoryCappedHashmap::new(
-            std::env::var("KW_TMP_PACK")
-                .ok()
-                .and_then(|v| v.parse::<usize>().ok())
-                .map_or(WORKER_PACK_CACHE, |m| m << 20),
+            WORKER_PACK_CACHE,
         ))
     });
     Ok(repo)

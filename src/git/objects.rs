@@ -349,12 +349,7 @@ pub fn read_all<V: BlobVisitor>(
     progress.start(Phase::Objects, total);
     let shared = Shared {
         commits: Mutex::new(Commits::default()),
-        trees: Mutex::new(TreeStore::new(
-            std::env::var("KW_TMP_TREES")
-                .ok()
-                .and_then(|v| v.parse::<usize>().ok())
-                .map_or(TREE_BUDGET, |m| m << 20),
-        )),
+        trees: Mutex::new(TreeStore::new(TREE_BUDGET)),
         presence: &presence,
         blobs: AtomicU64::new(0),
         blob_bytes: AtomicU64::new(0),

@@ -64,10 +64,7 @@ impl<'a> Differ<'a> {
             buf: Vec::new(),
             cache: HashMap::new(),
             cached: 0,
-            cap: std::env::var("KW_TMP_DIFF")
-                .ok()
-                .and_then(|v| v.parse::<usize>().ok())
-                .map_or(CACHE_BYTES, |m| m << 20),
+            cap: CACHE_BYTES,
             store,
             hash: repo.object_hash(),
         }

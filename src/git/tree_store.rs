@@ -8,7 +8,7 @@ use gix::ObjectId;
 use std::io::Write;
 
 /// Raw tree bytes kept in memory; the rest go to the temporary file.
-pub const TREE_BUDGET: usize = 32 * 1024 * 1024;
+pub const TREE_BUDGET: usize = 8 * 1024 * 1024;
 
 /// Bytes of one arena block (blocks are never reallocated, so never copied).
 const BLOCK: usize = 4 * 1024 * 1024;
