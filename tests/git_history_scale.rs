@@ -74,6 +74,14 @@ fn a_promisor_pack_takes_the_fast_path_and_finds_the_same() {
     assert_eq!(v["summary"]["git"]["missing_blobs"], 0);
     assert_eq!(v["summary"]["git"], plain["summary"]["git"]);
     assert!(errors(&v).is_empty(), "{v:#}");
+    // No progress bar when stderr is not a terminal.
+    let out = r.kw().args(["scan", "--history"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !err.contains("reading objects") && !err.contains("comparing trees"),
+        "{err}"
+    );
 }
 
 /// A `--filter=blob:none` clone has the commits and trees but only the blobs it checked

@@ -1,14 +1,20 @@
 //! The trees an object pass decoded, kept for the tree comparisons that follow it: up to
-//! [`TREE_BUDGET`] bytes in memory, the rest appended to an unlinked temporary file and
-//! read back with positioned reads. Reading a tree back costs a system call and a copy;
-//! decoding it again from the pack costs its delta chain (three to four times slower on
-//! real histories), and keeping them all in memory costs the history's size.
+//! [`TREE_BUDGET`] bytes in memory, then up to [`FILE_BUDGET`] bytes appended to an
+//! unlinked temporary file and read back with positioned reads; trees past both are not
+//! kept (the comparisons decode them from the packs again). Reading a tree back costs a
+//! system call and a copy; decoding it again from a pack costs its delta chain (two to
+//! three times slower on real histories), and keeping them all in memory costs the
+//! history's size.
 
 use gix::ObjectId;
 use std::io::Write;
 
 /// Raw tree bytes kept in memory; the rest go to the temporary file.
 pub const TREE_BUDGET: usize = 8 * 1024 * 1024;
+
+/// Raw tree bytes the temporary file may hold: decoded trees are large (git/git's take
+/// 5.5 GB), so past this the comparisons decode them from the packs again.
+pub const FILE_BUDGET: u64 = 1024 * 1024 * 1024;
 
 /// Bytes of one arena block (blocks are never reallocated, so never copied).
 const BLOCK: usize = 4 * 1024 * 1024;
@@ -115,7 +121,7 @@ impl TreeStore {
     }
 
     fn spill(&mut self, id: ObjectId, data: &[u8], len: u32) {
-        if self.no_file {
+        if self.no_file || self.written + u64::from(len) > FILE_BUDGET {
             return;
         }
         if self.writer.is_none() {
@@ -158,9 +164,14 @@ impl TreeStore {
         }
         if self.written > 0 {
             tracing::debug!(
-                "history: {} MiB of trees in memory, {} MiB in the temporary file",
+                "history: {} MiB of trees in memory, {} MiB in the temporary file{}",
                 self.size >> 20,
-                self.written >> 20
+                self.written >> 20,
+                if self.written + (1 << 20) > FILE_BUDGET {
+                    " (full: the rest are read again when compared)"
+                } else {
+                    ""
+                }
             );
         }
         self
