@@ -2,7 +2,8 @@
 # One run, one repository: `keywarden scan --history` against `git log -p --all
 # --full-history | rg` and `git cat-file --batch-all-objects --batch --unordered`, runs
 # interleaved (so a busy machine slows all three alike), with wall time, CPU time and
-# peak RSS of each (/usr/bin/time), and whether keywarden and rg see the same keys.
+# peak RSS of each (/usr/bin/time), and whether keywarden and rg see the same keys (from
+# the timed runs' own output).
 #
 #   benches/history-compare.sh REPO [RUNS]     (RUNS: default 3)
 #   PROMISOR=1 benches/history-compare.sh REPO also times a copy of REPO (hard links)
@@ -47,25 +48,6 @@ fi
 echo "repo: $repo: $(git -C "$repo" rev-list --all --count) commits, $(git -C "$repo" count-objects -v | awk '/^in-pack/{print $2}') packed objects, $(git -C "$repo" count-objects -vH | awk -F': ' '/size-pack/{print $2}') of packs"
 echo "keywarden: $kw ($("$kw" --version))"
 
-# Same keys? keywarden's fingerprints vs the SHA-256 of every key rg sees in the patches.
-( cd "$repo" && "$kw" scan --history --quiet --format json -o "$work/kw.json" ) || true
-python3 - "$work/kw.json" > "$work/kw.fps" <<'PY'
-import json, sys
-doc = json.load(open(sys.argv[1]))
-print("\n".join(sorted({f["fingerprint"] for f in doc["findings"] if f["rule"] != "mask.cross-environment"})))
-s = doc["summary"]
-print(f"keywarden summary: {s['git']}, findings={s['findings']}, errors={s['errors']}", file=sys.stderr)
-PY
-git -C "$repo" log -p --all --full-history | rg -o --no-line-number "$re" | sort -u > "$work/rg.keys" || true
-while read -r k; do printf %s "$k" | sha256sum | cut -d' ' -f1; done < "$work/rg.keys" | sort -u | sed '/^$/d' > "$work/rg.fps"
-sed -i '/^$/d' "$work/kw.fps"
-echo "keys: keywarden $(wc -l < "$work/kw.fps"), git log -p | rg $(wc -l < "$work/rg.fps")"
-if diff -q "$work/kw.fps" "$work/rg.fps" >/dev/null; then
-  echo "same set of leaked keys: yes"
-else
-  echo "same set of leaked keys: NO"; diff "$work/kw.fps" "$work/rg.fps" | head -5 || true
-fi
-
 # One timed command: appends "label wall user sys maxrss_kb" to $work/times.
 timed() {
   local label="$1" dir="$2"; shift 2
@@ -79,10 +61,30 @@ timed() {
 git -C "$repo" cat-file --batch-all-objects --batch --unordered > /dev/null
 for ((i = 1; i <= runs; i++)); do
   for v in "${variants[@]}"; do
-    timed "keywarden/${v%%:*}" "${v#*:}" "$kw" scan --history --quiet --format json -o /dev/null
+    timed "keywarden/${v%%:*}" "${v#*:}" "$kw" scan --history --quiet --format json -o "$work/kw-${v%%:*}.json"
   done
-  timed "git-log-p-rg" "$repo" sh -c "git log -p --all --full-history | rg -c '$re'"
+  timed "git-log-p-rg" "$repo" sh -c "git log -p --all --full-history | rg -o --no-line-number '$re' | sort -u > '$work/rg.keys'"
   timed "git-cat-file" "$repo" git cat-file --batch-all-objects --batch --unordered
+done
+# Same keys? keywarden's fingerprints (each variant) vs the SHA-256 of every key rg saw in
+# the patches (from the timed runs' output).
+while read -r k; do printf %s "$k" | sha256sum | cut -d' ' -f1; done < "$work/rg.keys" | sort -u | sed '/^$/d' > "$work/rg.fps"
+for v in "${variants[@]}"; do
+  name="${v%%:*}"
+  python3 - "$work/kw-$name.json" > "$work/kw.fps" <<'PY'
+import json, sys
+doc = json.load(open(sys.argv[1]))
+print("\n".join(sorted({f["fingerprint"] for f in doc["findings"] if f["rule"] != "mask.cross-environment"})))
+s = doc["summary"]
+print(f"keywarden summary: {s['git']}, findings={s['findings']}, errors={s['errors']}", file=sys.stderr)
+PY
+  sed -i '/^$/d' "$work/kw.fps"
+  echo "keys ($name): keywarden $(wc -l < "$work/kw.fps"), git log -p | rg $(wc -l < "$work/rg.fps")"
+  if diff -q "$work/kw.fps" "$work/rg.fps" >/dev/null; then
+    echo "same set of leaked keys ($name): yes"
+  else
+    echo "same set of leaked keys ($name): NO"; diff "$work/kw.fps" "$work/rg.fps" | head -5 || true
+  fi
 done
 python3 - "$work/times" <<'PY'
 import statistics, sys
