@@ -51,6 +51,7 @@ mod suppression;
 // Git: staged, history, hook, baselines, pre-commit.
 mod baseline;
 mod git_history;
+mod git_history_scale;
 mod git_hook;
 mod git_staged;
 mod precommit;

@@ -63,13 +63,17 @@ pub fn run(args: &ScanArgs, cli: &Cli, out: &mut dyn Write) -> Result<Exit> {
             (Some(rev), None) => Selection::Since(rev.clone()),
             (None, None) => Selection::All,
         };
-        let h = scan::history::scan(
-            &engine,
-            &repo,
-            &sel,
-            args.threads.unwrap_or(0),
-            scan::history::Incremental::default(),
-        )?;
+        let progress = git::progress::Progress::default();
+        let h = super::history_progress::with_bar(settings.progress, &progress, || {
+            scan::history::scan(
+                &engine,
+                &repo,
+                &sel,
+                args.threads.unwrap_or(0),
+                scan::history::Incremental::default(),
+                &progress,
+            )
+        })?;
         let stats = h.stats(&sel);
         (h.result, stats)
     };

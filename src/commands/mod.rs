@@ -8,6 +8,7 @@ pub mod completions;
 pub mod config;
 pub mod daemon;
 pub mod git_scan;
+pub mod history_progress;
 pub mod hook;
 pub mod outbox;
 pub mod report;

@@ -87,7 +87,8 @@ pub fn scan(s: &Settings, job: &str, engine: &Engine, repos: &[PathBuf]) -> Resu
         let repo = git::open(dir)?;
         let root = git::workdir(&repo);
         let inc = scan::history::Incremental { skip: Some(&skip) };
-        let h = scan::history::scan(engine, &repo, &Selection::All, 0, inc)?;
+        let progress = git::progress::Progress::default();
+        let h = scan::history::scan(engine, &repo, &Selection::All, 0, inc, &progress)?;
         // Repository-relative paths, made distinct per repository (and readable in alerts).
         let prefix = |p: &str| format!("{}/{p}", root.display());
         let mut r = h.result;

@@ -2,16 +2,21 @@
 //!
 //! Each commit's tree is compared with its parents' trees, skipping identical subtrees by
 //! id, so a commit costs the trees it changed. A blob introduced by many commits (a file
-//! reverted and re-applied, the same config in many branches) is listed once, with every
-//! (commit, path) that introduced it.
+//! reverted and re-applied, the same config in many branches) is counted once.
+//!
+//! Memory: what grows with the history is ids (each commit's id, tree and parents; each
+//! unique blob's id) and, for the few blobs that hold keys, every place they came in.
+//! Commit metadata is read only for the commits a report names.
 
-use super::objects::{CommitRec, ObjectPass, TreeStore, commit_meta};
+use super::objects::{Commits, Presence, TreeStore, commit_meta};
+use super::progress::{Phase, Progress};
 use super::tree_diff::Differ;
 use super::{Repository, fail, path_str};
 use crate::error::{Error, Result};
 use gix::ObjectId;
 use gix::objs::FindExt;
 use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
 
 /// `threads` workers, 0 meaning one per core.
 pub fn workers(threads: usize) -> usize {
@@ -71,12 +76,12 @@ pub struct Intro {
     pub path: String,
 }
 
-/// What a history scan reads.
+/// The named part of a history: blobs with keys and the commits that introduced them.
 #[derive(Debug, Default)]
 pub struct History {
-    /// Commits in the selection, in walk order.
+    /// The commits [`Intro`]s name, in walk order (children before parents).
     pub commits: Vec<CommitMeta>,
-    /// Each unique blob, with every place it was introduced.
+    /// Each target blob, with every place it was introduced.
     pub blobs: Vec<(ObjectId, Vec<Intro>)>,
 }
 
@@ -164,110 +169,19 @@ fn read_commit<'b>(repo: &Repository, id: &ObjectId, buf: &'b mut Vec<u8>) -> Re
     Ok(obj.data)
 }
 
-/// Trees and parents of the walked commits, by walk index.
-#[derive(Default)]
-struct Walked {
-    trees: Vec<ObjectId>,
-    parents_of: Vec<Vec<ObjectId>>,
-    tree_of: HashMap<ObjectId, ObjectId>,
+/// The selected commits: their trees and parents ([`Commits`]), and the walk order
+/// (slots; children before parents).
+#[derive(Debug, Default)]
+pub struct Walk {
+    /// Tree and parents of each commit (for a full-history pass, every commit of the
+    /// database, reachable or not).
+    pub commits: Commits,
+    /// Slots of the selected commits, in walk order.
+    pub order: Vec<u32>,
 }
 
-impl Walked {
-    /// Records an already parsed commit.
-    fn push(&mut self, c: &CommitRec, meta: CommitMeta, commits: &mut Vec<CommitMeta>) {
-        self.tree_of.insert(meta.id, c.tree);
-        commits.push(meta);
-        self.trees.push(c.tree);
-        self.parents_of.push(c.parents.clone());
-    }
-
-    /// Decodes commit `id`, records it, and returns its parents.
-    fn record(
-        &mut self,
-        repo: &Repository,
-        id: ObjectId,
-        buf: &mut Vec<u8>,
-        commits: &mut Vec<CommitMeta>,
-    ) -> Result<&[ObjectId]> {
-        let data = read_commit(repo, &id, buf)?;
-        let c = CommitRec::parse(&id, data, repo.object_hash())?;
-        let meta = commit_meta(&id, data, repo.object_hash())?;
-        self.push(&c, meta, commits);
-        Ok(self.parents_of.last().map_or(&[], Vec::as_slice))
-    }
-}
-
-type Changed = Vec<(usize, Vec<(Vec<u8>, ObjectId)>)>;
-
-/// What each commit introduced, oldest first. A file's next version is usually a delta
-/// of the previous one in packs written by fast-import and pushes, so reading oldest
-/// first finds each base in the pack cache. `threads` workers take contiguous slices.
-fn diff_all(
-    repo: &Repository,
-    trees: &[ObjectId],
-    parents_of: &[Vec<ObjectId>],
-    tree_of: &HashMap<ObjectId, ObjectId>,
-    store: Option<&TreeStore>,
-    threads: usize,
-) -> Result<Changed> {
-    let n = trees.len();
-    let threads = threads.clamp(1, 16).min(n.div_ceil(500).max(1));
-    let work = |repo: &Repository, lo: usize, hi: usize| -> Result<Changed> {
-        let mut differ = Differ::new(repo, store);
-        let mut buf = Vec::new();
-        let mut out = Vec::with_capacity(hi - lo);
-        for idx in (lo..hi).rev() {
-            let mut parent_trees = Vec::with_capacity(parents_of[idx].len());
-            for p in &parents_of[idx] {
-                let t = match tree_of.get(p) {
-                    Some(t) => *t,
-                    // A parent outside the selection (the base of a range).
-                    None => repo
-                        .objects
-                        .find_commit(p, &mut buf)
-                        .map_err(|e| fail(format!("reading commit {p}"), e))?
-                        .tree(),
-                };
-                parent_trees.push(t);
-            }
-            out.push((idx, differ.introduced(repo, trees[idx], &parent_trees)?));
-        }
-        Ok(out)
-    };
-    if threads == 1 {
-        return work(repo, 0, n);
-    }
-    let git_dir = repo.git_dir().to_path_buf();
-    let chunk = n.div_ceil(threads);
-    let results: Vec<Result<Changed>> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..threads)
-            .map(|t| {
-                let (lo, hi) = (t * chunk, ((t + 1) * chunk).min(n));
-                let git_dir = &git_dir;
-                let work = &work;
-                s.spawn(move || work(&super::open(git_dir)?, lo, hi))
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err(fail("diffing trees", "a worker thread panicked")))
-            })
-            .collect()
-    });
-    // Slices hold higher (older) indices last: oldest slice first.
-    let mut out = Vec::with_capacity(n);
-    for r in results.into_iter().rev() {
-        out.extend(r?);
-    }
-    Ok(out)
-}
-
-/// Walks the selected commits and lists the blobs they introduced, with `threads`
-/// workers for the tree comparisons (0: one per core).
-pub fn plan(repo: &Repository, sel: &Selection, threads: usize) -> Result<History> {
-    let threads = workers(threads);
+/// Walks the commits `sel` selects, decoding each once (per-commit path).
+pub fn walk(repo: &Repository, sel: &Selection, progress: &Progress) -> Result<Walk> {
     let shallow: HashSet<ObjectId> = repo
         .shallow_commits()
         .map_err(|e| fail("reading .git/shallow", e))?
@@ -277,14 +191,18 @@ pub fn plan(repo: &Repository, sel: &Selection, threads: usize) -> Result<Histor
         return Err(shallow_error("--history needs every commit"));
     }
     let (tips, hidden) = endpoints(repo, sel)?;
-    let mut out = History::default();
-    if tips.is_empty() {
-        return Ok(out);
-    }
-    // Pass 1: every selected commit, decoded once: metadata, tree, parents.
+    let mut out = Walk::default();
+    progress.start(Phase::Walking, 0);
     let started = std::time::Instant::now();
     let mut buf = Vec::new();
-    let mut walked = Walked::default();
+    let hash = repo.object_hash();
+    let mut record = |out: &mut Walk, id: ObjectId| -> Result<u32> {
+        let data = read_commit(repo, &id, &mut buf)?;
+        let slot = out.commits.insert(&id, data, hash)?;
+        out.order.push(slot);
+        progress.add(1);
+        Ok(slot)
+    };
     if hidden.is_empty() {
         // Everything reachable: a plain depth-first walk that decodes each commit once.
         let mut seen: HashSet<ObjectId> = HashSet::new();
@@ -293,7 +211,8 @@ pub fn plan(repo: &Repository, sel: &Selection, threads: usize) -> Result<Histor
             if !seen.insert(id) {
                 continue;
             }
-            let parents = walked.record(repo, id, &mut buf, &mut out.commits)?;
+            let slot = record(&mut out, id)?;
+            let parents = out.commits.parents(slot);
             stack.extend(parents.iter().rev().filter(|p| !seen.contains(*p)));
         }
     } else {
@@ -316,184 +235,270 @@ pub fn plan(repo: &Repository, sel: &Selection, threads: usize) -> Result<Histor
                     info.id
                 )));
             }
-            walked.record(repo, info.id, &mut buf, &mut out.commits)?;
+            record(&mut out, info.id)?;
         }
     }
-    let Walked {
-        trees,
-        parents_of,
-        tree_of,
-    } = walked;
     tracing::debug!(
         "history: {} commits walked in {:?}",
-        out.commits.len(),
+        out.order.len(),
         started.elapsed()
     );
-    let started = std::time::Instant::now();
-    // Pass 2: what each commit introduced, against its parents' trees, in contiguous
-    // slices of commits on parallel workers (each with its own caches).
-    let per_commit = diff_all(repo, &trees, &parents_of, &tree_of, None, threads)?;
-    let grouped = group(per_commit, |_| true);
-    tracing::debug!(
-        "history: {} unique blobs found by tree diffs in {:?}",
-        grouped.blobs.len(),
-        started.elapsed()
-    );
-    out.blobs = grouped.blobs;
     Ok(out)
 }
 
-/// What each commit introduced, grouped by blob.
-struct Grouped {
-    /// The blobs `keep` accepted, in first-seen order, with every place they came in.
-    blobs: Vec<(ObjectId, Vec<Intro>)>,
-    /// (commit, path) places, over all blobs.
-    introductions: u64,
-    /// Every blob introduced.
-    unique: HashSet<ObjectId>,
+/// Walks everything reachable from `tips` (see [`all_tips`]) in `commits`, the commits an
+/// [`ObjectPass`](super::objects::ObjectPass) collected. `None` when a reachable commit is not there (the repository
+/// changed under the pass: the caller takes the per-commit path, so that no blob goes
+/// unscanned).
+pub fn walk_pass(commits: &Commits, tips: Vec<ObjectId>) -> Option<Vec<u32>> {
+    let started = std::time::Instant::now();
+    let mut seen = vec![false; commits.len()];
+    let mut order = Vec::new();
+    let mut stack: Vec<ObjectId> = tips.into_iter().rev().collect();
+    while let Some(id) = stack.pop() {
+        let Some(slot) = commits.slot(&id) else {
+            tracing::debug!("history: commit {id} is not in the object pass; per-commit path");
+            return None;
+        };
+        if std::mem::replace(&mut seen[slot as usize], true) {
+            continue;
+        }
+        order.push(slot);
+        let parents = commits.parents(slot);
+        stack.extend(
+            parents
+                .iter()
+                .rev()
+                .filter(|p| commits.slot(p).is_none_or(|s| !seen[s as usize])),
+        );
+    }
+    tracing::debug!(
+        "history: {} commits walked in memory in {:?}",
+        order.len(),
+        started.elapsed()
+    );
+    Some(order)
 }
 
-fn group(per_commit: Changed, keep: impl Fn(&ObjectId) -> bool) -> Grouped {
-    let mut unique = HashSet::new();
-    let mut introductions = 0;
+/// A blob the history holds and the object database does not.
+#[derive(Debug, Clone)]
+pub struct Missing {
+    /// The blob.
+    pub id: ObjectId,
+    /// A path it was introduced at.
+    pub path: String,
+    /// The commit that introduced it there.
+    pub commit: ObjectId,
+}
+
+/// What the tree comparisons of a walk found.
+#[derive(Debug, Default)]
+pub struct Diffed {
+    /// Every blob the selected commits introduced.
+    pub unique: HashSet<ObjectId>,
+    /// The same blobs, but for the missing ones, in the order they were met, oldest
+    /// commits first (when asked for: versions of a file then follow each other, as
+    /// deltas do in packs).
+    pub order: Vec<ObjectId>,
+    /// (commit, path) places that introduced a blob, over all blobs.
+    pub introductions: u64,
+    /// Every place a target blob was introduced: (walk index, path, blob).
+    pub(crate) kept: Vec<(usize, Vec<u8>, ObjectId)>,
+    /// Blobs the database does not hold, each with one place that introduced it.
+    pub(crate) missing: Vec<(ObjectId, usize, Vec<u8>)>,
+}
+
+/// What the tree comparisons look for.
+pub struct DiffOptions<'a> {
+    /// Trees kept by an object pass, read before the object database.
+    pub store: Option<&'a TreeStore>,
+    /// What the database holds (missing blobs are listed).
+    pub presence: &'a Presence,
+    /// Blobs whose every introduction is kept (those with keys).
+    pub targets: Option<&'a HashSet<ObjectId>>,
+    /// Keep the order blobs were met in ([`Diffed::order`]).
+    pub order: bool,
+    /// Workers (0: one per core).
+    pub threads: usize,
+}
+
+/// Shards of the set of blobs met, so that the workers rarely wait for each other.
+const SHARDS: usize = 16;
+
+/// What one worker found.
+#[derive(Default)]
+struct Found {
+    order: Vec<ObjectId>,
+    introductions: u64,
+    kept: Vec<(usize, Vec<u8>, ObjectId)>,
+    missing: Vec<(ObjectId, usize, Vec<u8>)>,
+}
+
+/// Compares each walked commit's tree with its parents' trees: which blobs it introduced,
+/// at which path. Oldest first: a file's next version is usually a delta of the previous
+/// one in packs written by fast-import and pushes, so reading oldest first finds each
+/// base in the pack cache. Workers take contiguous slices of the walk and keep only
+/// counts, the blob ids met, and the places of target and missing blobs.
+pub fn diff(
+    repo: &Repository,
+    walk: &Walk,
+    opts: &DiffOptions<'_>,
+    progress: &Progress,
+) -> Result<Diffed> {
+    let n = walk.order.len();
+    let threads = workers(opts.threads)
+        .clamp(1, 16)
+        .min(n.div_ceil(500).max(1));
+    progress.start(Phase::Trees, n as u64);
+    let started = std::time::Instant::now();
+    let shards: Vec<Mutex<HashSet<ObjectId>>> =
+        (0..SHARDS).map(|_| Mutex::new(HashSet::new())).collect();
+    let work = |repo: &Repository, lo: usize, hi: usize| -> Result<Found> {
+        let mut differ = Differ::new(repo, opts.store);
+        let mut buf = Vec::new();
+        let mut found = Found::default();
+        let mut parent_trees = Vec::new();
+        for idx in (lo..hi).rev() {
+            let slot = walk.order[idx];
+            parent_trees.clear();
+            for p in walk.commits.parents(slot) {
+                let t = match walk.commits.slot(p) {
+                    Some(s) => walk.commits.tree(s),
+                    // A parent outside the selection (the base of a range).
+                    None => repo
+                        .objects
+                        .find_commit(p, &mut buf)
+                        .map_err(|e| fail(format!("reading commit {p}"), e))?
+                        .tree(),
+                };
+                parent_trees.push(t);
+            }
+            let changed = differ.introduced(repo, walk.commits.tree(slot), &parent_trees)?;
+            progress.add(1);
+            for (path, id) in changed {
+                found.introductions += 1;
+                let shard = &shards[usize::from(id.as_bytes()[0]) % SHARDS];
+                let new = shard.lock().map(|mut s| s.insert(id)).unwrap_or(false);
+                if new {
+                    if !opts.presence.has(&id) {
+                        found.missing.push((id, idx, path));
+                        continue;
+                    }
+                    if opts.order {
+                        found.order.push(id);
+                    }
+                }
+                if opts.targets.is_some_and(|t| t.contains(&id)) {
+                    found.kept.push((idx, path, id));
+                }
+            }
+        }
+        Ok(found)
+    };
+    let results: Vec<Result<Found>> = if threads == 1 {
+        vec![work(repo, 0, n)]
+    } else {
+        let git_dir = repo.git_dir().to_path_buf();
+        let chunk = n.div_ceil(threads);
+        std::thread::scope(|s| {
+            let handles: Vec<_> = (0..threads)
+                .map(|t| {
+                    let (lo, hi) = (t * chunk, ((t + 1) * chunk).min(n));
+                    let git_dir = &git_dir;
+                    let work = &work;
+                    s.spawn(move || work(&super::open_worker(git_dir)?, lo, hi))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Err(fail("diffing trees", "a worker thread panicked")))
+                })
+                .collect()
+        })
+    };
+    let mut out = Diffed::default();
+    // Slices hold higher (older) indices last: oldest slice first.
+    for r in results.into_iter().rev() {
+        let f = r?;
+        out.order.extend(f.order);
+        out.introductions += f.introductions;
+        out.kept.extend(f.kept);
+        out.missing.extend(f.missing);
+    }
+    for shard in shards {
+        out.unique
+            .extend(shard.into_inner().unwrap_or_else(|e| e.into_inner()));
+    }
+    tracing::debug!(
+        "history: {} commits compared, {} unique blobs ({} missing), {} places kept, in {:?}",
+        n,
+        out.unique.len(),
+        out.missing.len(),
+        out.kept.len(),
+        started.elapsed()
+    );
+    Ok(out)
+}
+
+/// The named part of a history: the target blobs with every place they were introduced,
+/// the commits those places name (author, date and subject read now), and the missing
+/// blobs.
+pub fn name(
+    repo: &Repository,
+    walk: &Walk,
+    diffed: &mut Diffed,
+) -> Result<(History, Vec<Missing>)> {
+    // Oldest first (walk indices descending), then by path: a stable order.
+    let mut kept = std::mem::take(&mut diffed.kept);
+    kept.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+    // Walk indices named, renumbered in walk order (which breaks ties between equal dates).
+    let mut named: Vec<usize> = kept.iter().map(|k| k.0).collect();
+    named.sort_unstable();
+    named.dedup();
+    let mut buf = Vec::new();
+    let mut commits = Vec::with_capacity(named.len());
+    for idx in &named {
+        let id = walk.commits.id(walk.order[*idx]);
+        let data = read_commit(repo, &id, &mut buf)?;
+        commits.push(commit_meta(&id, data, repo.object_hash())?);
+    }
+    let renumber = |idx: usize| named.binary_search(&idx).unwrap_or(0);
     let mut places: HashMap<ObjectId, Vec<Intro>> = HashMap::new();
     let mut order = Vec::new();
-    for (idx, changed) in per_commit {
-        for (path, id) in changed {
-            introductions += 1;
-            unique.insert(id);
-            if !keep(&id) {
-                continue;
-            }
-            places
-                .entry(id)
-                .or_insert_with(|| {
-                    order.push(id);
-                    Vec::new()
-                })
-                .push(Intro {
-                    commit: idx,
-                    path: path_str(&path),
-                });
-        }
+    for (idx, path, id) in kept {
+        places
+            .entry(id)
+            .or_insert_with(|| {
+                order.push(id);
+                Vec::new()
+            })
+            .push(Intro {
+                commit: renumber(idx),
+                path: path_str(&path),
+            });
     }
     let blobs = order
         .into_iter()
         .map(|id| (id, places.remove(&id).unwrap_or_default()))
         .collect();
-    Grouped {
-        blobs,
-        introductions,
-        unique,
-    }
+    let mut missing: Vec<Missing> = std::mem::take(&mut diffed.missing)
+        .into_iter()
+        .map(|(id, idx, path)| Missing {
+            id,
+            path: path_str(&path),
+            commit: walk.commits.id(walk.order[idx]),
+        })
+        .collect();
+    missing.sort_by(|a, b| a.path.cmp(&b.path).then_with(|| a.id.cmp(&b.id)));
+    Ok((History { commits, blobs }, missing))
 }
 
-/// What a full-history plan made from an [`ObjectPass`] found.
-#[derive(Debug, Default)]
-pub struct FullPlan {
-    /// Reachable commits, and the places where each blob of `targets` was introduced.
-    pub history: History,
-    /// Unique blobs the reachable commits hold.
-    pub unique_blobs: u64,
-    /// (commit, path) places that introduced a blob, over all blobs.
-    pub introductions: u64,
-    /// Unique blobs of the history that were in the skip set.
-    pub skipped: u64,
-    /// Every blob the history holds.
-    pub reachable: HashSet<ObjectId>,
-}
-
-/// The commits every ref and HEAD point to: read them before an [`ObjectPass`], so that
+/// The commits every ref and HEAD point to: read them before an [`ObjectPass`](super::objects::ObjectPass), so that
 /// everything they reach was in the object database when the pass listed it.
 pub fn all_tips(repo: &Repository) -> Result<Vec<ObjectId>> {
     Ok(endpoints(repo, &Selection::All)?.0)
-}
-
-/// Plans a scan of everything reachable from `tips` (see [`all_tips`]) from one pass over
-/// the object database: the commit walk and the tree comparisons run in memory on
-/// `pass`, and only the blobs in `targets` (those with keys) keep their introductions.
-/// `None` when a reachable commit is not in the pass (the repository changed under it:
-/// a repack, or an object the pass could not read): the caller then takes the
-/// per-commit path, so that no blob goes unscanned.
-pub fn plan_from_pass(
-    repo: &Repository,
-    pass: &ObjectPass,
-    tips: Vec<ObjectId>,
-    targets: &HashSet<ObjectId>,
-    skip: Option<&HashSet<ObjectId>>,
-    threads: usize,
-) -> Result<Option<FullPlan>> {
-    let threads = workers(threads);
-    let mut out = FullPlan::default();
-    let started = std::time::Instant::now();
-    let mut walked = Walked::default();
-    let mut seen: HashSet<ObjectId> = HashSet::new();
-    let mut stack: Vec<ObjectId> = tips.into_iter().rev().collect();
-    let mut commits = Vec::new();
-    while let Some(id) = stack.pop() {
-        if !seen.insert(id) {
-            continue;
-        }
-        let Some(c) = pass.commits.get(&id) else {
-            tracing::debug!("history: commit {id} is not in the object pass; per-commit path");
-            return Ok(None);
-        };
-        // Metadata is parsed below, for the commits a report names.
-        let stub = CommitMeta {
-            id,
-            author: String::new(),
-            time: 0,
-            offset: 0,
-            subject: String::new(),
-        };
-        walked.push(c, stub, &mut commits);
-        let parents = c.parents.as_slice();
-        stack.extend(parents.iter().rev().filter(|p| !seen.contains(*p)));
-    }
-    let Walked {
-        trees,
-        parents_of,
-        tree_of,
-    } = walked;
-    tracing::debug!(
-        "history: {} commits walked in memory in {:?}",
-        commits.len(),
-        started.elapsed()
-    );
-    let started = std::time::Instant::now();
-    let store = Some(&pass.trees);
-    let per_commit = diff_all(repo, &trees, &parents_of, &tree_of, store, threads)?;
-    let grouped = group(per_commit, |id| targets.contains(id));
-    tracing::debug!(
-        "history: {} unique blobs, {} with keys, found by in-memory tree diffs in {:?}",
-        grouped.unique.len(),
-        grouped.blobs.len(),
-        started.elapsed()
-    );
-    out.introductions = grouped.introductions;
-    out.unique_blobs = grouped.unique.len() as u64;
-    if let Some(skip) = skip {
-        out.skipped = grouped
-            .unique
-            .iter()
-            .filter(|id| skip.contains(*id))
-            .count() as u64;
-    }
-    let named: HashSet<usize> = grouped
-        .blobs
-        .iter()
-        .flat_map(|(_, intros)| intros.iter().map(|i| i.commit))
-        .collect();
-    let mut buf = Vec::new();
-    for idx in named {
-        let id = commits[idx].id;
-        let data = read_commit(repo, &id, &mut buf)?;
-        commits[idx] = commit_meta(&id, data, repo.object_hash())?;
-    }
-    out.history.commits = commits;
-    out.history.blobs = grouped.blobs;
-    out.reachable = grouped.unique;
-    Ok(Some(out))
 }
 
 /// Refuses a full-history scan of a shallow clone.

@@ -8,8 +8,10 @@
 pub mod history;
 pub mod hooks;
 pub mod objects;
+pub mod progress;
 pub mod staged;
 mod tree_diff;
+mod tree_store;
 
 use crate::error::{Error, Result};
 use gix::ObjectId;
@@ -34,6 +36,28 @@ pub fn open(dir: &Path) -> Result<Repository> {
     repo.objects.set_pack_cache(|| {
         Box::new(gix::odb::pack::cache::lru::MemoryCappedHashmap::new(
             64 * 1024 * 1024,
+        ))
+    });
+    Ok(repo)
+}
+
+/// Delta bases a history worker keeps decoded ([`open_worker`]).
+const WORKER_PACK_CACHE: usize = 24 * 1024 * 1024;
+
+/// Opens `git_dir` for one of a history scan's workers: no object cache (the tree
+/// comparisons keep their own, and a blob is read once) and a smaller delta-base cache,
+/// so that the workers' memory stays bounded however many there are.
+pub fn open_worker(git_dir: &Path) -> Result<Repository> {
+    let repo = gix::open(git_dir).map_err(|e| {
+        Error::git(
+            format!("{}: cannot open the repository ({e})", git_dir.display()),
+            "check the repository with `git fsck`",
+        )
+    })?;
+    let mut repo = repo;
+    repo.objects.set_pack_cache(|| {
+        Box::new(gix::odb::pack::cache::lru::MemoryCappedHashmap::new(
+            WORKER_PACK_CACHE,
         ))
     });
     Ok(repo)

@@ -8,13 +8,20 @@
 //! memory afterwards. Nosey Parker reads repositories the same way.
 //!
 //! Every object is read, reachable or not; the caller keeps only what the commit walk
-//! reaches. Partial clones (promisor packs) are not read this way: their missing blobs
-//! must be an error, which only the per-commit path reports. Nor is a database with an
-//! object this pass cannot read or parse (a corrupt pack, a damaged loose object, a
-//! malformed commit): git tolerates such garbage while nothing reaches it, so the
-//! per-commit path decides, and fails only if the history needs it.
+//! reaches. Promisor packs (partial clones, mirrors) are read the same way: a blob the
+//! history holds but the database does not is found by [`Presence`] and reported by the
+//! caller. A database with an object this pass cannot read or parse (a corrupt pack, a
+//! damaged loose object, a malformed commit) is not: git tolerates such garbage while
+//! nothing reaches it, so the per-commit path decides, and fails only if the history
+//! needs it.
+//!
+//! Memory: the pass keeps commits as ids ([`Commits`]) and at most [`TREE_BUDGET`] bytes
+//! of trees (the rest go to a temporary file, [`TreeStore`]); blobs are scanned and
+//! dropped as they are decoded.
 
 use super::history::CommitMeta;
+use super::progress::{Phase, Progress};
+pub use super::tree_store::{TREE_BUDGET, TreeStore};
 use super::{Repository, fail};
 use crate::error::Result;
 use gix::ObjectId;
@@ -24,43 +31,91 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-/// Trees kept in memory at most; past it, the rest are read from the store on demand.
-const TREE_BUDGET: usize = 512 * 1024 * 1024;
-
 /// Receives every blob of the object database once. Each worker thread gets a clone.
 pub trait BlobVisitor: Clone + Send {
     /// Called with a blob's id and content.
     fn blob(&mut self, id: &gix::oid, data: &[u8]);
 }
 
-/// A commit as the history walk needs it: its tree and parents. Author, date and subject
-/// are read again for the few commits a report names ([`commit_meta`]): keeping every
-/// commit object would cost a big repository's whole commit history in memory.
-#[derive(Debug, Clone)]
-pub struct CommitRec {
-    /// Its root tree.
-    pub tree: ObjectId,
-    /// Its parents, in order.
-    pub parents: Vec<ObjectId>,
+/// Commits as the history walk needs them: tree and parents, by id, in three flat arrays
+/// (about 100 bytes a commit). Author, date and subject are read again for the few commits
+/// a report names ([`commit_meta`]): keeping every commit object, or a decoded struct per
+/// commit, would cost a big repository's whole commit history in memory.
+#[derive(Debug, Default)]
+pub struct Commits {
+    index: gix::hashtable::HashMap<ObjectId, u32>,
+    /// Per commit: its id, its tree, and its parents as a range of `parents`.
+    slots: Vec<(ObjectId, ObjectId, u32, u32)>,
+    parents: Vec<ObjectId>,
 }
 
-impl CommitRec {
-    /// Parses the tree and parents of commit `id`.
-    pub fn parse(id: &gix::oid, data: &[u8], hash: gix::hash::Kind) -> Result<CommitRec> {
+impl Commits {
+    /// Parses the tree and parents of commit `id` and records them; returns its slot.
+    pub fn insert(&mut self, id: &gix::oid, data: &[u8], hash: gix::hash::Kind) -> Result<u32> {
         use gix::objs::commit::ref_iter::Token;
+        if let Some(slot) = self.index.get(id) {
+            return Ok(*slot);
+        }
         // Not the parser's message: it may quote the object (a key in a message).
         let bad = |_: &dyn std::fmt::Display| fail(format!("parsing commit {id}"), "malformed");
         let mut tokens = gix::objs::CommitRefIter::from_bytes(data, hash);
         let tree = tokens.tree_id().map_err(|e| bad(&e))?;
-        let mut parents = Vec::new();
+        let first = self.parents.len();
         for t in tokens {
             match t {
-                Ok(Token::Parent { id }) => parents.push(id),
+                Ok(Token::Parent { id }) => self.parents.push(id),
                 Ok(_) => break,
-                Err(e) => return Err(bad(&e)),
+                Err(e) => {
+                    self.parents.truncate(first);
+                    return Err(bad(&e));
+                }
             }
         }
-        Ok(CommitRec { tree, parents })
+        let too_many = || {
+            fail(
+                "recording commits",
+                "more than 4 billion commits or parents",
+            )
+        };
+        let slot = u32::try_from(self.slots.len()).map_err(|_| too_many())?;
+        let (lo, hi) = (
+            u32::try_from(first).map_err(|_| too_many())?,
+            u32::try_from(self.parents.len()).map_err(|_| too_many())?,
+        );
+        self.slots.push((id.to_owned(), tree, lo, hi));
+        self.index.insert(id.to_owned(), slot);
+        Ok(slot)
+    }
+
+    /// The slot of commit `id`, if recorded.
+    pub fn slot(&self, id: &gix::oid) -> Option<u32> {
+        self.index.get(id).copied()
+    }
+
+    /// The tree of the commit in `slot`.
+    pub fn tree(&self, slot: u32) -> ObjectId {
+        self.slots[slot as usize].1
+    }
+
+    /// The id of the commit in `slot`.
+    pub fn id(&self, slot: u32) -> ObjectId {
+        self.slots[slot as usize].0
+    }
+
+    /// The parents of the commit in `slot`, in order.
+    pub fn parents(&self, slot: u32) -> &[ObjectId] {
+        let (_, _, lo, hi) = self.slots[slot as usize];
+        &self.parents[lo as usize..hi as usize]
+    }
+
+    /// Commits recorded.
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// No commit recorded.
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
     }
 }
 
@@ -84,108 +139,123 @@ pub fn commit_meta(id: &gix::oid, data: &[u8], hash: gix::hash::Kind) -> Result<
     })
 }
 
-/// Bytes of one arena block (blocks are never reallocated, so never copied).
-const BLOCK: usize = 4 * 1024 * 1024;
-
-/// Decoded trees, raw (git's tree format), by id.
-#[derive(Debug, Default)]
-pub struct TreeStore {
-    /// Id → (block, start, length).
-    index: gix::hashtable::HashMap<ObjectId, (u32, u32, u32)>,
-    blocks: Vec<Vec<u8>>,
-    size: usize,
-    /// A tree was left out (over budget): said once in the log.
-    full: bool,
+/// Which objects the database holds: every pack index and loose object directory, the
+/// repository's and its alternates'. Looking an id up costs a binary search in a mapped
+/// index, and no memory per object.
+pub struct Presence {
+    indexes: Vec<pack::index::File>,
+    loose: Vec<gix::odb::loose::Store>,
+    /// A promisor pack or `extensions.partialClone`: objects may be missing by design.
+    partial: bool,
 }
 
-impl TreeStore {
-    /// The raw bytes of tree `id`, if it was kept.
-    pub fn get(&self, id: &ObjectId) -> Option<&[u8]> {
-        let (block, start, len) = *self.index.get(id)?;
-        let (start, len) = (start as usize, len as usize);
-        self.blocks.get(block as usize)?.get(start..start + len)
+impl std::fmt::Debug for Presence {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Presence")
+            .field("packs", &self.indexes.len())
+            .field("loose", &self.loose.len())
+            .field("partial", &self.partial)
+            .finish()
+    }
+}
+
+impl Presence {
+    /// The object directories of `repo`, and the pack index files in them.
+    pub fn open(repo: &Repository) -> Result<(Presence, Vec<PathBuf>)> {
+        let dirs = object_dirs(repo)?;
+        let mut paths = Vec::new();
+        let mut partial = repo
+            .config_snapshot()
+            .string("extensions.partialClone")
+            .is_some();
+        for d in &dirs {
+            let (found, promisor) = packs(d)?;
+            partial |= promisor;
+            paths.extend(found);
+        }
+        let mut indexes = Vec::with_capacity(paths.len());
+        for p in &paths {
+            indexes.push(
+                pack::index::File::at(p, repo.object_hash())
+                    .map_err(|e| fail(format!("opening pack index {}", p.display()), e))?,
+            );
+        }
+        let loose = dirs
+            .iter()
+            .map(|d| gix::odb::loose::Store::at(d, repo.object_hash()))
+            .collect();
+        Ok((
+            Presence {
+                indexes,
+                loose,
+                partial,
+            },
+            paths,
+        ))
     }
 
-    fn insert(&mut self, id: ObjectId, data: &[u8]) {
-        if self.index.contains_key(&id) {
-            return;
-        }
-        if self.size + data.len() > TREE_BUDGET {
-            if !self.full {
-                self.full = true;
-                tracing::debug!(
-                    "history: trees over {} MiB are read again when compared",
-                    TREE_BUDGET >> 20
-                );
-            }
-            return;
-        }
-        let fits = self
-            .blocks
-            .last()
-            .is_some_and(|b| b.capacity() - b.len() >= data.len());
-        if !fits {
-            self.blocks.push(Vec::with_capacity(BLOCK.max(data.len())));
-        }
-        let n = self.blocks.len();
-        let Some(block) = self.blocks.last_mut() else {
-            return;
-        };
-        // Bounded by TREE_BUDGET and BLOCK (or one tree's size), so these fit in u32.
-        let at = (n - 1, block.len(), data.len());
-        block.extend_from_slice(data);
-        self.size += data.len();
-        // Otherwise not kept: compared from the object database instead.
-        if let (Ok(b), Ok(s), Ok(l)) = (
-            u32::try_from(at.0),
-            u32::try_from(at.1),
-            u32::try_from(at.2),
-        ) {
-            self.index.insert(id, (b, s, l));
-        }
+    /// Whether the database holds object `id`.
+    pub fn has(&self, id: &gix::oid) -> bool {
+        self.in_packs(id, self.indexes.len()) || self.loose.iter().any(|l| l.contains(id))
+    }
+
+    /// Whether one of the first `n` packs holds `id`.
+    fn in_packs(&self, id: &gix::oid, n: usize) -> bool {
+        self.indexes[..n].iter().any(|i| i.lookup(id).is_some())
+    }
+
+    /// A partial clone: missing objects are expected (promisor packs or
+    /// `extensions.partialClone`).
+    pub fn partial(&self) -> bool {
+        self.partial
     }
 }
 
 /// What one pass over the object database collected.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct ObjectPass {
     /// Every commit object, by id.
-    pub commits: gix::hashtable::HashMap<ObjectId, CommitRec>,
-    /// Every tree object, up to a memory budget (the rest are read again when needed).
+    pub commits: Commits,
+    /// Every tree object: up to [`TREE_BUDGET`] bytes in memory, the rest in a temporary
+    /// file.
     pub trees: TreeStore,
     /// Blob objects read (each once, even when several packs hold it).
     pub blobs: u64,
     /// Their bytes.
     pub blob_bytes: u64,
+    /// What the database holds, to tell a missing blob from a present one.
+    pub presence: Presence,
 }
 
 /// Shared between the traversal workers.
-struct Shared {
-    commits: Mutex<gix::hashtable::HashMap<ObjectId, CommitRec>>,
+struct Shared<'p> {
+    commits: Mutex<Commits>,
     trees: Mutex<TreeStore>,
-    /// Blob ids already visited; only kept when more than one source may hold a blob.
-    seen: Option<Mutex<gix::hashtable::HashSet<ObjectId>>>,
+    presence: &'p Presence,
     blobs: AtomicU64,
     blob_bytes: AtomicU64,
     /// An object could not be read or parsed.
     damaged: AtomicBool,
     hash: gix::hash::Kind,
+    progress: &'p Progress,
 }
 
-impl Shared {
+impl Shared<'_> {
+    /// One object, from pack number `pack` (`None`: loose). A blob that an earlier pack
+    /// holds too was visited there.
     fn object<V: BlobVisitor>(
         &self,
         visitor: &mut V,
+        pack: Option<usize>,
         kind: gix::objs::Kind,
         id: &gix::oid,
         data: &[u8],
     ) {
+        self.progress.add(1);
         match kind {
             gix::objs::Kind::Blob => {
-                if let Some(seen) = &self.seen
-                    && let Ok(mut s) = seen.lock()
-                    && !s.insert(id.to_owned())
-                {
+                let earlier = pack.unwrap_or(self.presence.indexes.len());
+                if earlier > 0 && self.presence.in_packs(id, earlier) {
                     return;
                 }
                 self.blobs.fetch_add(1, Ordering::Relaxed);
@@ -198,15 +268,16 @@ impl Shared {
                     t.insert(id.to_owned(), data);
                 }
             }
-            gix::objs::Kind::Commit => match CommitRec::parse(id, data, self.hash) {
-                Ok(c) => {
-                    if let Ok(mut m) = self.commits.lock() {
-                        m.insert(id.to_owned(), c);
-                    }
+            gix::objs::Kind::Commit => {
+                let parsed = match self.commits.lock() {
+                    Ok(mut m) => m.insert(id, data, self.hash).map(|_| ()),
+                    Err(_) => Ok(()),
+                };
+                if parsed.is_err() {
+                    // Not the parser's message: it may quote the object (a key in a message).
+                    self.damaged(&format!("commit {id} does not parse"));
                 }
-                // Not the parser's message: it may quote the object (a key in a message).
-                Err(_) => self.damaged(&format!("commit {id} does not parse")),
-            },
+            }
             gix::objs::Kind::Tag => {}
         }
     }
@@ -251,48 +322,44 @@ fn packs(objects: &Path) -> Result<(Vec<PathBuf>, bool)> {
 }
 
 /// Reads every object of `repo`'s object database once with `threads` workers (0: one
-/// per core), handing blobs to `visitor`. `None` when the repository is a partial clone
-/// or an object cannot be read (the caller takes the per-commit path, which reports
-/// what the history needs and cannot read).
+/// per core), handing blobs to `visitor`: every pack (promisor packs of a partial clone
+/// too), then the loose objects. `None` when an object cannot be read or parsed (the
+/// caller takes the per-commit path, which fails only if the history needs it).
 pub fn read_all<V: BlobVisitor>(
     repo: &Repository,
     threads: usize,
     visitor: V,
+    progress: &Progress,
 ) -> Result<Option<ObjectPass>> {
-    let dirs = object_dirs(repo)?;
-    let mut indexes = Vec::new();
-    for d in &dirs {
-        let (found, promisor) = packs(d)?;
-        if promisor {
-            return Ok(None);
-        }
-        indexes.extend(found);
-    }
-    let loose: Vec<gix::odb::loose::Store> = dirs
-        .iter()
-        .map(|d| gix::odb::loose::Store::at(d, repo.object_hash()))
-        .collect();
-    // One pack and no loose objects (a fresh clone, a gc'd repository): no blob can be
-    // met twice. Otherwise a blob may sit in two packs, or loose and packed.
+    let (presence, index_paths) = Presence::open(repo)?;
     let mut loose_ids = Vec::new();
-    for store in &loose {
+    for store in &presence.loose {
         for id in store.iter() {
             loose_ids.push(id.map_err(|e| fail("listing loose objects", e))?);
         }
     }
-    let sources = indexes.len() + usize::from(!loose_ids.is_empty());
+    loose_ids.sort();
+    loose_ids.dedup();
+    let total: u64 = presence
+        .indexes
+        .iter()
+        .map(|i| u64::from(i.num_objects()))
+        .sum::<u64>()
+        + loose_ids.len() as u64;
+    progress.start(Phase::Objects, total);
     let shared = Shared {
-        commits: Mutex::new(gix::hashtable::HashMap::default()),
-        trees: Mutex::new(TreeStore::default()),
-        seen: (sources > 1).then(|| Mutex::new(gix::hashtable::HashSet::default())),
+        commits: Mutex::new(Commits::default()),
+        trees: Mutex::new(TreeStore::new(TREE_BUDGET)),
+        presence: &presence,
         blobs: AtomicU64::new(0),
         blob_bytes: AtomicU64::new(0),
         damaged: AtomicBool::new(false),
         hash: repo.object_hash(),
+        progress,
     };
     let threads = super::history::workers(threads);
     let stop = AtomicBool::new(false);
-    for idx in &indexes {
+    for (n, idx) in index_paths.iter().enumerate() {
         let started = std::time::Instant::now();
         let bundle = match pack::Bundle::at(idx, repo.object_hash()) {
             Ok(b) => b,
@@ -308,7 +375,7 @@ pub fn read_all<V: BlobVisitor>(
             &mut gix::progress::Discard,
             &stop,
             move |kind, data, entry: &pack::index::Entry, _| {
-                shared_ref.object(&mut visitor, kind, &entry.oid, data);
+                shared_ref.object(&mut visitor, Some(n), kind, &entry.oid, data);
                 Ok(())
             },
             pack::index::traverse::Options {
@@ -338,7 +405,7 @@ pub fn read_all<V: BlobVisitor>(
     let mut visitor = visitor;
     for id in &loose_ids {
         match repo.objects.find(id, &mut buf) {
-            Ok(obj) => shared.object(&mut visitor, obj.kind, id, obj.data),
+            Ok(obj) => shared.object(&mut visitor, None, obj.kind, id, obj.data),
             Err(e) => shared.damaged(&format!("reading object {id}: {e}")),
         }
     }
@@ -350,8 +417,13 @@ pub fn read_all<V: BlobVisitor>(
             .commits
             .into_inner()
             .unwrap_or_else(|e| e.into_inner()),
-        trees: shared.trees.into_inner().unwrap_or_else(|e| e.into_inner()),
+        trees: shared
+            .trees
+            .into_inner()
+            .unwrap_or_else(|e| e.into_inner())
+            .finish(),
         blobs: shared.blobs.into_inner(),
         blob_bytes: shared.blob_bytes.into_inner(),
+        presence,
     }))
 }

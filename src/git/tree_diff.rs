@@ -4,6 +4,7 @@
 //! one and from the object database (cached) otherwise.
 
 use super::objects::TreeStore;
+use super::tree_store::Stored;
 use super::{Repository, fail};
 use crate::error::Result;
 use gix::ObjectId;
@@ -41,11 +42,17 @@ impl std::ops::Deref for Raw<'_> {
     }
 }
 
+/// Bytes of trees a [`Differ`] keeps from the object database (per worker).
+const CACHE_BYTES: usize = 8 * 1024 * 1024;
+
 /// Tree comparison: trees from a [`TreeStore`] when one is given and has them, else from
 /// the object database, kept in a cache (the parent's trees are the next commit's).
 pub(crate) struct Differ<'a> {
     buf: Vec<u8>,
     cache: HashMap<ObjectId, Rc<[u8]>>,
+    /// Bytes in `cache`.
+    cached: usize,
+    cap: usize,
     store: Option<&'a TreeStore>,
     hash: gix::hash::Kind,
 }
@@ -56,17 +63,26 @@ impl<'a> Differ<'a> {
         Differ {
             buf: Vec::new(),
             cache: HashMap::new(),
+            cached: 0,
+            cap: CACHE_BYTES,
             store,
             hash: repo.object_hash(),
         }
     }
 
     fn raw(&mut self, repo: &Repository, id: ObjectId) -> Result<Raw<'a>> {
-        if let Some(b) = self.store.and_then(|s| s.get(&id)) {
+        let stored = self.store.and_then(|s| Some((s, s.get(&id)?)));
+        if let Some((_, Stored::Mem(b))) = stored {
             return Ok(Raw::Stored(b));
         }
         if let Some(b) = self.cache.get(&id) {
             return Ok(Raw::Read(b.clone()));
+        }
+        if let Some((store, Stored::File(at, len))) = stored
+            && store.read(at, len, &mut self.buf).is_ok()
+        {
+            let b: Rc<[u8]> = self.buf.as_slice().into();
+            return Ok(Raw::Read(self.remember(id, b)));
         }
         let obj = repo
             .objects
@@ -79,11 +95,19 @@ impl<'a> Differ<'a> {
             ));
         }
         let b: Rc<[u8]> = obj.data.into();
-        if self.cache.len() > 100_000 {
+        Ok(Raw::Read(self.remember(id, b)))
+    }
+
+    /// Caches a tree read from the file or the object database.
+    fn remember(&mut self, id: ObjectId, b: Rc<[u8]>) -> Rc<[u8]> {
+        // Bounded: the next commits need the trees just read, rarely older ones.
+        if self.cached + b.len() > self.cap {
             self.cache.clear();
+            self.cached = 0;
         }
+        self.cached += b.len();
         self.cache.insert(id, b.clone());
-        Ok(Raw::Read(b))
+        b
     }
 
     fn entries<'r>(&self, raw: &'r [u8]) -> RawEntries<'r> {
@@ -417,7 +441,9 @@ mod tests {
         commit("seven");
 
         let repo = crate::git::open(d).unwrap();
-        let pass = read_all(&repo, 1, Ignore).unwrap().unwrap();
+        let pass = read_all(&repo, 1, Ignore, &Default::default())
+            .unwrap()
+            .unwrap();
         let commits = git(d, &["rev-list", "main"]);
         let (mut stored, mut read) = (
             Differ::new(&repo, Some(&pass.trees)),
@@ -426,10 +452,16 @@ mod tests {
         let mut compared = 0;
         for line in commits.lines() {
             let id = ObjectId::from_hex(line.as_bytes()).unwrap();
-            let c = &pass.commits[&id];
-            let parents: Vec<ObjectId> = c.parents.iter().map(|p| pass.commits[p].tree).collect();
-            let mut from_store = stored.introduced(&repo, c.tree, &parents).unwrap();
-            let mut from_odb = read.introduced(&repo, c.tree, &parents).unwrap();
+            let c = pass.commits.slot(&id).unwrap();
+            let parents: Vec<ObjectId> = pass
+                .commits
+                .parents(c)
+                .iter()
+                .map(|p| pass.commits.tree(pass.commits.slot(p).unwrap()))
+                .collect();
+            let tree = pass.commits.tree(c);
+            let mut from_store = stored.introduced(&repo, tree, &parents).unwrap();
+            let mut from_odb = read.introduced(&repo, tree, &parents).unwrap();
             from_store.sort();
             from_odb.sort();
             assert_eq!(from_store, from_odb, "commit {line}");

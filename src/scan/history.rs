@@ -6,10 +6,12 @@
 //! (key, rule, path), naming the earliest commit that introduced the key there, and are
 //! flagged as still in HEAD or in history only.
 
-use super::{Engine, FileOutcome, WalkResult};
+use super::{Engine, FileOutcome, Skipped, WalkResult};
 use crate::error::Result;
 use crate::finding::{Exposure, Finding, Introduced};
-use crate::git::history::{CommitMeta, History, Intro, Selection};
+use crate::git::history::{CommitMeta, DiffOptions, History, Intro, Missing, Selection, Walk};
+use crate::git::objects::{BlobVisitor, Presence};
+use crate::git::progress::{Phase, Progress};
 use crate::git::{self, Repository};
 use crate::secret::Fingerprint;
 use gix::ObjectId;
@@ -30,6 +32,9 @@ pub struct HistoryScan {
     pub introductions: u64,
     /// Blobs of the selection left unread because they were in the caller's skip set.
     pub skipped: u64,
+    /// Blobs the history holds and the object database does not (named in
+    /// `result.skipped`, as errors).
+    pub missing: u64,
     /// With a skip set ([`Incremental`]): blobs read in this scan in which nothing was
     /// found (no hit, no placeholder), for the caller's next skip set.
     pub clean: Vec<ObjectId>,
@@ -64,70 +69,144 @@ impl HistoryScan {
             "unique_blobs": self.unique_blobs,
             "bytes": self.result.bytes,
             "introductions": self.introductions,
+            "missing_blobs": self.missing,
             "selection": selection,
         })
     }
 }
 
 /// Scans the history `sel` selects with `threads` workers (0: one per core), skipping
-/// what `inc` says is known clean.
+/// what `inc` says is known clean, and advancing `progress` as it goes.
 ///
 /// Everything reachable (`--history`) is read in one pass over the object database (see
 /// [`crate::git::objects`]); a range or `--since` walks its commits and reads the blobs
-/// they introduced.
+/// they introduced. Either way a blob the history holds and the database does not (a
+/// partial clone, a damaged repository) is listed among the summary's errors.
 pub fn scan(
     engine: &Engine,
     repo: &Repository,
     sel: &Selection,
     threads: usize,
     inc: Incremental<'_>,
+    progress: &Progress,
+) -> Result<HistoryScan> {
+    let r = scan_selection(engine, repo, sel, threads, inc, progress);
+    progress.finish();
+    if let Some(kib) = peak_rss_kib() {
+        tracing::debug!("history: peak RSS {kib} KiB (now {})", rss_now());
+    }
+    r
+}
+
+/// The process's peak resident set so far (Linux: `VmHWM`), for `-vv` and the tests that
+/// check the memory bound.
+fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// The resident set now, by kind (Linux), for `-vv`: anonymous memory is the process's
+/// own, file pages are the mapped packs (page cache, shared and reclaimable).
+fn rss_now() -> String {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .unwrap_or("?")
+            .to_string()
+    };
+    format!(
+        "{} KiB anonymous, {} KiB of mapped files",
+        field("RssAnon:"),
+        field("RssFile:")
+    )
+}
+
+fn scan_selection(
+    engine: &Engine,
+    repo: &Repository,
+    sel: &Selection,
+    threads: usize,
+    inc: Incremental<'_>,
+    progress: &Progress,
 ) -> Result<HistoryScan> {
     if *sel == Selection::All {
         git::history::check_not_shallow(repo)?;
-        if let Some(done) = scan_all(engine, repo, threads, inc)? {
+        if let Some(done) = scan_all(engine, repo, threads, inc, progress)? {
             return Ok(done);
         }
     }
-    let mut plan = git::history::plan(repo, sel, threads)?;
-    let planned = plan.blobs.len();
-    plan.blobs.retain(|(id, _)| !inc.skips(id));
-    let skipped = (planned - plan.blobs.len()) as u64;
+    let walk = git::history::walk(repo, sel, progress)?;
+    let (presence, _) = Presence::open(repo)?;
+    let mut opts = DiffOptions {
+        store: None,
+        presence: &presence,
+        targets: None,
+        order: true,
+        threads,
+    };
+    let mut diffed = git::history::diff(repo, &walk, &opts, progress)?;
+    let mut to_read = std::mem::take(&mut diffed.order);
+    let listed = to_read.len();
+    to_read.retain(|id| !inc.skips(id));
+    let skipped = (listed - to_read.len()) as u64;
     let started = std::time::Instant::now();
-    let (hits, bytes) = scan_blobs(engine, repo, &plan, threads)?;
+    let with_keys = Mutex::new(Vec::new());
+    let clean = Mutex::new(Vec::new());
+    let visitor = KeyFinder {
+        engine,
+        scanner: None,
+        with_keys: &with_keys,
+        inc,
+        clean: inc.skip.map(|_| &clean),
+    };
+    let bytes = scan_blobs(repo, &to_read, threads, visitor, progress)?;
+    let targets: HashSet<ObjectId> = with_keys
+        .into_inner()
+        .unwrap_or_else(|e| e.into_inner())
+        .into_iter()
+        .collect();
     tracing::debug!(
-        "history: {} blobs, {bytes} bytes scanned in {:?}",
-        plan.blobs.len(),
+        "history: {} blobs, {bytes} bytes scanned, {} with keys, in {:?}",
+        to_read.len(),
+        targets.len(),
         started.elapsed()
     );
-    let introductions = plan.blobs.iter().map(|(_, i)| i.len() as u64).sum();
-    let clean = match inc.skip {
-        Some(_) => {
-            let with_hits: HashSet<usize> = hits.iter().map(|(i, _)| *i).collect();
-            (0..plan.blobs.len())
-                .filter(|i| !with_hits.contains(i))
-                .map(|i| plan.blobs[i].0)
-                .collect()
-        }
-        None => Vec::new(),
-    };
+    if !targets.is_empty() {
+        // The places of the few blobs with keys: the comparisons again, keeping them.
+        opts.targets = Some(&targets);
+        opts.order = false;
+        let again = git::history::diff(repo, &walk, &opts, progress)?;
+        diffed.kept = again.kept;
+    }
+    let (plan, missing) = git::history::name(repo, &walk, &mut diffed)?;
+    let hits = classify(engine, repo, &plan)?;
     let totals = Totals {
-        unique_blobs: plan.blobs.len() as u64,
+        unique_blobs: to_read.len() as u64,
         bytes,
-        introductions,
+        introductions: diffed.introductions,
         skipped,
-        clean,
+        clean: clean.into_inner().unwrap_or_else(|e| e.into_inner()),
+        missing,
+        partial: presence.partial(),
+        commits: walk.order.len() as u64,
     };
     attribute(engine, repo, &plan, hits, totals)
 }
 
 /// Scans each blob of the object database once (path-less: only whether it holds a key
 /// matters here), then plans the reachable history in memory and classifies the blobs
-/// with keys at every path they were introduced under. `None` for a partial clone.
+/// with keys at every path they were introduced under. `None` when the pass or the walk
+/// cannot be trusted (a damaged object, a repository changed under the scan).
 fn scan_all(
     engine: &Engine,
     repo: &Repository,
     threads: usize,
     inc: Incremental<'_>,
+    progress: &Progress,
 ) -> Result<Option<HistoryScan>> {
     let started = std::time::Instant::now();
     let with_keys = Mutex::new(Vec::new());
@@ -141,7 +220,7 @@ fn scan_all(
     };
     // Refs first: whatever they reach is then in the database the pass lists.
     let tips = git::history::all_tips(repo)?;
-    let Some(pass) = git::objects::read_all(repo, threads, visitor)? else {
+    let Some(pass) = git::objects::read_all(repo, threads, visitor, progress)? else {
         return Ok(None);
     };
     let targets: HashSet<ObjectId> = with_keys
@@ -150,19 +229,72 @@ fn scan_all(
         .into_iter()
         .collect();
     tracing::debug!(
-        "history: object database read, {} blobs ({} bytes), {} with keys, in {:?}",
+        "history: object database read, {} blobs ({} bytes), {} with keys, in {:?} (peak RSS {} KiB; now {})",
         pass.blobs,
         pass.blob_bytes,
         targets.len(),
-        started.elapsed()
+        started.elapsed(),
+        peak_rss_kib().unwrap_or(0),
+        rss_now()
     );
-    let Some(full) = git::history::plan_from_pass(repo, &pass, tips, &targets, inc.skip, threads)?
-    else {
+    let git::objects::ObjectPass {
+        commits,
+        trees,
+        blob_bytes,
+        presence,
+        ..
+    } = pass;
+    let Some(order) = git::history::walk_pass(&commits, tips) else {
         return Ok(None);
     };
-    let bytes = pass.blob_bytes;
-    drop(pass);
-    let plan = full.history;
+    let walk = Walk { commits, order };
+    let opts = DiffOptions {
+        store: Some(&trees),
+        presence: &presence,
+        targets: Some(&targets),
+        order: false,
+        threads,
+    };
+    let mut diffed = git::history::diff(repo, &walk, &opts, progress)?;
+    drop(trees);
+    let skipped = match inc.skip {
+        Some(skip) => diffed.unique.iter().filter(|id| skip.contains(*id)).count() as u64,
+        None => 0,
+    };
+    let (plan, missing) = git::history::name(repo, &walk, &mut diffed)?;
+    let hits = classify(engine, repo, &plan)?;
+    let totals = Totals {
+        unique_blobs: (diffed.unique.len() - missing.len()) as u64 - skipped,
+        bytes: blob_bytes,
+        introductions: diffed.introductions,
+        skipped,
+        // Only what the history holds: a dangling blob is no use to the next skip set.
+        clean: clean
+            .into_inner()
+            .unwrap_or_else(|e| e.into_inner())
+            .into_iter()
+            .filter(|id| diffed.unique.contains(id))
+            .collect(),
+        missing,
+        partial: presence.partial(),
+        commits: walk.order.len() as u64,
+    };
+    let t = std::time::Instant::now();
+    let r = attribute(engine, repo, &plan, hits, totals).map(Some);
+    tracing::debug!(
+        "history: attributed in {:?}; scan_all total {:?}",
+        t.elapsed(),
+        started.elapsed()
+    );
+    r
+}
+
+/// Scans each blob with keys under the first path it was introduced at.
+fn classify(
+    engine: &Engine,
+    repo: &Repository,
+    plan: &History,
+) -> Result<Vec<(usize, FileOutcome)>> {
     let mut scanner = engine.file_scanner();
     let mut buf = Vec::new();
     let mut hits = Vec::with_capacity(plan.blobs.len());
@@ -174,27 +306,7 @@ fn scan_all(
             .map_err(|e| crate::Error::io(path, e))?;
         hits.push((i, outcome));
     }
-    let totals = Totals {
-        unique_blobs: full.unique_blobs - full.skipped,
-        bytes,
-        introductions: full.introductions,
-        skipped: full.skipped,
-        // Only what the history holds: a dangling blob is no use to the next skip set.
-        clean: clean
-            .into_inner()
-            .unwrap_or_else(|e| e.into_inner())
-            .into_iter()
-            .filter(|id| full.reachable.contains(id))
-            .collect(),
-    };
-    let t = std::time::Instant::now();
-    let r = attribute(engine, repo, &plan, hits, totals).map(Some);
-    tracing::debug!(
-        "history: attributed in {:?}; scan_all total {:?}",
-        t.elapsed(),
-        started.elapsed()
-    );
-    r
+    Ok(hits)
 }
 
 /// A [`git::objects::BlobVisitor`] that notes which blobs hold a key (or a placeholder)
@@ -244,13 +356,56 @@ impl git::objects::BlobVisitor for KeyFinder<'_> {
     }
 }
 
-/// Counts for the summary, and the clean blobs for an incremental caller.
+/// Counts for the summary, the clean blobs for an incremental caller, and what could not
+/// be read.
 struct Totals {
+    commits: u64,
     unique_blobs: u64,
     bytes: u64,
     introductions: u64,
     skipped: u64,
     clean: Vec<ObjectId>,
+    missing: Vec<Missing>,
+    /// The repository is a partial clone (says why blobs are missing).
+    partial: bool,
+}
+
+/// Missing blobs named one by one in the summary; the rest are counted.
+const NAMED_MISSING: usize = 100;
+
+/// The summary's entries for blobs the history holds and the database does not.
+fn missing_entries(missing: &[Missing], partial: bool) -> Vec<Skipped> {
+    let why = if partial {
+        "this is a partial clone (`git clone --filter`, or a mirror with promisor packs): \
+         blobs it never fetched cannot be scanned, so the history is not known to be clean; \
+         scan a full clone (without --filter; in CI, no `filter:` on actions/checkout), or \
+         fetch every blob first (`git config --unset remote.origin.partialclonefilter && \
+         git fetch --refetch origin`)"
+    } else {
+        "the repository is damaged or objects were deleted (run `git fsck`); a blob that \
+         cannot be read cannot be said to be clean"
+    };
+    let mut out: Vec<Skipped> = missing
+        .iter()
+        .take(NAMED_MISSING)
+        .map(|m| Skipped {
+            path: m.path.clone(),
+            reason: format!(
+                "blob {} (introduced in commit {}) is not in the object database: {why}",
+                m.id,
+                &m.commit.to_string()[..12]
+            ),
+            error: true,
+        })
+        .collect();
+    if missing.len() > NAMED_MISSING {
+        out.push(Skipped {
+            path: format!("({} more missing blobs)", missing.len() - NAMED_MISSING),
+            reason: format!("not in the object database: {why}"),
+            error: true,
+        });
+    }
+    out
 }
 
 /// Turns the blobs with keys (`hits`, by index into `plan.blobs`, scanned under their
@@ -344,8 +499,18 @@ fn attribute(
         f.commit = Some(introduced(engine, &plan.commits[c], in_head));
         result.findings.push(f);
     }
+    if !totals.missing.is_empty() {
+        tracing::warn!(
+            "history: {} blob(s) the history holds are not in the object database",
+            totals.missing.len()
+        );
+    }
+    result
+        .skipped
+        .extend(missing_entries(&totals.missing, totals.partial));
     Ok(HistoryScan {
-        commits: plan.commits.len() as u64,
+        commits: totals.commits,
+        missing: totals.missing.len() as u64,
         unique_blobs: totals.unique_blobs,
         introductions: totals.introductions,
         skipped: totals.skipped,
@@ -357,27 +522,30 @@ fn attribute(
 /// Blobs a worker takes at a time.
 const RUN: usize = 256;
 
-/// Scans every blob of `plan` once; returns the outcomes that have hits (by blob index)
-/// and the bytes read.
-fn scan_blobs(
-    engine: &Engine,
+/// Reads every blob of `ids` once, on `threads` workers, handing each to a clone of
+/// `visitor`; returns the bytes read.
+fn scan_blobs<V: BlobVisitor>(
     repo: &Repository,
-    plan: &History,
+    ids: &[ObjectId],
     threads: usize,
-) -> Result<(Vec<(usize, FileOutcome)>, u64)> {
+    visitor: V,
+    progress: &Progress,
+) -> Result<u64> {
     let threads = git::history::workers(threads)
         .clamp(1, 16)
-        .min(plan.blobs.len().max(1));
+        .min(ids.len().div_ceil(RUN).max(1));
+    progress.start(Phase::Blobs, ids.len() as u64);
     // gix without its `parallel` feature has thread-local handles: each worker opens its own.
     let git_dir = repo.git_dir().to_path_buf();
     let next = AtomicUsize::new(0);
     let bytes = AtomicU64::new(0);
-    let hits = Mutex::new(Vec::new());
     let error = Mutex::new(None);
     std::thread::scope(|s| {
         for _ in 0..threads {
-            s.spawn(|| {
-                let repo = match git::open(&git_dir) {
+            let mut visitor = visitor.clone();
+            let (git_dir, next, bytes, error) = (&git_dir, &next, &bytes, &error);
+            s.spawn(move || {
+                let repo = match git::open_worker(git_dir) {
                     Ok(r) => r,
                     Err(e) => {
                         if let Ok(mut slot) = error.lock() {
@@ -386,47 +554,31 @@ fn scan_blobs(
                         return;
                     }
                 };
-                let mut scanner = engine.file_scanner();
                 let mut buf = Vec::new();
                 // Contiguous runs of blobs per worker: versions of a file that are deltas
                 // of each other then share the worker's pack cache.
-                let mut run = 0..0;
                 loop {
-                    let i = match run.next() {
-                        Some(i) => i,
-                        None => {
-                            let lo = next.fetch_add(RUN, Ordering::Relaxed);
-                            run = lo..(lo + RUN).min(plan.blobs.len());
-                            match run.next() {
-                                Some(i) => i,
-                                None => break,
-                            }
-                        }
-                    };
-                    let Some((id, intros)) = plan.blobs.get(i) else {
+                    let lo = next.fetch_add(RUN, Ordering::Relaxed);
+                    let Some(run) = ids.get(lo..(lo + RUN).min(ids.len())) else {
                         break;
                     };
-                    let path = intros.first().map_or("", |x| x.path.as_str());
-                    let outcome = git::read_blob(&repo, id, &mut buf).and_then(|data| {
-                        scanner
-                            .scan(path, &mut &data[..])
-                            .map_err(|e| crate::Error::io(path, e))
-                    });
-                    match outcome {
-                        Ok(o) => {
-                            bytes.fetch_add(o.bytes, Ordering::Relaxed);
-                            if !o.hits.is_empty()
-                                && let Ok(mut h) = hits.lock()
-                            {
-                                h.push((i, o));
+                    if run.is_empty() {
+                        break;
+                    }
+                    for id in run {
+                        match git::read_blob(&repo, id, &mut buf) {
+                            Ok(data) => {
+                                bytes.fetch_add(data.len() as u64, Ordering::Relaxed);
+                                visitor.blob(id, data);
+                                progress.add(1);
                             }
-                        }
-                        Err(e) => {
-                            if let Ok(mut slot) = error.lock() {
-                                slot.get_or_insert(e);
+                            Err(e) => {
+                                if let Ok(mut slot) = error.lock() {
+                                    slot.get_or_insert(e);
+                                }
+                                next.store(ids.len(), Ordering::Relaxed);
+                                return;
                             }
-                            next.store(plan.blobs.len(), Ordering::Relaxed);
-                            break;
                         }
                     }
                 }
@@ -436,9 +588,7 @@ fn scan_blobs(
     if let Some(e) = error.into_inner().unwrap_or_else(|e| e.into_inner()) {
         return Err(e);
     }
-    let mut hits = hits.into_inner().unwrap_or_else(|e| e.into_inner());
-    hits.sort_by_key(|(i, _)| *i);
-    Ok((hits, bytes.into_inner()))
+    Ok(bytes.into_inner())
 }
 
 /// Is commit `a` older than commit `b`? Author time; on equal times the walk order (which
