@@ -96,7 +96,9 @@ impl Placeholder {
                         b
                     }
                 };
+                // Counting down (`zyxwvu`, `987654`) is as much a placeholder as up.
                 longest_run(body, |a, b| fold(b) == fold(a).wrapping_add(1)) >= *min_run
+                    || longest_run(body, |a, b| fold(b) == fold(a).wrapping_sub(1)) >= *min_run
             }
             PlaceholderTest::Variety { max_distinct } => {
                 let mut seen = [false; 256];
