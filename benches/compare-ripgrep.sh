@@ -27,8 +27,9 @@ done
 if [ ! -d "$CORPUS/small" ]; then
   "$SHARED/bench/make-corpus.sh" --real-mb 200 --small-files 100000 --big-files 16 --big-mb 64 "$CORPUS"
 fi
-cargo build --release --quiet --manifest-path "$ROOT/Cargo.toml"
-KW=$ROOT/target/release/keywarden
+# Quoted numbers come from the fat-LTO `dist` build that releases ship.
+cargo build --profile dist --quiet --manifest-path "$ROOT/Cargo.toml"
+KW=$ROOT/target/dist/keywarden
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 

@@ -15,8 +15,8 @@
 # KEYWARDEN=path picks another binary.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-kw="${KEYWARDEN:-$here/../target/release/keywarden}"
-[ -x "$kw" ] || { echo "build first: cargo build --release" >&2; exit 2; }
+kw="${KEYWARDEN:-$here/../target/dist/keywarden}"
+[ -x "$kw" ] || { echo "build first: cargo build --profile dist" >&2; exit 2; }
 command -v rg >/dev/null || { echo "install ripgrep: apt-get install -y ripgrep" >&2; exit 2; }
 [ -x /usr/bin/time ] || { echo "install GNU time: apt-get install -y time" >&2; exit 2; }
 [ $# -ge 1 ] || { echo "usage: $0 REPO [RUNS]" >&2; exit 2; }

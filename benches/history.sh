@@ -5,8 +5,8 @@
 # ripgrep) and a release build. Usage: benches/history.sh [REPO]
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-kw="${KEYWARDEN:-$here/../target/release/keywarden}"
-[ -x "$kw" ] || { echo "build first: cargo build --release" >&2; exit 2; }
+kw="${KEYWARDEN:-$here/../target/dist/keywarden}"
+[ -x "$kw" ] || { echo "build first: cargo build --profile dist" >&2; exit 2; }
 for t in hyperfine rg; do
   command -v "$t" >/dev/null || { echo "install $t: apt-get install -y hyperfine ripgrep" >&2; exit 2; }
 done

@@ -2,12 +2,12 @@
 # Staged-scan latency: `keywarden scan --staged` vs `git diff --cached --name-only` (the
 # floor: reading the index and comparing it with HEAD) on a repository of 10,000 files
 # with 5 files staged. Needs hyperfine (apt-get install -y hyperfine) and a release build
-# (cargo build --release). Usage: benches/staged.sh [FILES]
+# (cargo build --profile dist). Usage: benches/staged.sh [FILES]
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-kw="${KEYWARDEN:-$here/../target/release/keywarden}"
+kw="${KEYWARDEN:-$here/../target/dist/keywarden}"
 files="${1:-10000}"
-[ -x "$kw" ] || { echo "build first: cargo build --release" >&2; exit 2; }
+[ -x "$kw" ] || { echo "build first: cargo build --profile dist" >&2; exit 2; }
 command -v hyperfine >/dev/null || { echo "install hyperfine: apt-get install -y hyperfine" >&2; exit 2; }
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
