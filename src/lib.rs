@@ -42,6 +42,7 @@ pub mod commands;
 pub mod config;
 pub mod daemon;
 pub mod error;
+pub mod failpoint;
 pub mod finding;
 pub mod git;
 pub mod logging;

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 /// Polls `f` until it returns `Some` (failing after 60 s: a generous bound, not a timing
 /// assertion).
-fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+pub(crate) fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
     let start = Instant::now();
     loop {
         if let Some(v) = f() {
@@ -27,14 +27,14 @@ fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
 }
 
 /// A running daemon with its notify socket and log file.
-struct Daemon {
-    child: Child,
+pub(crate) struct Daemon {
+    pub(crate) child: Child,
     sock: UnixDatagram,
     log: PathBuf,
 }
 
 impl Daemon {
-    fn start(tree: &Tree, config: &Path, env: &[(&str, &str)], n: usize) -> Daemon {
+    pub(crate) fn start(tree: &Tree, config: &Path, env: &[(&str, &str)], n: usize) -> Daemon {
         let sock_path = tree.path().join(format!("notify-{n}.sock"));
         let sock = UnixDatagram::bind(&sock_path).unwrap();
         sock.set_read_timeout(Some(Duration::from_secs(60)))
@@ -61,7 +61,7 @@ impl Daemon {
     }
 
     /// Reads notifications until one contains `what`; returns it.
-    fn expect(&self, what: &str) -> String {
+    pub(crate) fn expect(&self, what: &str) -> String {
         let mut buf = vec![0; 4096];
         loop {
             let n = self.sock.recv(&mut buf).unwrap_or_else(|e| {
@@ -74,7 +74,7 @@ impl Daemon {
         }
     }
 
-    fn signal(&self, sig: &str) {
+    pub(crate) fn signal(&self, sig: &str) {
         let ok = StdCommand::new("kill")
             .args([sig, &self.child.id().to_string()])
             .status()
@@ -82,11 +82,11 @@ impl Daemon {
         assert!(ok.success());
     }
 
-    fn log_text(&self) -> String {
+    pub(crate) fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    fn wait(&mut self) -> Option<i32> {
+    pub(crate) fn wait(&mut self) -> Option<i32> {
         let start = Instant::now();
         loop {
             if let Some(s) = self.child.try_wait().unwrap() {
@@ -132,7 +132,7 @@ fn bodies(rx: &Receiver) -> String {
         .collect()
 }
 
-fn outbox_rows(tree: &Tree, config: &Path) -> Vec<serde_json::Value> {
+pub(crate) fn outbox_rows(tree: &Tree, config: &Path) -> Vec<serde_json::Value> {
     let out = tree
         .cmd()
         .args(["outbox", "list", "--all", "--format", "json", "--config"])

@@ -34,6 +34,7 @@ mod agent_hooks;
 mod archives;
 mod audit_cli;
 mod contexts;
+mod crash;
 mod daemon;
 mod hardening;
 mod labeled;

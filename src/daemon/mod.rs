@@ -393,6 +393,7 @@ async fn finish_run(
         }
     };
     let Some(id) = id else { return };
+    crate::failpoint::hit("before-run-recorded");
     let s2 = s.clone();
     let r = jobs::blocking(move || Store::open(&s2.state)?.run_finished(id, ok, &detail, now_ms()))
         .await;

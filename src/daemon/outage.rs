@@ -88,6 +88,7 @@ pub fn check(s: &Settings) -> Result<(usize, usize)> {
     static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let guard = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let mut store = Store::open(&s.state)?;
+    let instance = store.instance_id()?;
     let now = now_ms();
     let mut now_failing = failing(s, &store, now)?;
     let reported = store.outages()?;
@@ -137,7 +138,7 @@ pub fn check(s: &Settings) -> Result<(usize, usize)> {
             failures: None,
             detail: o.detail.clone(),
         };
-        let messages = outage::messages(&s.notify, &notice, None);
+        let messages = outage::messages(&s.notify, &notice, None, &instance);
         if store.close_outage(&o.subject, &messages, now)? {
             recovered += 1;
             tracing::warn!(subject = %o.subject, "{}", notice.headline());
@@ -151,7 +152,7 @@ pub fn check(s: &Settings) -> Result<(usize, usize)> {
             failures: f.failures,
             detail: f.detail.clone(),
         };
-        let messages = outage::messages(&s.notify, &notice, f.channel.as_deref());
+        let messages = outage::messages(&s.notify, &notice, f.channel.as_deref(), &instance);
         let row = Outage {
             subject: subject.clone(),
             since: f.since,

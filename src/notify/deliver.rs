@@ -177,6 +177,7 @@ pub fn deliver_due(
         // attempt; what this run rescheduled waits for the next run.
         let due_by = if now <= deadline { now } else { start };
         if let Some(row) = store.claim_due(due_by, now.saturating_add(lease), only, &skip)? {
+            crate::failpoint::hit("before-send");
             let outcome = attempt(cfg, store, &row, &resolved)?;
             let outcome_after = match &outcome {
                 Outcome::RetryAfter(_, ms) => Some(*ms),
@@ -197,7 +198,9 @@ pub fn deliver_due(
             };
             match outcome {
                 Outcome::Delivered => {
+                    crate::failpoint::hit("after-send");
                     store.mark_delivered(row.id, done)?;
+                    crate::failpoint::hit("after-delivered");
                     stats.delivered += 1;
                     tracing::info!("{what}: delivered");
                 }

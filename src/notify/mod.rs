@@ -20,6 +20,7 @@
 pub mod config;
 mod deliver;
 pub mod email;
+mod ids;
 pub mod outage;
 pub mod webhook;
 
@@ -27,6 +28,7 @@ pub use crate::report::model::ReportModel;
 pub use crate::report::templates::{Renderer, ReportFormat};
 pub use config::{NotifyConfig, RetryPolicy, SecretSource};
 pub use deliver::{DeliveryStats, deliver_due};
+pub use ids::MessageIds;
 
 use crate::error::Result;
 use crate::report::model::FindingRef;
@@ -48,17 +50,14 @@ pub enum Outcome {
     Gone(String),
 }
 
-fn random_id() -> String {
-    let bytes: [u8; 16] = rand::random();
-    hex::encode(bytes)
-}
-
 /// Computes the report's changes since the last delivered report of its source, renders
 /// it for every configured channel and event, and writes every message to the outbox in
 /// one transaction. Returns the outbox ids. Nothing is sent.
 pub fn enqueue(cfg: &NotifyConfig, store: &mut Store, report: ReportModel) -> Result<Vec<i64>> {
     let (source, refs, messages) = render(cfg, store, report)?;
+    crate::failpoint::hit("before-enqueue");
     let ids = store.enqueue(&source, &refs, &messages, now_ms())?;
+    crate::failpoint::hit("after-enqueue");
     log_enqueued(store, &source, ids.len());
     Ok(ids)
 }
@@ -73,7 +72,9 @@ pub fn enqueue_tracked(
     seen: &[crate::store::Seen],
 ) -> Result<crate::store::Tracked> {
     let (source, refs, messages) = render(cfg, store, report)?;
+    crate::failpoint::hit("before-enqueue");
     let (ids, tracked) = store.enqueue_tracked((&source, &refs, &messages), job, seen, now_ms())?;
+    crate::failpoint::hit("after-enqueue");
     log_enqueued(store, &source, ids.len());
     Ok(tracked)
 }
@@ -86,16 +87,21 @@ fn log_enqueued(store: &Store, source: &str, n: usize) {
 }
 
 /// The report's changes since its source's last delivered report, rendered for every
-/// channel and event: (source, finding refs as JSON, messages).
+/// channel and event: (source, finding refs as JSON, messages). Message ids derive from
+/// the store, the source, the report it follows and its findings ([`MessageIds`]).
 fn render(
     cfg: &NotifyConfig,
     store: &mut Store,
     mut report: ReportModel,
 ) -> Result<(String, String, Vec<NewMessage>)> {
-    let previous: Option<Vec<FindingRef>> = store
-        .last_delivered_findings(&report.source)?
-        .and_then(|j| serde_json::from_str(&j).ok());
+    let base = store.last_delivered_report(&report.source)?;
+    let previous: Option<Vec<FindingRef>> = base
+        .as_ref()
+        .and_then(|(_, j)| serde_json::from_str(j).ok());
     report.diff_against(previous.as_deref());
+    let refs = serde_json::to_string(&report.finding_refs()).unwrap_or_else(|_| "[]".into());
+    let follows = base.map_or_else(|| "first".to_string(), |(id, _)| id.to_string());
+    let ids = MessageIds::new(&store.instance_id()?, &[&report.source, &follows, &refs]);
     let renderer = Renderer::new(cfg.templates.as_deref())?;
     let mut messages = Vec::new();
     if !cfg.email.is_empty() {
@@ -110,7 +116,7 @@ fn render(
                 channel: ch.name.clone(),
                 transport: "email",
                 event: "keywarden.report".into(),
-                message_id: email::message_id(&ch.from, &format!("keywarden.{}", random_id())),
+                message_id: ids.email(&ch.name, &ch.from, "keywarden.report"),
                 payload: bytes.clone(),
             });
         }
@@ -120,7 +126,7 @@ fn render(
         let events = webhook::events(&report);
         let slack = webhook::slack_body(&report);
         for ch in &cfg.webhook {
-            for (event, data) in &events {
+            for (i, (event, data)) in events.iter().enumerate() {
                 if !ch.wants(event) {
                     continue;
                 }
@@ -132,13 +138,12 @@ fn render(
                     channel: ch.name.clone(),
                     transport: "webhook",
                     event: (*event).to_string(),
-                    message_id: format!("msg_{}", random_id()),
+                    message_id: ids.webhook(&ch.name, event, i),
                     payload,
                 });
             }
         }
     }
-    let refs = serde_json::to_string(&report.finding_refs()).unwrap_or_else(|_| "[]".into());
     Ok((report.source, refs, messages))
 }
 

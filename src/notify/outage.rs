@@ -3,7 +3,7 @@
 //! outbox messages. The daemon decides when ([`crate::daemon::outage`]); this renders.
 
 use super::config::{NotifyConfig, WebhookFormat};
-use super::{email, random_id, webhook};
+use super::{MessageIds, email, webhook};
 use crate::store::NewMessage;
 use serde::Serialize;
 
@@ -88,12 +88,16 @@ impl OutageNotice {
 }
 
 /// The notice's messages for every configured channel except `except` (the channel that
-/// is down), and except webhooks that do not take `keywarden.outage`.
+/// is down), and except webhooks that do not take `keywarden.outage`. Their ids derive
+/// from the store's `instance` id and the notice (subject, since, state).
 pub fn messages(
     cfg: &NotifyConfig,
     notice: &OutageNotice,
     except: Option<&str>,
+    instance: &str,
 ) -> Vec<NewMessage> {
+    let state = serde_json::to_string(&notice.state).unwrap_or_default();
+    let ids = MessageIds::new(instance, &[&notice.subject, &notice.since, &state]);
     let mut out = Vec::new();
     let skip = |name: &str| except == Some(name);
     let payload = email::EmailPayload {
@@ -107,7 +111,7 @@ pub fn messages(
             channel: ch.name.clone(),
             transport: "email",
             event: EVENT.into(),
-            message_id: email::message_id(&ch.from, &format!("keywarden.{}", random_id())),
+            message_id: ids.email(&ch.name, &ch.from, EVENT),
             payload: bytes.clone(),
         });
     }
@@ -129,7 +133,7 @@ pub fn messages(
             channel: ch.name.clone(),
             transport: "webhook",
             event: EVENT.into(),
-            message_id: format!("msg_{}", random_id()),
+            message_id: ids.webhook(&ch.name, EVENT, 0),
             payload,
         });
     }
@@ -159,6 +163,6 @@ mod tests {
             n.headline()
                 .starts_with("[Keywarden] RECOVERED: audit:acme")
         );
-        assert!(messages(&NotifyConfig::default(), &n, None).is_empty());
+        assert!(messages(&NotifyConfig::default(), &n, None, "i").is_empty());
     }
 }

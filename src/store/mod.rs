@@ -27,6 +27,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("blobs.sql"),
     // 4: channel health and persistent outages.
     include_str!("outages.sql"),
+    // 5: the store's instance id (message ids derive from it).
+    include_str!("meta.sql"),
 ];
 
 /// An exclusive hold on a state file for one daemon's lifetime (an advisory `flock` on
@@ -155,6 +157,15 @@ impl Store {
     /// The file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The store's random instance id, made with the store (schema 5).
+    pub fn instance_id(&self) -> Result<String> {
+        self.conn
+            .query_row("SELECT value FROM meta WHERE key = 'instance'", [], |r| {
+                r.get(0)
+            })
+            .map_err(|e| self.err("reading the instance id", e))
     }
 
     /// The schema version this build writes.

@@ -102,24 +102,24 @@ fn row(r: &Row<'_>) -> rusqlite::Result<OutboxRow> {
 }
 
 impl Store {
-    /// The findings (JSON, as given to [`Store::enqueue`]) of the last delivered report of
-    /// `source`, if any.
-    pub fn last_delivered_findings(&self, source: &str) -> Result<Option<String>> {
-        let json: Option<String> = self
-            .conn
+    /// The id and findings (JSON, as given to [`Store::enqueue`]) of the last delivered
+    /// report of `source`, if any.
+    pub fn last_delivered_report(&self, source: &str) -> Result<Option<(i64, String)>> {
+        self.conn
             .query_row(
-                "SELECT findings FROM reports WHERE source = ?1 AND delivered_at IS NOT NULL \
+                "SELECT id, findings FROM reports WHERE source = ?1 AND delivered_at IS NOT NULL \
                  ORDER BY delivered_at DESC, id DESC LIMIT 1",
                 params![source],
-                |r| r.get(0),
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()
-            .map_err(|e| self.err("reading the last delivered report", e))?;
-        Ok(json)
+            .map_err(|e| self.err("reading the last delivered report", e))
     }
 
     /// Records a report (its findings as JSON: ids and labels, no secrets) and its messages
-    /// in one transaction; returns the messages' ids.
+    /// in one transaction; returns the messages' ids. A message whose id is already in the
+    /// outbox (the same report enqueued again) is not added twice: a pending or delivered
+    /// one stands for it, a dead-lettered one is made due again.
     pub fn enqueue(
         &mut self,
         source: &str,
@@ -340,7 +340,8 @@ fn no_such_message(id: i64) -> Error {
 }
 
 /// Inserts a report and its messages (pending, due `now`) within `tx`; returns the
-/// messages' ids.
+/// messages' ids. A message id already in the outbox is the same message ([`crate::notify`]
+/// derives ids from the report): kept once, and revived if it was dead-lettered.
 pub(super) fn insert_report(
     tx: &rusqlite::Transaction<'_>,
     source: &str,
@@ -358,7 +359,9 @@ pub(super) fn insert_report(
         tx.execute(
             "INSERT INTO outbox (report_id, channel, transport, event, message_id, payload, \
              status, created_at, next_attempt_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7, ?7)",
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7, ?7) \
+             ON CONFLICT (message_id) DO UPDATE SET status = 'pending', attempts = 0, \
+             next_attempt_at = ?7, finished_at = NULL WHERE outbox.status = 'dead'",
             params![
                 report_id,
                 m.channel,
@@ -369,7 +372,11 @@ pub(super) fn insert_report(
                 now
             ],
         )?;
-        ids.push(tx.last_insert_rowid());
+        ids.push(tx.query_row(
+            "SELECT id FROM outbox WHERE message_id = ?1",
+            params![m.message_id],
+            |r| r.get(0),
+        )?);
     }
     Ok(ids)
 }
@@ -416,10 +423,10 @@ mod tests {
         );
         let r = s.claim_due(2000, 2500, Some(ids[0]), &[]).unwrap().unwrap();
         assert_eq!(r.attempts, 2);
-        assert_eq!(s.last_delivered_findings("acme").unwrap(), None);
+        assert_eq!(s.last_delivered_report("acme").unwrap(), None);
         s.mark_delivered(r.id, 2100).unwrap();
         assert_eq!(
-            s.last_delivered_findings("acme").unwrap(),
+            s.last_delivered_report("acme").unwrap().map(|(_, f)| f),
             Some("[\"a\"]".to_string())
         );
         s.mark_dead(ids[1], 2200, "400 Bad Request").unwrap();
@@ -436,6 +443,33 @@ mod tests {
         assert!(s.requeue(ids[0], 3000).is_err());
         s.drop_message(ids[1]).unwrap();
         assert!(s.drop_message(ids[1]).is_err());
+    }
+
+    /// The same message id enqueued again is one message: pending or delivered, it is not
+    /// added (nor sent) twice; dead-lettered, it is made due again.
+    #[test]
+    fn an_id_enqueued_again_is_one_message() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(&dir.path().join("s.db")).unwrap();
+        let a = s.enqueue("acme", "[]", &[msg("m1")], 1000).unwrap();
+        let b = s
+            .enqueue("acme", "[]", &[msg("m1"), msg("m2")], 2000)
+            .unwrap();
+        assert_eq!(b[0], a[0]);
+        assert_eq!(s.list(true).unwrap().len(), 2);
+        let r = s.claim_due(3000, 3500, Some(a[0]), &[]).unwrap().unwrap();
+        s.mark_delivered(r.id, 3100).unwrap();
+        s.enqueue("acme", "[]", &[msg("m1")], 4000).unwrap();
+        assert_eq!(s.get(a[0]).unwrap().unwrap().status, Status::Delivered);
+        s.mark_dead(b[1], 4100, "400").unwrap();
+        s.enqueue("acme", "[]", &[msg("m2")], 5000).unwrap();
+        let r = s.get(b[1]).unwrap().unwrap();
+        assert_eq!(
+            (r.status, r.attempts, r.next_attempt_at),
+            (Status::Pending, 0, 5000)
+        );
+        assert_eq!(s.list(true).unwrap().len(), 2);
+        assert_eq!(s.instance_id().unwrap().len(), 32);
     }
 
     #[test]
