@@ -177,9 +177,10 @@ impl RepoConfig {
             }
         };
         let raw: RawRepoConfig = toml::from_str(text).map_err(|e| {
-            err(
-                e.span().unwrap_or(0..0),
-                crate::error::scrub(e.message().trim()),
+            crate::toml_error::config_error(
+                path,
+                text,
+                &e,
                 "see the configuration reference in the README (sections [scan], [[allow]], [[rule]], [[context]], [[placeholder]])",
             )
         })?;

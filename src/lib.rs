@@ -57,6 +57,7 @@ pub mod service_config;
 pub mod settings;
 pub mod store;
 pub mod tls;
+pub mod toml_error;
 
 pub use commands::Exit;
 pub use error::{Error, Result};

@@ -115,7 +115,9 @@ pub fn de_env_name<'de, D: serde::Deserializer<'de>>(de: D) -> Result<Option<Str
     let v: Option<String> = serde::Deserialize::deserialize(de)?;
     match v {
         Some(name) if looks_like_secret(&name) => Err(serde::de::Error::custom(
-            "this field takes the NAME of an environment variable (like MASK_API_KEY),              but its value looks like a secret (not shown); put the secret in the variable              and the variable's name here, then rotate the secret if this file was shared",
+            "this field takes the NAME of an environment variable (like MASK_API_KEY), \
+             but its value looks like a secret (not shown); put the secret in the variable \
+             and the variable's name here, then rotate the secret if this file was shared",
         )),
         v => Ok(v),
     }
@@ -150,6 +152,68 @@ pub fn de_credential_name<'de, D: serde::Deserializer<'de>>(
         v => Ok(v),
     }
 }
+
+/// True when a config value (a setting's value, not a name field) looks like a secret:
+/// key-shaped, or one word mixing lower case, upper case and digits, or letters, digits
+/// and symbols, like a generated password. `Europe/Berlin`, `0 0 7 * * MON`, `90` and
+/// `a@example.com` do not.
+pub fn looks_like_secret_value(value: &str) -> bool {
+    let v = value.trim_matches(['"', '\'']);
+    if KEY_SHAPE.is_match(v.as_bytes()) {
+        return true;
+    }
+    if v.len() < 8 || v.contains(char::is_whitespace) {
+        return false;
+    }
+    let lower = v.bytes().any(|b| b.is_ascii_lowercase());
+    let upper = v.bytes().any(|b| b.is_ascii_uppercase());
+    let digit = v.bytes().any(|b| b.is_ascii_digit());
+    let symbol = v
+        .bytes()
+        .any(|b| !b.is_ascii_alphanumeric() && !b"-_./:@".contains(&b));
+    (lower && upper && digit) || ((lower || upper) && digit && symbol)
+}
+
+/// True for a conventional environment variable name (`MASK_API_KEY`): an upper-case
+/// letter or `_`, then upper-case letters, digits and `_`; at most 128 bytes.
+pub fn is_conventional_env_name(name: &str) -> bool {
+    let b = name.as_bytes();
+    (1..=128).contains(&b.len())
+        && (b[0].is_ascii_uppercase() || b[0] == b'_')
+        && b.iter()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == b'_')
+}
+
+/// True when a file or systemd credential name (`smtp-password`, `hook.secret`) may be
+/// shown: it holds `.`, `-`, `_` or `/`, or is lower-case letters only. Anything else
+/// (`hunter2`) could be the secret itself, pasted where its name goes.
+pub fn is_showable_file_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 255
+        && !looks_like_secret_in(name, b"_-./@")
+        && (name.bytes().any(|c| b"._-/".contains(&c))
+            || name.bytes().all(|c| c.is_ascii_lowercase()))
+}
+
+/// What messages say in place of a name that is not shown ([`is_conventional_env_name`],
+/// [`is_showable_file_name`]).
+pub const NAME_NOT_SHOWN: &str =
+    "(name not shown: it is not a conventional name and may be the secret itself)";
+
+/// An environment variable's name as messages may show it: a conventional name as is,
+/// any other as [`NAME_NOT_SHOWN`] (`password = { env = "hunter2" }` must not echo it).
+pub fn env_name(name: &str) -> &str {
+    if is_conventional_env_name(name) {
+        name
+    } else {
+        NAME_NOT_SHOWN
+    }
+}
+
+/// The hint for a name field whose name is not shown.
+pub const PASTED_SECRET_HINT: &str = "if you pasted the secret itself there, move it into the \
+    environment (or a file, or a systemd credential), put its name there (like \
+    KEYWARDEN_SMTP_PASSWORD), and rotate the secret if the config was shared";
 
 /// A writer that scrubs keys from everything written through it. It holds back an
 /// incomplete last line (a key may be split across writes) until a newline, [`flush`]

@@ -5,7 +5,7 @@
 //! Each section is owned and validated by its module; this file only lists them. Unknown
 //! top-level keys are errors.
 
-use crate::error::{Error, Result, line_col};
+use crate::error::{Error, Result};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
@@ -51,24 +51,17 @@ impl LoadedConfig {
     /// Parses `text` as the config at `path`.
     pub fn parse(path: &Path, text: String) -> Result<LoadedConfig> {
         let config: ServiceConfig = toml::from_str(&text).map_err(|e| {
-            let (line, column) = e.span().map_or((1, 1), |s| line_col(&text, s.start));
-            Error::Config {
-                path: path.to_path_buf(),
-                line,
-                column,
-                message: {
-                    let m = crate::error::scrub(e.message().trim());
-                    match crate::daemon::config::did_you_mean(e.message().trim()) {
-                        Some(s) => format!("{m}; {s}"),
-                        None => m,
-                    }
-                },
-                hint: if e.message().starts_with("unknown field") && e.message().contains("`audit`") {
-                    "top-level sections are [audit], [notify], [state] and [daemon]; see the README's configuration reference".into()
+            let top = e.message().starts_with("unknown field") && e.message().contains("`audit`");
+            crate::toml_error::config_error(
+                path,
+                &text,
+                &e,
+                if top {
+                    "top-level sections are [audit], [notify], [state] and [daemon]; see the README's configuration reference"
                 } else {
-                    "see the README's configuration reference for this setting".into()
+                    "see the README's configuration reference for this setting"
                 },
-            }
+            )
         })?;
         Ok(LoadedConfig {
             path: path.to_path_buf(),

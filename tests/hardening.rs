@@ -531,3 +531,85 @@ mod fuzz {
         }
     }
 }
+
+/// A lower-case secret (not key-shaped, so `config check` takes it as a name) pasted
+/// where a variable, file or credential name goes is never echoed: not by the CLI, the
+/// daemon's log, the run records and `status`, the state file, nor outage webhooks.
+#[test]
+fn a_secret_pasted_as_a_name_is_never_echoed() {
+    use crate::daemon::{Daemon, eventually};
+    use crate::notify::{Receiver, webhook_toml};
+    const PASTED: &str = "hunter2hunter2";
+    let t = Tree::new();
+    let rx = Receiver::start(&[], 200);
+    let config = t.write(
+        "etc/keywarden.toml",
+        format!(
+            "[state]\npath = \"state/kw.db\"\n\n[audit]\nkey_env = \"{PASTED}\"\n\n[daemon]\noutage_after_failures = 1\n\n[[daemon.workspace]]\nname = \"w\"\nschedule = \"* * * * * *\"\napi_url = \"http://127.0.0.1:9/v1\"\nkey = {{ env = \"{PASTED}\" }}\n\n[[notify.email]]\nname = \"m\"\nhost = \"127.0.0.1\"\nport = 9\nfrom = \"a@example.com\"\nto = [\"d@example.com\"]\nusername = \"u\"\npassword = {{ file = \"{PASTED}\" }}\n\n[[notify.email]]\nname = \"c\"\nhost = \"127.0.0.1\"\nport = 9\nfrom = \"a@example.com\"\nto = [\"d@example.com\"]\nusername = \"u\"\npassword = {{ credential = \"{PASTED}\" }}\n\n{}",
+            webhook_toml("hooks", "KW_TEST_WEBHOOK_URL", "")
+        ),
+    );
+    let clean = |what: &str, bytes: &[u8]| {
+        let s = String::from_utf8_lossy(bytes);
+        assert!(!s.contains(PASTED), "{what} echoes the pasted secret:\n{s}");
+    };
+    let out = t
+        .cmd()
+        .args(["config", "check"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    clean("config check", &[out.stdout, out.stderr].concat());
+    let out = t
+        .cmd()
+        .args(["audit", "--config"])
+        .arg(&config)
+        .env_remove("MASK_API_KEY")
+        .env_remove("CREDENTIALS_DIRECTORY")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    clean("audit", err.as_bytes());
+    assert!(err.contains("named by [audit] key_env"), "{err}");
+    assert!(err.contains("pasted the secret itself"), "{err}");
+
+    let env = [
+        ("KW_TEST_WEBHOOK_URL", rx.url.as_str()),
+        ("KW_TEST_WEBHOOK_SECRET", crate::notify::WEBHOOK_SECRETS),
+        ("CREDENTIALS_DIRECTORY", "/nonexistent-credentials"),
+    ];
+    let mut d = Daemon::start(&t, &config, &env, 1);
+    d.expect("READY=1");
+    let notice = eventually("the outage webhook", || {
+        rx.requests()
+            .into_iter()
+            .find(|r| r.status == 200 && r.json()["type"] == "keywarden.outage")
+    });
+    let detail = notice.json()["data"]["detail"].to_string();
+    assert!(detail.contains("daemon.workspace[w].key"), "{detail}");
+    eventually("both email channels skipped", || {
+        let log = d.log_text();
+        (log.contains("channel m skipped") && log.contains("channel c skipped")).then_some(())
+    });
+    let status = t
+        .cmd()
+        .args(["status", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    d.signal("-TERM");
+    assert_eq!(d.wait(), Some(0));
+    let log = d.log_text();
+    assert!(log.contains("not a conventional name"), "{log}");
+    clean("daemon log", log.as_bytes());
+    clean("status", &[status.stdout, status.stderr].concat());
+    for r in rx.requests() {
+        clean("webhook", &r.body);
+    }
+    for f in ["kw.db", "kw.db-wal"] {
+        if let Ok(bytes) = std::fs::read(t.path().join("etc/state").join(f)) {
+            clean(f, &bytes);
+        }
+    }
+}

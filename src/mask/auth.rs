@@ -27,7 +27,9 @@ impl std::fmt::Display for AuditKeyOrigin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             AuditKeyOrigin::File(p) => write!(f, "key file {}", p.display()),
-            AuditKeyOrigin::Env(v) => write!(f, "environment variable {v}"),
+            AuditKeyOrigin::Env(v) => {
+                write!(f, "environment variable {}", crate::redact::env_name(v))
+            }
             AuditKeyOrigin::Credential(p) => write!(f, "systemd credential {}", p.display()),
         }
     }
@@ -54,6 +56,15 @@ pub fn load_audit_key(
             let origin = AuditKeyOrigin::Credential(path);
             return parse_key(&text, &origin).map(|k| (k, origin));
         }
+    }
+    if !crate::redact::is_conventional_env_name(env_var) {
+        return Err(Error::AuditKey {
+            message: format!(
+                "no audit key: the environment variable named by [audit] key_env is not set or not a valid name {}, no --key-file was given and no systemd credential `{CREDENTIAL_NAME}` exists",
+                crate::redact::NAME_NOT_SHOWN
+            ),
+            hint: crate::redact::PASTED_SECRET_HINT.to_string(),
+        });
     }
     Err(Error::AuditKey {
         message: format!(

@@ -3,6 +3,7 @@
 //! the config file itself).
 
 use crate::error::{Error, Result};
+use crate::redact;
 use serde::Deserialize;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -191,31 +192,64 @@ impl SecretSource {
         };
         let value = match (&self.env, &self.file, &self.credential) {
             (Some(var), None, None) => std::env::var(var).map_err(|_| {
-                err(
-                    format!("environment variable {var} is not set (or not UTF-8)"),
-                    "export it, or read the secret from a file or a systemd credential",
-                )
+                if redact::is_conventional_env_name(var) {
+                    err(
+                        format!("environment variable {var} is not set (or not UTF-8)"),
+                        "export it, or read the secret from a file or a systemd credential",
+                    )
+                } else {
+                    err(
+                        format!(
+                            "the environment variable it names is not set or not a valid name {}",
+                            redact::NAME_NOT_SHOWN
+                        ),
+                        redact::PASTED_SECRET_HINT,
+                    )
+                }
             })?,
             (None, Some(file), None) => {
                 let path = file;
                 crate::bounded::read_to_string(path).map_err(|e| {
-                    err(
-                        format!("{}: {e}", path.display()),
-                        "make the file readable by the keywarden user (mode 0600)",
-                    )
+                    let shown = path
+                        .file_name()
+                        .is_some_and(|n| redact::is_showable_file_name(&n.to_string_lossy()));
+                    if shown {
+                        err(
+                            format!("{}: {e}", path.display()),
+                            "make the file readable by the keywarden user (mode 0600)",
+                        )
+                    } else {
+                        err(
+                            format!(
+                                "the file it names cannot be read {}: {e}",
+                                redact::NAME_NOT_SHOWN
+                            ),
+                            redact::PASTED_SECRET_HINT,
+                        )
+                    }
                 })?
             }
             (None, None, Some(name)) => {
+                let shown = if redact::is_showable_file_name(name) {
+                    format!("credential {name:?}")
+                } else {
+                    format!("the credential it names {}", redact::NAME_NOT_SHOWN)
+                };
                 let dir = std::env::var_os("CREDENTIALS_DIRECTORY").ok_or_else(|| {
                     err(
-                        format!("credential {name:?}: $CREDENTIALS_DIRECTORY is not set"),
+                        format!("{shown}: $CREDENTIALS_DIRECTORY is not set"),
                         "run under systemd with LoadCredential= or SetCredentialEncrypted=, or use env/file",
                     )
                 })?;
                 let path = Path::new(&dir).join(name);
                 crate::bounded::read_to_string(&path).map_err(|e| {
+                    let at = if redact::is_showable_file_name(name) {
+                        format!(" ({})", path.display())
+                    } else {
+                        String::new()
+                    };
                     err(
-                        format!("credential {name:?} ({}): {e}", path.display()),
+                        format!("{shown}{at}: {}", crate::redact::scrub(&e.to_string())),
                         "check LoadCredential= in the unit",
                     )
                 })?
