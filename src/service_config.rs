@@ -51,17 +51,20 @@ impl LoadedConfig {
     /// Parses `text` as the config at `path`.
     pub fn parse(path: &Path, text: String) -> Result<LoadedConfig> {
         let config: ServiceConfig = toml::from_str(&text).map_err(|e| {
-            let top = e.message().starts_with("unknown field") && e.message().contains("`audit`");
-            crate::toml_error::config_error(
+            let mut err = crate::toml_error::config_error(
                 path,
                 &text,
                 &e,
-                if top {
-                    "top-level sections are [audit], [notify], [state] and [daemon]; see the README's configuration reference"
-                } else {
-                    "see the README's configuration reference for this setting"
-                },
-            )
+                "see the README's configuration reference for this setting",
+            );
+            // A misspelled section at the top: say which sections exist.
+            if e.message().starts_with("unknown field")
+                && e.message().contains("`audit`")
+                && let Error::Config { hint, .. } = &mut err
+            {
+                *hint = "top-level sections are [audit], [notify], [state] and [daemon]; see the README's configuration reference".into();
+            }
+            err
         })?;
         Ok(LoadedConfig {
             path: path.to_path_buf(),

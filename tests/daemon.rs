@@ -412,7 +412,7 @@ fn config_check_points_at_the_bad_field() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(
-        err.contains("k.toml:7:12: bad cron expression \"0 61 * * *\""),
+        err.contains("k.toml:7:12: [[daemon.scan]] schedule: bad cron expression \"0 61 * * *\""),
         "{err}"
     );
 
@@ -428,7 +428,10 @@ fn config_check_points_at_the_bad_field() {
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(err.contains("t.toml:5:1: unknown field `shedule`"), "{err}");
+    assert!(
+        err.contains("t.toml:5:1: [[daemon.workspace]]: unknown field `shedule`"),
+        "{err}"
+    );
     assert!(err.contains("did you mean `schedule`?"), "{err}");
 
     let dup = t.write(

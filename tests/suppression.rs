@@ -113,7 +113,7 @@ fn config_errors_point_at_line_and_column() {
     assert_eq!(out.status.code(), Some(2));
     assert!(
         String::from_utf8_lossy(&out.stderr)
-            .contains(".keywarden.toml:2:1: unknown field `fail_onn`"),
+            .contains(".keywarden.toml:2:1: [scan]: unknown field `fail_onn`"),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
