@@ -54,8 +54,8 @@ pub struct Settings {
     pub audit: AuditConfig,
     /// `[notify]`.
     pub notify: NotifyConfig,
-    /// The state store file.
-    pub state: PathBuf,
+    /// The state store: a SQLite file, or a PostgreSQL database shared by several daemons.
+    pub state: crate::store::Location,
 }
 
 impl Settings {
@@ -88,7 +88,7 @@ impl Settings {
         }
         let settings = Settings {
             path: path.to_path_buf(),
-            state: c.state.resolve_path(base),
+            state: c.state.location(base, path)?,
             daemon,
             audit: c.audit,
             notify,
