@@ -934,8 +934,8 @@ async fn hostile_api_names_do_not_grow_the_state_or_leak() {
     assert_files_have_no_secret(t.path());
 }
 
-/// Two daemons on one PostgreSQL database (`[state] url`): no state-file lock stands
-/// between them, both record their runs in the shared state, `status` reads it, and the
+/// Two daemons on one PostgreSQL database (`[state] url`), started at once on an empty
+/// database: no state-file lock stands between them, both record their runs in the shared state, `status` reads it, and the
 /// database password appears in no log and no output.
 #[test]
 fn two_daemons_share_one_postgresql_state() {
@@ -953,10 +953,13 @@ fn two_daemons_share_one_postgresql_state() {
          paths = [\"../watched\"]\nschedule = \"* * * * * *\"\n",
     );
     let env = [("KW_STATE_URL", url.as_str())];
-    let mut daemons = vec![Daemon::start(&t, &config, &env, 1)];
-    daemons[0].expect("READY=1");
-    daemons.push(Daemon::start(&t, &config, &env, 2));
-    daemons[1].expect("READY=1");
+    // Started together on an empty database: both migrate it at once (one does).
+    let mut daemons: Vec<Daemon> = (1..=2)
+        .map(|n| Daemon::start(&t, &config, &env, n))
+        .collect();
+    for d in &daemons {
+        d.expect("READY=1");
+    }
     let status = || {
         let out = t
             .cmd()

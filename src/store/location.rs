@@ -49,14 +49,14 @@ impl StateConfig {
         let Some(source) = &self.url else {
             return Ok(Location::Sqlite(self.resolve_path(base)));
         };
-        let err = |message: String, hint: &str| Error::DaemonConfig {
+        let err = |message: String, hint: &str| Error::StateConfig {
             path: config.to_path_buf(),
             message,
             hint: hint.to_string(),
         };
         if self.path.is_some() {
             return Err(err(
-                "[state] has both path and url".into(),
+                "both path and url are set".into(),
                 "keep path for a SQLite file (one daemon) or url for PostgreSQL (several daemons), not both",
             ));
         }
@@ -67,7 +67,7 @@ impl StateConfig {
         let url = source.read("[state] url")?;
         if let Err(e) = super::pg::parse(url.expose()) {
             return Err(err(
-                format!("[state] url is not a valid PostgreSQL URL: {e}"),
+                format!("url is not a valid PostgreSQL URL: {e}"),
                 "write it as postgresql://user:password@host:port/database",
             ));
         }
@@ -228,7 +228,7 @@ mod tests {
         assert!(l.is_shared());
         let cfg: StateConfig = toml::from_str("path = \"s.db\"\nurl = { file = \"url\" }").unwrap();
         let e = cfg.location(dir.path(), Path::new("k.toml")).unwrap_err();
-        assert!(e.to_string().contains("both path and url"), "{e}");
+        assert!(e.to_string().contains("both path and url are set"), "{e}");
         std::fs::write(dir.path().join("url"), "mysql://kw:pw@h/kw").unwrap();
         let cfg: StateConfig = toml::from_str("url = { file = \"url\" }").unwrap();
         let e = cfg.location(dir.path(), Path::new("k.toml")).unwrap_err();

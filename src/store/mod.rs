@@ -348,6 +348,34 @@ mod tests {
     }
 
     #[test]
+    fn an_unreachable_or_refusing_server_is_an_error_without_the_password() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let at = Location::postgres(Secret::new(format!(
+            "postgresql://kw:hunter2pw@127.0.0.1:{port}/kw?connect_timeout=5"
+        )));
+        let e = Store::open(&at).unwrap_err().to_string();
+        assert!(e.contains("connecting to PostgreSQL"), "{e}");
+        assert!(!e.contains("hunter2pw"), "{e}");
+        let Some(at) = testing::pg_location("wrong_password") else {
+            return;
+        };
+        let Location::Postgres { url, .. } = &at else {
+            unreachable!()
+        };
+        let password = testing::pg_server::server().unwrap().password();
+        let wrong = url.expose().replace(password, "hunter2pw");
+        let e = Store::open(&Location::postgres(Secret::new(wrong)))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("password authentication failed"), "{e}");
+        assert!(!e.contains("hunter2pw") && !e.contains(password), "{e}");
+    }
+
+    #[test]
     fn both_backends_have_the_same_migrations_and_columns() {
         assert_eq!(pg_migrations().len(), MIGRATIONS.len());
         for (i, m) in PG_MIGRATIONS.split("\n-- migration ").skip(1).enumerate() {
