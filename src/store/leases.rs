@@ -153,17 +153,28 @@ impl Store {
         })
     }
 
-    /// Records where `job`'s run got to (a watermark; redacted like all stored text).
-    pub fn set_progress(&mut self, job: &str, value: &str, now: i64) -> Result<()> {
+    /// Records where `job`'s run of `tick` got to (a watermark; redacted like all stored
+    /// text), if `holder` still holds that lease: a daemon that lost it (paused past its
+    /// TTL, then taken over) cannot overwrite the new holder's progress. False then.
+    pub fn set_progress(
+        &mut self,
+        job: &str,
+        tick: i64,
+        holder: &str,
+        value: &str,
+        now: i64,
+    ) -> Result<bool> {
         let value = stored(value, MAX_PROGRESS);
-        self.run("recording a job's progress", |ex| {
+        let n = self.run("recording a job's progress", |ex| {
             ex.execute(
-                "INSERT INTO job_progress (job, value, updated_at) VALUES (?1, ?2, ?3) \
-                 ON CONFLICT (job) DO UPDATE SET value = ?2, updated_at = ?3",
-                &[&job, &value, &now],
+                "INSERT INTO job_progress (job, value, updated_at) SELECT ?1, ?4, ?5 \
+                 WHERE EXISTS (SELECT 1 FROM leases WHERE job = ?1 AND tick = ?2 \
+                 AND holder = ?3 AND finished_at IS NULL) \
+                 ON CONFLICT (job) DO UPDATE SET value = ?4, updated_at = ?5",
+                &[&job, &tick, &holder, &value, &now],
             )
-            .map(drop)
-        })
+        })?;
+        Ok(n == 1)
     }
 
     /// Where `job`'s unfinished run got to, if recorded.

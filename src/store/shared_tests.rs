@@ -25,7 +25,11 @@ fn leases_one_holder_per_tick_expiry_hands_over_and_done_is_final() {
         assert!(s.try_lease(job, 100, "a", 1_000, 30).unwrap(), "a renews");
         assert!(s.renew_lease(job, 100, "a", 1_000, 500).unwrap());
         assert!(!s.renew_lease(job, 100, "b", 1_000, 500).unwrap());
-        s.set_progress(job, "repo-17", 600).unwrap();
+        assert!(s.set_progress(job, 100, "a", "repo-17", 600).unwrap());
+        assert!(
+            !s.set_progress(job, 100, "b", "repo-99", 600).unwrap(),
+            "not b's"
+        );
         // a dies: no renewal; b takes over once the lease expired, and resumes.
         assert!(!s.try_lease(job, 100, "b", 1_000, 1_499).unwrap());
         assert!(s.try_lease(job, 100, "b", 1_000, 1_500).unwrap());
@@ -122,7 +126,8 @@ fn no_full_key_or_password_in_any_table() {
             detail: said.clone(),
         };
         s.open_outage(&outage, &[msg("m2".into())]).unwrap();
-        s.set_progress("scan:x", &said, 8).unwrap();
+        assert!(s.try_lease("scan:x", 1, "d", 1_000, 8).unwrap());
+        assert!(s.set_progress("scan:x", 1, "d", &said, 8).unwrap());
         let dump = s.dump();
         assert!(dump.contains("mk_live_Qm7T"), "the redacted form is kept");
         for secret in [body.clone(), hex::encode(&body)] {
