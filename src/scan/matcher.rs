@@ -540,6 +540,39 @@ mod tests {
     }
 
     #[test]
+    fn keys_behind_every_encoded_separator_and_up_to_encoded_ends() {
+        let before = [
+            "key%3D",
+            "key%253D",
+            "key=3D",
+            "{\\\"a\\\":1}\\n",
+            "\\t",
+            "\\u003d",
+            "\\x3d",
+            "value=&quot;",
+            "k&#61;",
+            "k&#x3D;",
+            "k&equals;",
+            "?a=1&key=",
+        ];
+        let after = [
+            "", "&amp;b=2", "%26b=2", "\\n", "\\u0026", "&quot;", "\\\"}",
+        ];
+        for b in before {
+            for a in after {
+                let text = format!("{b}{K}{a}");
+                let found = keys(text.as_bytes());
+                assert_eq!(found.len(), 1, "{text}");
+                assert_eq!(found[0].0, K, "{text}");
+            }
+        }
+        // A prefix glued to a word that is not an encoding stays no key.
+        for b in ["x", "key3D", "u003d"] {
+            assert!(keys(format!("{b}{K}").as_bytes()).is_empty(), "{b}");
+        }
+    }
+
+    #[test]
     fn utf16_both_endians() {
         let text = format!("$k = \"{K}\"\r\n");
         let le: Vec<u8> = text.encode_utf16().flat_map(|u| u.to_le_bytes()).collect();
