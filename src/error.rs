@@ -77,6 +77,16 @@ pub enum Error {
         /// How to fix it.
         hint: String,
     },
+    /// `[state]` of the service config is invalid (both `path` and `url`, a bad URL).
+    #[error("{path}: [state]: {message}\n  hint: {hint}")]
+    StateConfig {
+        /// The config file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+        /// How to fix it.
+        hint: String,
+    },
     /// The pre-commit hook could not be installed or removed.
     #[error("{path}: {message}\n  hint: {hint}")]
     Hook {

@@ -4,7 +4,9 @@
 //! # Layout
 //!
 //! - [`cli`]: clap types only; [`settings`]: flags + env + config file → settings.
-//! - [`commands`]: one module per subcommand; each returns an exit code.
+//! - [`commands`]: one module per subcommand: arguments in, rendering out; each returns an
+//!   exit code.
+//! - [`run`]: the use cases the commands and the daemon share: scan, verify, audit, publish.
 //! - [`rules`]: rules as data (TOML schema, loading, compiled database, `rules check`).
 //! - [`scan`]: the engine: walk, prefilter + regex matcher, context, placeholders, outcome;
 //!   archives and container images opened in tree scans.
@@ -27,7 +29,8 @@
 //! - [`agent`]: coding-agent hooks (Claude Code, Cursor, generic): payloads and settings.
 //! - [`daemon`]: `keywarden daemon`: schedules, file watching, state, systemd protocol.
 //!
-//! Dependencies run one way: commands → engines (scan) and delivery (report) → model.
+//! Dependencies run one way: commands and daemon → run → engines (scan, git, audit, mask)
+//! and delivery (report, notify, store) → model.
 // `unsafe` is allowed in one module only, `scan::simd` (a measured hot path).
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
@@ -51,6 +54,7 @@ pub mod notify;
 pub mod redact;
 pub mod report;
 pub mod rules;
+pub mod run;
 pub mod scan;
 pub mod secret;
 pub mod service_config;

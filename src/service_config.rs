@@ -27,7 +27,7 @@ pub struct ServiceConfig {
 
     /// `[daemon]`: schedules, scan targets, watch (owned by `daemon`).
     #[serde(default)]
-    pub daemon: crate::daemon::DaemonConfig,
+    pub daemon: crate::daemon::config::DaemonConfig,
 }
 
 /// A parsed service config with its text, for line and column of later errors.

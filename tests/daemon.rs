@@ -936,3 +936,66 @@ async fn hostile_api_names_do_not_grow_the_state_or_leak() {
     );
     assert_files_have_no_secret(t.path());
 }
+
+/// Two daemons on one PostgreSQL database (`[state] url`), started at once on an empty
+/// database: no state-file lock stands between them, both record their runs in the shared state, `status` reads it, and the
+/// database password appears in no log and no output.
+#[test]
+fn two_daemons_share_one_postgresql_state() {
+    use crate::util::postgres;
+    let Some(pg) = postgres::server() else {
+        postgres::skipped("two_daemons_share_one_postgresql_state");
+        return;
+    };
+    let url = pg.fresh_db();
+    let t = Tree::new();
+    t.write("watched/README.md", "nothing here\n");
+    let config = t.write(
+        "etc/keywarden.toml",
+        "[state]\nurl = { env = \"KW_STATE_URL\" }\n\n[[daemon.scan]]\nname = \"tree\"\n\
+         paths = [\"../watched\"]\nschedule = \"* * * * * *\"\n",
+    );
+    let env = [("KW_STATE_URL", url.as_str())];
+    // Started together on an empty database: both migrate it at once (one does).
+    let mut daemons: Vec<Daemon> = (1..=2)
+        .map(|n| Daemon::start(&t, &config, &env, n))
+        .collect();
+    for d in &daemons {
+        d.expect("READY=1");
+    }
+    let status = || {
+        let out = t
+            .cmd()
+            .env("KW_STATE_URL", &url)
+            .args(["status", "--format", "json", "--config"])
+            .arg(&config)
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!String::from_utf8_lossy(&out.stdout).contains(pg.password()));
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let v = eventually("a scheduled run recorded in PostgreSQL", || {
+        let v = status();
+        (v["jobs"][0]["last_run"]["outcome"] == "ok").then_some(v)
+    });
+    assert_eq!(
+        v["state"],
+        format!(
+            "postgresql://kw@127.0.0.1:{}/{}",
+            pg.port(),
+            url.rsplit('/').next().unwrap()
+        )
+    );
+    assert_eq!(v["trends"]["total"]["open"], 0, "{v}");
+    for d in &mut daemons {
+        d.signal("-TERM");
+        assert_eq!(d.wait(), Some(0), "{}", d.log_text());
+        assert!(!d.log_text().contains(pg.password()), "{}", d.log_text());
+    }
+}

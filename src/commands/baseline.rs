@@ -4,6 +4,7 @@ use super::{Exit, emit};
 use crate::baseline::Baseline;
 use crate::cli::{BaselineArgs, Cli, ScanArgs};
 use crate::error::{Error, Result};
+use crate::settings::ScanSettings;
 use clap::{Args, FromArgMatches};
 use std::io::Write;
 
@@ -40,27 +41,27 @@ fn scan_args(args: &BaselineArgs) -> Result<ScanArgs> {
 
 /// Runs `keywarden baseline`.
 pub fn run(args: &BaselineArgs, cli: &Cli, out: &mut dyn Write) -> Result<Exit> {
-    let scan = scan_args(args)?;
-    // Scan into a buffer (JSON), then keep only the findings: the same path as `scan`.
-    let mut json = Vec::new();
-    let exit = super::scan::run(&scan, cli, &mut json)?;
+    let settings = ScanSettings::resolve(&scan_args(args)?, cli.color, cli.quiet)?;
+    // The same scan as `keywarden scan`; a scan that could not read everything and found
+    // nothing to fail on records nothing.
+    let (_, report) = super::scan::scan(&settings, None)?;
+    let exit = super::scan::exit_code(&report, &settings);
     if exit == Exit::Error {
         return Ok(exit);
     }
-    let doc: serde_json::Value =
-        serde_json::from_slice(&json).map_err(|e| Error::Usage(format!("internal: {e}")))?;
-    let findings: Vec<BaselineRow> = doc
-        .get("findings")
-        .cloned()
-        .map(serde_json::from_value)
-        .transpose()
-        .map_err(|e| Error::Usage(format!("internal: {e}")))?
-        .unwrap_or_default();
     let baseline = Baseline::from_rows(
-        findings
-            .into_iter()
+        report
+            .findings
+            .iter()
             .filter(|f| f.suppressed.is_none())
-            .map(|f| (f.path, f.rule, f.context, f.fingerprint)),
+            .map(|f| {
+                (
+                    f.path.clone(),
+                    f.rule.clone(),
+                    f.context,
+                    f.fingerprint.clone(),
+                )
+            }),
     );
     baseline.save(&args.output)?;
     emit(|| {
@@ -75,13 +76,4 @@ pub fn run(args: &BaselineArgs, cli: &Cli, out: &mut dyn Write) -> Result<Exit> 
         )
     })?;
     Ok(Exit::Clean)
-}
-
-#[derive(serde::Deserialize)]
-struct BaselineRow {
-    path: String,
-    rule: String,
-    context: crate::finding::Context,
-    fingerprint: crate::secret::Fingerprint,
-    suppressed: Option<serde_json::Value>,
 }

@@ -1,4 +1,5 @@
-//! One module per subcommand; each `run` returns an [`Exit`] and writes through the
+//! One module per subcommand: arguments → [`crate::settings`] → a use case of
+//! [`crate::run`] → rendering. Each `run` returns an [`Exit`] and writes through the
 //! writers it is given (the library never prints on its own).
 
 pub mod agent_hook;
@@ -7,7 +8,6 @@ pub mod baseline;
 pub mod completions;
 pub mod config;
 pub mod daemon;
-pub mod git_scan;
 pub mod history_progress;
 pub mod hook;
 pub mod outbox;
@@ -15,7 +15,6 @@ pub mod report;
 pub mod rules;
 pub mod scan;
 pub mod status;
-pub mod verify;
 
 use crate::cli::{Cli, Command};
 use crate::error::Result;
@@ -63,4 +62,27 @@ pub(crate) fn emit(f: impl FnOnce() -> std::io::Result<()>) -> Result<()> {
         Err(e) => Err(crate::Error::Output(e)),
         Ok(()) => Ok(()),
     }
+}
+
+/// Writes a report through `write`: to `output` (created, keys scrubbed) when given, else
+/// to `out`; flushed; a closed pipe is not an error.
+pub(crate) fn write_report(
+    output: Option<&std::path::Path>,
+    out: &mut dyn Write,
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<()> {
+    let mut file;
+    let sink: &mut dyn Write = match output {
+        Some(path) => {
+            file = crate::redact::ScrubWriter::new(std::io::BufWriter::new(
+                std::fs::File::create(path).map_err(|e| crate::Error::io(path, e))?,
+            ));
+            &mut file
+        }
+        None => out,
+    };
+    emit(|| {
+        write(&mut *sink)?;
+        sink.flush()
+    })
 }

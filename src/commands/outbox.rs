@@ -21,7 +21,7 @@ pub fn open(path: &Path) -> Result<(NotifyConfig, Store)> {
     let mut cfg = loaded.config.notify;
     cfg.validate(path)?;
     cfg.resolve_paths(base);
-    let store = Store::open(&loaded.config.state.resolve_path(base))?;
+    let store = Store::open(&loaded.config.state.location(base, path)?)?;
     Ok((cfg, store))
 }
 

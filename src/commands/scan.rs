@@ -1,26 +1,29 @@
-//! `keywarden scan`: settings → engine → walk → outcome → report → exit code.
+//! `keywarden scan` (a tree, `--staged`, `--history`, `--since REV`, `--range A..B`):
+//! settings → [`run::scan`] → `--verify` → render → `--notify` → exit code.
 
-use super::{Exit, emit};
+use super::{Exit, emit, write_report};
 use crate::cli::{Cli, ScanArgs};
 use crate::error::{Error, Result};
+use crate::git::progress::Progress as GitProgress;
 use crate::report::{self, Format, TextOptions};
-use crate::rules::{self, Source};
-use crate::scan::{self, Engine, ScanReport};
-use crate::settings::ScanSettings;
+use crate::run::{self, scan::Source};
+use crate::scan::{Engine, ScanReport};
+use crate::settings::{GitSource, ScanSettings};
 use std::io::Write;
+use std::path::Path;
 use std::time::Instant;
 
-/// Builds the rule engine: built-ins, then the repo config's rules, then `--rules` files.
-pub fn engine(settings: &ScanSettings) -> Result<Engine> {
-    let mut extra = Vec::new();
-    if let Some(src) = &settings.repo.rules {
-        extra.push(Source::parse(&src.origin, &src.text)?);
-    }
-    for path in &settings.rules {
-        extra.push(Source::read(path)?);
-    }
-    Engine::new(rules::load(extra)?)
-}
+/// What to tell someone whose commit was blocked.
+pub const BLOCKED: &str = "\
+commit blocked: it adds the MASK API key(s) listed above.
+  fix: take the key out of the staged file(s) (load it from the environment or a
+       secrets manager), `git add` them again and commit. If the key was ever pushed or
+       shared, revoke it in MASK (Settings → API Keys).
+  deliberate exception (a test fixture, an already revoked key): add a
+       `keywarden:allow <reason>` comment on the key's line, or record the current
+       findings with `keywarden baseline --output .keywarden-baseline.json` (the hook
+       uses that file when it exists).
+  bypass once, at your own risk: git commit --no-verify";
 
 /// The spinner on stderr. It stays hidden for the first half second, so that a quick
 /// scan prints nothing but its report.
@@ -80,17 +83,7 @@ pub fn render(
     report: &ScanReport,
     out: &mut dyn Write,
 ) -> Result<()> {
-    let mut file;
-    let sink: &mut dyn Write = match &settings.output {
-        Some(path) => {
-            file = crate::redact::ScrubWriter::new(std::io::BufWriter::new(
-                std::fs::File::create(path).map_err(|e| Error::io(path, e))?,
-            ));
-            &mut file
-        }
-        None => out,
-    };
-    emit(|| {
+    write_report(settings.output.as_deref(), out, |sink| {
         match settings.format {
             Format::Text => report::write_text(
                 report,
@@ -104,8 +97,7 @@ pub fn render(
             Format::Json => report::write_json(report, settings.show_placeholders, sink),
             Format::Sarif => report::write_sarif(&engine.db, report, sink),
             Format::Compact => report::write_compact(report, settings.show_suppressed, sink),
-        }?;
-        sink.flush()
+        }
     })?;
     // With -o the report goes to a file; say on stderr what it holds, so a terminal does
     // not stay silent.
@@ -134,58 +126,116 @@ pub fn exit_code(report: &ScanReport, settings: &ScanSettings) -> Exit {
 
 /// Runs `keywarden scan`.
 pub fn run(args: &ScanArgs, cli: &Cli, out: &mut dyn Write) -> Result<Exit> {
-    if args.staged || args.history || args.since.is_some() || args.range.is_some() {
-        return super::git_scan::run(args, cli, out);
-    }
     let settings = ScanSettings::resolve(args, cli.color, cli.quiet)?;
-    let engine = engine(&settings)?;
+    // Open the outbox first: a bad [notify] or [state] fails before the scan.
     let notify = args
         .notify
         .then(|| super::outbox::open(&args.service_config))
         .transpose()?;
+    let (engine, mut report) = scan(&settings, args.baseline.as_deref())?;
+    if args.verify {
+        run::verify::verify(&mut report, args.api_url.as_deref())?;
+    }
+    render(&engine, &settings, &report, out)?;
+    if let Some((cfg, mut store)) = notify {
+        if cfg.is_empty() {
+            return Err(Error::Usage(format!(
+                "--notify: {} has no [[notify.email]] or [[notify.webhook]] channel\n  hint: add one, or drop --notify",
+                args.service_config.display()
+            )));
+        }
+        let model = crate::notify::ReportModel::from(&report).named(&source_name(&settings));
+        run::publish::publish(&cfg, &mut store, model, run::publish::Mode::Once, None)?;
+    }
+    let exit = exit_code(&report, &settings);
+    if matches!(settings.git, Some(GitSource::Staged { .. }))
+        && exit == Exit::Findings
+        && settings.format == Format::Text
+        && settings.output.is_none()
+    {
+        emit(|| writeln!(out, "\n{BLOCKED}"))?;
+    }
+    Ok(exit)
+}
+
+/// The scan `settings` describe, through [`run::scan::scan`], with the progress shown on
+/// a terminal; `baseline` suppresses the findings it records.
+pub(crate) fn scan(
+    settings: &ScanSettings,
+    baseline: Option<&Path>,
+) -> Result<(Engine, ScanReport)> {
     let started = Instant::now();
-    let progress = Progress::new(settings.progress);
-    let on_file = |bytes: u64| progress.file(bytes);
-    let mut walked = scan::walk::scan(&engine, &settings.options, &on_file)?;
-    progress.finish();
-    if walked.files == 0 {
-        let why = if walked.skipped.is_empty() {
-            "no files were found (ignore rules or --exclude may have skipped everything)"
-                .to_string()
-        } else {
-            format!(
-                "all {} files were skipped; the first: {}: {}",
-                walked.skipped.len(),
-                walked.skipped[0].path,
-                walked.skipped[0].reason
-            )
-        };
-        return Err(Error::NothingScanned(why));
-    }
-    if let Some(path) = &args.baseline {
-        crate::baseline::Baseline::load(path)?.apply(&mut walked.findings);
-    }
-    let today = chrono::Local::now().date_naive();
-    let mut report = scan::outcome::finish(
-        &engine.db,
-        walked,
-        &settings.repo.allow,
-        today,
-        started.elapsed().as_millis() as u64,
-    );
-    if !covers_config_dir(&settings) {
+    let engine = run::scan::engine(&settings.repo, &settings.rules)?;
+    tracing::debug!("rules compiled in {:?}", started.elapsed());
+    let policy = run::scan::Policy {
+        allow: &settings.repo.allow,
+        baseline,
+        today: None,
+    };
+    let mut report = match &settings.git {
+        None => {
+            let progress = Progress::new(settings.progress);
+            let on_file = |bytes: u64| progress.file(bytes);
+            let source = Source::Tree {
+                options: &settings.options,
+                on_file: &on_file,
+            };
+            let report = run::scan::scan(&engine, source, &policy);
+            progress.finish();
+            tree_scan_read_something(report?)?
+        }
+        Some(git) => {
+            let repo = run::scan::current_repo()?;
+            match git {
+                GitSource::Staged { whole_files } => run::scan::scan(
+                    &engine,
+                    Source::Staged {
+                        repo: &repo,
+                        whole_files: *whole_files,
+                    },
+                    &policy,
+                )?,
+                GitSource::History(selection) => {
+                    let progress = GitProgress::default();
+                    super::history_progress::with_bar(settings.progress, &progress, || {
+                        let source = Source::History {
+                            repo: &repo,
+                            selection,
+                            threads: settings.threads,
+                            progress: &progress,
+                        };
+                        run::scan::scan(&engine, source, &policy)
+                    })?
+                }
+            }
+        }
+    };
+    if settings.git.is_none() && !covers_config_dir(settings) {
         // `scan src` with the repository's config: entries about other directories
         // matched nothing because they were not scanned, not because they are stale.
         report.summary.stale_allowlist.retain(|s| !s.unused);
     }
-    if args.verify {
-        super::verify::verify(&mut report, args.api_url.as_deref())?;
+    Ok((engine, report))
+}
+
+/// A tree scan that read no file is an error (a hook's `--staged` with nothing staged is
+/// not: it has nothing to check).
+fn tree_scan_read_something(report: ScanReport) -> Result<ScanReport> {
+    if report.summary.files > 0 {
+        return Ok(report);
     }
-    render(&engine, &settings, &report, out)?;
-    if let Some((cfg, mut store)) = notify {
-        notify_report(&cfg, &mut store, &settings, &report, &args.service_config)?;
-    }
-    Ok(exit_code(&report, &settings))
+    let skipped = &report.summary.skipped;
+    let why = match skipped.first() {
+        None => "no files were found (ignore rules or --exclude may have skipped everything)"
+            .to_string(),
+        Some(first) => format!(
+            "all {} files were skipped; the first: {}: {}",
+            skipped.len(),
+            first.path,
+            first.reason
+        ),
+    };
+    Err(Error::NothingScanned(why))
 }
 
 /// Did the scan cover the whole directory its repository config governs?
@@ -213,21 +263,9 @@ fn covers_config_dir(settings: &ScanSettings) -> bool {
         .any(|p| std::fs::canonicalize(p).is_ok_and(|p| p == dir))
 }
 
-/// `--notify`: the scan's report through the outbox to the configured channels.
-pub(crate) fn notify_report(
-    cfg: &crate::notify::NotifyConfig,
-    store: &mut crate::store::Store,
-    settings: &ScanSettings,
-    report: &ScanReport,
-    config: &std::path::Path,
-) -> Result<()> {
-    if cfg.is_empty() {
-        return Err(Error::Usage(format!(
-            "--notify: {} has no [[notify.email]] or [[notify.webhook]] channel\n  hint: add one, or drop --notify",
-            config.display()
-        )));
-    }
-    let source = settings
+/// The name a `--notify` report goes by: the scanned paths, absolute.
+fn source_name(settings: &ScanSettings) -> String {
+    settings
         .options
         .paths()
         .iter()
@@ -238,8 +276,5 @@ pub(crate) fn notify_report(
                 .to_string()
         })
         .collect::<Vec<_>>()
-        .join(", ");
-    let model = crate::notify::ReportModel::from_scan(report, &source)?;
-    crate::notify::enqueue_and_deliver(cfg, store, model)?;
-    Ok(())
+        .join(", ")
 }

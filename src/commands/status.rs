@@ -43,6 +43,7 @@ pub fn run(args: &StatusArgs, out: &mut dyn Write) -> Result<Exit> {
     };
     open.sort_by_key(|(sev, _)| rank(sev).unwrap_or(9));
     let outages = store.outages()?;
+    let trends = store.trends(None)?;
     let rows = store.list(true)?;
     let count = |st: Status| rows.iter().filter(|r| r.status == st).count();
     let (pending, dead, delivered) = (
@@ -68,6 +69,7 @@ pub fn run(args: &StatusArgs, out: &mut dyn Write) -> Result<Exit> {
                     "detail": o.detail,
                 })).collect::<Vec<_>>(),
                 "outbox": {"pending": pending, "dead": dead, "delivered": delivered},
+                "trends": trends,
             });
             serde_json::to_writer_pretty(&mut *out, &doc)?;
             writeln!(out)
@@ -108,6 +110,17 @@ pub fn run(args: &StatusArgs, out: &mut dyn Write) -> Result<Exit> {
                 } else {
                     format!(" ({by})")
                 }
+            )?;
+            let t = &trends.total;
+            writeln!(
+                out,
+                "all time: {} opened, {} resolved, {} open; median time to fix {}",
+                t.opened,
+                t.resolved,
+                t.open,
+                t.median_fix_ms
+                    .map(|ms| format!("{:.1} h", ms as f64 / 3_600_000.0))
+                    .unwrap_or_else(|| "-".into())
             )?;
             for o in &outages {
                 writeln!(

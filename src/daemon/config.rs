@@ -136,7 +136,7 @@ pub struct ScanTarget {
     pub watch: bool,
     /// Each path is a git repository (work tree or bare) whose history is scanned: every
     /// blob reachable from any ref, as `keywarden scan --history`. Incremental: a blob
-    /// found clean is not read again (see [`super::history`]). Needs a `schedule`; not
+    /// found clean is not read again (see [`crate::run::history`]). Needs a `schedule`; not
     /// with `watch`. Default: false.
     #[serde(default)]
     pub history: bool,

@@ -1,21 +1,42 @@
-//! The daemon's jobs: an audit of one workspace, a scan of one target, and the outbox
-//! pass. Each turns its result into the notification report model, records the findings
-//! in the state store and alerts only on what is new (every run with `digest = true`).
-//!
-//! Order within a run: enqueue the alert, then record the findings as seen. A crash
-//! between the two re-sends the alert on the next run (at least once) instead of losing
-//! it.
+//! The daemon's jobs behind one small trait, [`Job`]: an audit of one workspace and a
+//! scan of one target. Each run is the same use case the commands call ([`run::audit`],
+//! [`run::scan`]) followed by [`run::publish`] in tracked mode: the findings are recorded
+//! as the job's open set and the report is enqueued only for what is new (every run with
+//! `digest = true`), in one transaction.
 
 use super::Settings;
-use super::config::{ScanTarget, Workspace};
-use crate::audit::{self, AuditInput};
+use super::config::{ScanTarget, Schedule, Workspace};
 use crate::error::{Error, Result};
-use crate::finding::Severity;
-use crate::mask::{self, AuditKeyOrigin, ClientBuilder};
-use crate::notify::{self, DeliveryStats, ReportModel};
-use crate::scan::{self, Engine, ScanOptions};
-use crate::store::{Seen, Store, now_ms};
-use std::collections::HashSet;
+use crate::notify::{DeliveryStats, ReportModel};
+use crate::run::{
+    self,
+    history::Tracked,
+    publish::{Mode, Published},
+    scan::{Policy, Source},
+};
+use crate::scan::ScanOptions;
+use crate::settings::AuditSettings;
+use crate::store::Store;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Scheduled work: a name, when it runs, and a blocking run that returns a one-line
+/// summary (logged and kept in the state as the run's detail).
+pub trait Job: Send + Sync {
+    /// State key and log field: `audit:acme`, `scan:configs`.
+    fn name(&self) -> String;
+    /// When it runs; `None`: at start and on change only.
+    fn schedule(&self) -> Option<&Schedule>;
+    /// Paths whose changes start a run.
+    fn watched(&self) -> Option<&[PathBuf]> {
+        None
+    }
+    /// Runs at start (scans); otherwise a run missed while the daemon was down is caught
+    /// up (audits, with `catch_up`).
+    fn runs_at_start(&self) -> bool;
+    /// One run. Blocking: call it on a blocking thread.
+    fn run(&self, s: &Settings) -> Result<String>;
+}
 
 /// The job name of a workspace's audit (state key, log field).
 pub fn audit_job(ws: &Workspace) -> String {
@@ -27,149 +48,132 @@ pub fn scan_job(t: &ScanTarget) -> String {
     format!("scan:{}", t.name)
 }
 
-/// Loads a workspace's audit key: its `key` source, else `[audit] key_env` /
-/// `MASK_API_KEY`, else the systemd credential `mask-api-key` (as `keywarden audit`).
-fn audit_key(s: &Settings, ws: &Workspace) -> Result<(crate::SecretKey, AuditKeyOrigin)> {
-    match &ws.key {
-        Some(src) => {
-            let what = format!("daemon.workspace[{}].key", ws.name);
-            let secret = src.read(&what)?;
-            let origin = match (&src.env, &src.file, &src.credential) {
-                (Some(v), _, _) => AuditKeyOrigin::Env(v.clone()),
-                (_, Some(f), _) => AuditKeyOrigin::File(f.clone()),
-                (_, _, Some(c)) => AuditKeyOrigin::Credential(c.into()),
-                _ => AuditKeyOrigin::Env(what),
-            };
-            let key = mask::auth::parse_key(secret.expose().as_bytes(), &origin)?;
-            Ok((key, origin))
-        }
-        None => {
-            let env = s.audit.key_env.as_deref().unwrap_or("MASK_API_KEY");
-            mask::load_audit_key(None, env)
-        }
-    }
-}
-
-/// Audits `ws` through the API (on its own small runtime: call it on a blocking thread),
-/// then records and alerts. Returns a one-line summary.
-pub fn audit(s: &Settings, ws: &Workspace) -> Result<String> {
-    let job = audit_job(ws);
-    let (key, origin) = audit_key(s, ws)?;
-    tracing::debug!(job, "audit key {} from {origin}", key.redacted());
-    let base = ws
-        .api_url
-        .clone()
-        .or_else(|| s.audit.api_url.clone())
-        .unwrap_or_else(|| mask::DEFAULT_BASE_URL.to_string());
-    let client = ClientBuilder::new()
-        .base_url(&base)
-        .concurrency(s.audit.concurrency.unwrap_or(8).max(1))
-        .build(key)?;
-    let now = chrono::Utc::now();
-    let window = chrono::Duration::days(s.audit.observation_days.into());
-    let runtime = crate::mask::runtime()?;
-    let since = audit::shift(now, -window);
-    let inventory = runtime.block_on(client.inventory(false, since, now))?;
-    let report = audit::audit(AuditInput {
-        inventory: &inventory,
-        leaks: &[],
-        now,
-        config: &s.audit,
-        include_revoked: false,
-        source: "api",
-    });
-    let mut json = Vec::new();
-    crate::report::write_audit(&report, crate::report::AuditFormat::Json, false, &mut json)
-        .map_err(Error::Output)?;
-    let mut model = ReportModel::from_json(&String::from_utf8_lossy(&json), &job, None)?;
-    model.source = job.clone();
-    let keys = inventory.data.len();
-    let (alerted, new) = publish(s, &job, model, Severity::Low)?;
-    Ok(format!(
-        "{keys} keys, {new} new finding(s){}",
-        if alerted { ", report enqueued" } else { "" }
-    ))
-}
-
-/// Scans `target` (built-in rules): its paths, or with `history` the history of its
-/// repositories (incrementally, [`super::history`]); then records and alerts. Blocking.
-pub fn scan(s: &Settings, target: &ScanTarget) -> Result<String> {
-    let job = scan_job(target);
-    let started = std::time::Instant::now();
-    let engine = Engine::new(crate::rules::load(Vec::new())?)?;
-    let (walked, read) = if target.history {
-        let run = super::history::scan(s, &job, &engine, &target.paths)?;
-        let summary = run.summary();
-        (run.result, summary)
-    } else {
-        let mut opts = ScanOptions::new(target.paths.clone());
-        // A daemon guards deployed files: `.gitignore` (which lists `.env`) does not apply.
-        opts.ignore_files(false);
-        let walked = scan::walk::scan(&engine, &opts, &|_| {})?;
-        let files = walked.files;
-        (walked, format!("{files} files"))
-    };
-    let report = scan::outcome::finish(
-        &engine.db,
-        walked,
-        &[],
-        chrono::Local::now().date_naive(),
-        started.elapsed().as_millis() as u64,
-    );
-    let model = ReportModel::from_scan(&report, &job)?;
-    let findings = model.items.len();
-    let (alerted, new) = publish(s, &job, model, target.alert_on)?;
-    Ok(format!(
-        "{read}, {findings} finding(s), {new} new{}",
-        if alerted { ", alert enqueued" } else { "" }
-    ))
-}
-
-/// Records the report's findings for `job` and enqueues it when something at or above
-/// `alert_on` is new (or always with `digest`), then runs a delivery pass. Returns
-/// (enqueued, new findings).
-fn publish(
-    s: &Settings,
-    job: &str,
-    model: ReportModel,
-    alert_on: Severity,
-) -> Result<(bool, usize)> {
-    let mut store = Store::open(&s.state)?;
-    let open: HashSet<String> = store.open_ids(job)?.into_iter().collect();
-    let seen: Vec<Seen> = model
-        .items
+/// Every job of `s`: its workspaces' audits, then its scan targets.
+pub fn all(s: &Settings) -> Vec<Arc<dyn Job>> {
+    let audits = s
+        .daemon
+        .workspace
         .iter()
-        .map(|e| Seen {
-            id: e.id.clone(),
-            label: match &e.location {
-                Some(l) => format!("{} {} at {l}", e.kind, e.key),
-                None => format!("{} {}", e.kind, e.key),
-            },
-            severity: e.severity.clone(),
-        })
-        .collect();
-    let new: Vec<&Seen> = seen.iter().filter(|f| !open.contains(&f.id)).collect();
-    let alert = s.daemon.digest
-        || new.iter().any(|f| {
-            f.severity
-                .parse::<Severity>()
-                .is_ok_and(|sev| sev >= alert_on)
-        });
-    let enqueued = alert && !s.notify.is_empty();
-    // The report and the findings it announces are recorded together: killed in between,
-    // a restart would see the findings as new and send the report again.
-    let tracked = if enqueued {
-        notify::enqueue_tracked(&s.notify, &mut store, model, job, &seen)?
-    } else {
-        store.track(job, &seen, now_ms())?
-    };
-    for f in &tracked.new {
-        tracing::info!(job, severity = %f.severity, "new finding: {}", f.label);
+        .cloned()
+        .map(|w| Arc::new(AuditJob(w)) as Arc<dyn Job>);
+    let scans = s
+        .daemon
+        .scan
+        .iter()
+        .cloned()
+        .map(|t| Arc::new(ScanJob(t)) as Arc<dyn Job>);
+    audits.chain(scans).collect()
+}
+
+/// A workspace's audit through the API.
+pub struct AuditJob(pub Workspace);
+
+impl Job for AuditJob {
+    fn name(&self) -> String {
+        audit_job(&self.0)
     }
-    if enqueued {
-        deliver_with(s, &mut store)?;
+
+    fn schedule(&self) -> Option<&Schedule> {
+        Some(&self.0.schedule)
     }
-    Ok((enqueued, new.len()))
+
+    fn runs_at_start(&self) -> bool {
+        false
+    }
+
+    fn run(&self, s: &Settings) -> Result<String> {
+        let job = self.name();
+        let report = run::audit::audit(&AuditSettings::for_workspace(&s.audit, &self.0))?;
+        let keys = report.keys.len();
+        let model = ReportModel::from(&report).named(&job);
+        let mode = Mode::Tracked {
+            job: &job,
+            alert_on: crate::finding::Severity::Low,
+            digest: s.daemon.digest,
+        };
+        let p = publish(s, model, mode)?;
+        Ok(format!(
+            "{keys} keys, {} new finding(s){}",
+            p.new,
+            if p.enqueued { ", report enqueued" } else { "" }
+        ))
+    }
+}
+
+/// A scan of a target's paths, or with `history` of its repositories' histories
+/// (incrementally, [`run::history`]). Built-in rules only.
+pub struct ScanJob(pub ScanTarget);
+
+impl Job for ScanJob {
+    fn name(&self) -> String {
+        scan_job(&self.0)
+    }
+
+    fn schedule(&self) -> Option<&Schedule> {
+        self.0.schedule.as_ref()
+    }
+
+    fn watched(&self) -> Option<&[PathBuf]> {
+        self.0.watch.then_some(self.0.paths.as_slice())
+    }
+
+    fn runs_at_start(&self) -> bool {
+        true
+    }
+
+    fn run(&self, s: &Settings) -> Result<String> {
+        let (job, target) = (self.name(), &self.0);
+        let engine = run::scan::engine(&Default::default(), &[])?;
+        let policy = Policy::default();
+        let report = if target.history {
+            let mut store = Store::open(&s.state)?;
+            let source = Source::Incremental(Tracked {
+                store: &mut store,
+                job: &job,
+                repos: &target.paths,
+            });
+            run::scan::scan(&engine, source, &policy)?
+        } else {
+            let mut options = ScanOptions::new(target.paths.clone());
+            // A daemon guards deployed files: `.gitignore` (which lists `.env`) does not apply.
+            options.ignore_files(false);
+            let source = Source::Tree {
+                options: &options,
+                on_file: &|_| {},
+            };
+            run::scan::scan(&engine, source, &policy)?
+        };
+        let read = match &report.summary.git {
+            Some(stats) => run::history::describe(stats),
+            None => format!("{} files", report.summary.files),
+        };
+        let model = ReportModel::from(&report).named(&job);
+        let findings = model.items.len();
+        let mode = Mode::Tracked {
+            job: &job,
+            alert_on: target.alert_on,
+            digest: s.daemon.digest,
+        };
+        let p = publish(s, model, mode)?;
+        Ok(format!(
+            "{read}, {findings} finding(s), {} new{}",
+            p.new,
+            if p.enqueued { ", alert enqueued" } else { "" }
+        ))
+    }
+}
+
+/// [`run::publish::publish`] on the state store, delivery bounded by
+/// `[daemon] delivery_budget_ms`.
+fn publish(s: &Settings, model: ReportModel, mode: Mode<'_>) -> Result<Published> {
+    let mut store = Store::open(&s.state)?;
+    run::publish::publish(
+        &s.notify,
+        &mut store,
+        model,
+        mode,
+        Some(s.daemon.delivery_budget_ms),
+    )
 }
 
 /// A delivery pass over the outbox, bounded by `[daemon] delivery_budget_ms`.
@@ -183,18 +187,7 @@ pub fn deliver(s: &Settings) -> Result<DeliveryStats> {
 
 /// [`deliver`] on an open store.
 pub fn deliver_with(s: &Settings, store: &mut Store) -> Result<DeliveryStats> {
-    let mut cfg = s.notify.clone();
-    cfg.retry.run_budget_ms = cfg.retry.run_budget_ms.min(s.daemon.delivery_budget_ms);
-    let stats = notify::deliver_due(&cfg, store, None)?;
-    if stats.delivered + stats.dead + stats.pending > 0 {
-        tracing::info!(
-            "outbox: delivered {}, dead-lettered {}, still pending {}",
-            stats.delivered,
-            stats.dead,
-            stats.pending
-        );
-    }
-    Ok(stats)
+    run::publish::deliver(&s.notify, store, Some(s.daemon.delivery_budget_ms))
 }
 
 /// When the next pending message is due (Unix ms), if any.

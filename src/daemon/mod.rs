@@ -12,14 +12,12 @@
 //!
 //! - `config`: `[daemon]`, validated strictly.
 //! - `scheduler`: one job's loop: ticks (croner, in the configured zone), no overlap.
-//! - `jobs`: audit, scan, outbox pass: report → state → outbox.
-//! - `history`: git repositories as scan targets, incremental (clean blobs remembered).
+//! - `jobs`: the [`jobs::Job`] trait, its audit and scan jobs, the outbox pass.
 //! - `outage`: a job or channel failing persistently is reported once, and its recovery.
 //! - `watch`: debounced file watching. `signals`: SIGHUP/SIGTERM. `sd`: sd_notify.
 //! - `log`: journald or stderr.
 
 pub mod config;
-pub mod history;
 pub mod jobs;
 pub mod log;
 pub mod outage;
@@ -54,8 +52,8 @@ pub struct Settings {
     pub audit: AuditConfig,
     /// `[notify]`.
     pub notify: NotifyConfig,
-    /// The state store file.
-    pub state: PathBuf,
+    /// The state store: a SQLite file, or a PostgreSQL database shared by several daemons.
+    pub state: crate::store::Location,
 }
 
 impl Settings {
@@ -88,7 +86,7 @@ impl Settings {
         }
         let settings = Settings {
             path: path.to_path_buf(),
-            state: c.state.resolve_path(base),
+            state: c.state.location(base, path)?,
             daemon,
             audit: c.audit,
             notify,
@@ -249,55 +247,36 @@ impl Generation {
         // has started: a generation that cannot start leaves no half-run job behind.
         let mut pending: Vec<std::pin::Pin<Box<dyn Future<Output = ()> + Send>>> = Vec::new();
         let tz = &s.daemon.time_zone;
-        for (i, ws) in s.daemon.workspace.iter().enumerate() {
-            let name = jobs::audit_job(ws);
-            let first = catch_up(&s, &name, ws.schedule.clone(), clock.now());
+        let mut watched = Vec::new();
+        for job in jobs::all(&s) {
+            let name = job.name();
+            let first = if job.runs_at_start() {
+                Some(Trigger::Start)
+            } else {
+                job.schedule()
+                    .and_then(|sch| catch_up(&s, &name, sch.clone(), clock.now()))
+            };
+            let kicks = job.watched().map(|paths| {
+                let (tx, rx) = mpsc::unbounded_channel();
+                watched.push((paths.to_vec(), tx));
+                rx
+            });
             let l = JobLoop {
                 name: name.clone(),
-                schedule: Some(ws.schedule.clone()),
+                schedule: job.schedule().cloned(),
                 tz: tz.clone(),
                 clock: clock.clone(),
                 first,
-                kicks: None,
-                stop: stop_rx.clone(),
-            };
-            let s = s.clone();
-            pending.push(Box::pin(l.run(move |trigger, tick| {
-                let (s, name) = (s.clone(), name.clone());
-                async move {
-                    let id = start_run(&s, &name, trigger, tick).await;
-                    let s2 = s.clone();
-                    let r = jobs::blocking(move || jobs::audit(&s2, &s2.daemon.workspace[i])).await;
-                    finish_run(&s, &name, trigger, id, r).await;
-                }
-            })));
-        }
-        let mut watched = Vec::new();
-        for (i, t) in s.daemon.scan.iter().enumerate() {
-            let name = jobs::scan_job(t);
-            let kicks = if t.watch {
-                let (tx, rx) = mpsc::unbounded_channel();
-                watched.push((t.paths.clone(), tx));
-                Some(rx)
-            } else {
-                None
-            };
-            let l = JobLoop {
-                name: name.clone(),
-                schedule: t.schedule.clone(),
-                tz: tz.clone(),
-                clock: clock.clone(),
-                first: Some(Trigger::Start),
                 kicks,
                 stop: stop_rx.clone(),
             };
             let s = s.clone();
             pending.push(Box::pin(l.run(move |trigger, tick| {
-                let (s, name) = (s.clone(), name.clone());
+                let (s, name, job) = (s.clone(), name.clone(), job.clone());
                 async move {
                     let id = start_run(&s, &name, trigger, tick).await;
                     let s2 = s.clone();
-                    let r = jobs::blocking(move || jobs::scan(&s2, &s2.daemon.scan[i])).await;
+                    let r = jobs::blocking(move || job.run(&s2)).await;
                     finish_run(&s, &name, trigger, id, r).await;
                 }
             })));

@@ -21,11 +21,23 @@ pub use builder::{ClientBuilder, DEFAULT_BASE_URL};
 pub use client::{Client, Verification};
 pub use model::{ApiKey, ApiKeyList, Inventory, KeyUsage, ScopeUsage, Workspace, load_inventory};
 
-/// A single-threaded tokio runtime for one blocking call into the async client (the
-/// commands and the daemon's job threads).
-pub fn runtime() -> crate::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| crate::Error::Usage(format!("cannot start the async runtime: {e}\n  hint: check the process limits (threads, file descriptors)")))
+/// Runs one future of the async client to completion from blocking code: on the runtime
+/// of the calling thread when there is one (a daemon job on tokio's blocking pool), else on
+/// one current-thread runtime built once per process (the commands).
+pub fn block_on<F: std::future::Future>(fut: F) -> crate::Result<F::Output> {
+    if let Ok(handle) = tokio::runtime::Handle::try_current() {
+        return Ok(handle.block_on(fut));
+    }
+    static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    if RUNTIME.get().is_none() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| crate::Error::Usage(format!("cannot start the async runtime: {e}\n  hint: check the process limits (threads, file descriptors)")))?;
+        let _ = RUNTIME.set(rt);
+    }
+    match RUNTIME.get() {
+        Some(rt) => Ok(rt.block_on(fut)),
+        None => Err(crate::Error::Usage("cannot start the async runtime".into())),
+    }
 }

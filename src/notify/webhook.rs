@@ -31,7 +31,12 @@ pub fn events(report: &ReportModel) -> Vec<(&'static str, Value)> {
             json!({"source": report.source, "report_kind": report.kind, "finding": r}),
         ));
     }
-    for e in report.changes.new.iter().filter(|e| e.kind == "leaked") {
+    for e in report
+        .changes
+        .new
+        .iter()
+        .filter(|e| e.kinds.contains(&crate::audit::model::Kind::Leaked))
+    {
         out.push((
             "keywarden.leak.detected",
             json!({"source": report.source, "report_kind": report.kind, "finding": e}),
@@ -83,7 +88,7 @@ pub fn slack_body(report: &ReportModel) -> Vec<u8> {
             lines.push(format!(
                 "• *{title}* {} ({}){}: {}. Owner: {}. Do: {}",
                 slack_escape(&e.key),
-                slack_escape(&e.severity),
+                slack_escape(e.severity_text()),
                 e.location
                     .as_deref()
                     .map(|l| format!(" at {}", slack_escape(l)))

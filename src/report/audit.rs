@@ -6,40 +6,6 @@ use crate::audit::model::{AuditReport, KeyReport, KeyStatus};
 use crate::finding::Severity;
 use std::io::Write;
 
-/// `keywarden audit --format`.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum AuditFormat {
-    /// For people at a terminal.
-    Text,
-    /// The versioned model (`"version": 1`).
-    Json,
-    /// For tickets and chat.
-    Markdown,
-    /// A standalone page (email).
-    Html,
-}
-
-/// Writes `report` in `format`.
-pub fn write_audit(
-    report: &AuditReport,
-    format: AuditFormat,
-    color: bool,
-    out: &mut dyn Write,
-) -> std::io::Result<()> {
-    match format {
-        AuditFormat::Text => write_text(report, color, out),
-        AuditFormat::Json => {
-            serde_json::to_writer_pretty(&mut *out, report)?;
-            writeln!(out)
-        }
-        AuditFormat::Markdown => write_markdown(report, out),
-        AuditFormat::Html => super::audit_html::write_html(report, out),
-    }
-}
-
 pub(crate) fn key_label(k: &KeyReport) -> String {
     let revoked = if k.status == KeyStatus::Revoked {
         ", revoked"
@@ -105,7 +71,7 @@ fn paint(color: bool, s: Severity, text: &str) -> String {
     format!("\x1b[{code}m{text}\x1b[0m")
 }
 
-fn write_text(r: &AuditReport, color: bool, out: &mut dyn Write) -> std::io::Result<()> {
+pub(super) fn write_text(r: &AuditReport, color: bool, out: &mut dyn Write) -> std::io::Result<()> {
     let t = &r.thresholds;
     writeln!(
         out,
@@ -180,7 +146,7 @@ fn md_escape(s: &str) -> String {
     o
 }
 
-fn write_markdown(r: &AuditReport, out: &mut dyn Write) -> std::io::Result<()> {
+pub(super) fn write_markdown(r: &AuditReport, out: &mut dyn Write) -> std::io::Result<()> {
     writeln!(out, "# MASK key audit: {}\n", md_escape(&r.workspace.name))?;
     writeln!(
         out,

@@ -7,6 +7,7 @@
 
 mod audit;
 mod audit_html;
+mod build;
 mod compact;
 mod input;
 mod json;
@@ -15,7 +16,6 @@ mod sarif;
 pub mod templates;
 mod text;
 
-pub use audit::{AuditFormat, write_audit};
 pub use compact::write_compact;
 pub use json::write_json;
 pub use sarif::write_sarif;
@@ -49,5 +49,39 @@ pub fn human_bytes(n: u64) -> String {
         format!("{:.1} MB", n / 1e6)
     } else {
         format!("{:.2} GB", n / 1e9)
+    }
+}
+
+/// `keywarden audit --format`.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum AuditFormat {
+    /// For people at a terminal.
+    Text,
+    /// The versioned model (`"version": 1`).
+    Json,
+    /// For tickets and chat.
+    Markdown,
+    /// A standalone page (email).
+    Html,
+}
+
+/// Writes `report` in `format`.
+pub fn write_audit(
+    report: &crate::audit::model::AuditReport,
+    format: AuditFormat,
+    color: bool,
+    out: &mut dyn std::io::Write,
+) -> std::io::Result<()> {
+    match format {
+        AuditFormat::Text => audit::write_text(report, color, out),
+        AuditFormat::Json => {
+            serde_json::to_writer_pretty(&mut *out, report)?;
+            writeln!(out)
+        }
+        AuditFormat::Markdown => audit::write_markdown(report, out),
+        AuditFormat::Html => audit_html::write_html(report, out),
     }
 }

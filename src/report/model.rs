@@ -1,6 +1,7 @@
-//! The one report model behind every notification, built from the JSON of
-//! `keywarden audit --format json` or `keywarden scan --format json` (or a scan in
-//! memory). It holds only redacted keys, `last_four`, key ids and fingerprints.
+//! The one report model behind every notification, built from an audit or a scan in
+//! memory (`From<&AuditReport>`, `From<&ScanReport>`) or from their JSON
+//! (`keywarden report FILE`). It holds only redacted keys, `last_four`, key ids and
+//! fingerprints.
 //!
 //! Its JSON form (`keywarden.report` webhooks, `report.json`) is versioned:
 //!
@@ -15,6 +16,8 @@
 //! with `Entry = {"id", "key", "kind", "severity", "evidence", "owner"?, "action",
 //! "location"?, "narrow_to": [scopes]}`.
 
+use crate::audit::model::Kind;
+use crate::finding::Severity;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 
@@ -38,10 +41,13 @@ pub struct Entry {
     pub id: String,
     /// The key as people know it: `name (mk_live_…f456)` or the redacted key.
     pub key: String,
-    /// Finding kind(s): `leaked`, `inactive`, `rotation-overdue`, …
-    pub kind: String,
-    /// `critical`, `high`, `medium`, `low` or `info`.
-    pub severity: String,
+    /// Finding kind(s): `leaked`, `inactive`, `rotation-overdue`, … (in JSON one string,
+    /// `kind`, the names joined with `, `).
+    #[serde(rename = "kind", with = "kinds_text")]
+    pub kinds: Vec<Kind>,
+    /// How bad; `None` is `info` (a key with an action and no finding).
+    #[serde(with = "severity_or_info")]
+    pub severity: Option<Severity>,
     /// Why: dates, counts, file and line.
     pub evidence: String,
     /// Who created the key (`created_by`), when known.
@@ -141,7 +147,7 @@ impl ReportModel {
                 id: e.id.clone(),
                 label: match &e.location {
                     Some(l) => format!("{} at {l}", e.key),
-                    None => format!("{}: {}", e.key, e.kind),
+                    None => format!("{}: {}", e.key, e.kind_text()),
                 },
             })
             .collect();
@@ -218,6 +224,66 @@ impl ReportModel {
 /// The most characters of the source a subject shows.
 const MAX_SUBJECT_SOURCE: usize = 120;
 
+impl Entry {
+    /// The kinds as written in reports: `leaked, rotation-overdue`.
+    pub fn kind_text(&self) -> String {
+        let mut names: Vec<&str> = self.kinds.iter().map(|k| k.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        names.join(", ")
+    }
+
+    /// `critical` … `low`, or `info`.
+    pub fn severity_text(&self) -> &'static str {
+        self.severity.map_or("info", Severity::as_str)
+    }
+}
+
+/// `kind` in JSON: the kinds' names joined with `, ` (sorted).
+mod kinds_text {
+    use crate::audit::model::Kind;
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    pub fn serialize<S: Serializer>(kinds: &[Kind], s: S) -> Result<S::Ok, S::Error> {
+        let mut names: Vec<&str> = kinds.iter().map(|k| k.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        s.serialize_str(&names.join(", "))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Kind>, D::Error> {
+        let text = String::deserialize(d)?;
+        text.split(',')
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(|n| {
+                Kind::ALL
+                    .into_iter()
+                    .find(|k| k.as_str() == n)
+                    .ok_or_else(|| D::Error::custom(format!("unknown finding kind {n:?}")))
+            })
+            .collect()
+    }
+}
+
+/// `severity` in JSON: the severity's name, or `info` for none.
+mod severity_or_info {
+    use crate::finding::Severity;
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    pub fn serialize<S: Serializer>(sev: &Option<Severity>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(sev.map_or("info", Severity::as_str))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Severity>, D::Error> {
+        let text = String::deserialize(d)?;
+        if text == "info" {
+            return Ok(None);
+        }
+        text.parse::<Severity>().map(Some).map_err(D::Error::custom)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -266,7 +332,7 @@ mod tests {
             m.actions.leaks[0].owner.as_deref(),
             Some("Ana <ana@example.com>")
         );
-        assert_eq!(m.items[0].severity, "critical");
+        assert_eq!(m.items[0].severity, Some(Severity::Critical));
         assert_eq!(
             m.subject(),
             "[Keywarden] acme: 1 leaked, 2 to revoke, 1 to rotate, 1 to narrow, 1 inactive"

@@ -3,8 +3,8 @@
 
 use super::Source;
 use super::placeholder::{Placeholder, compile_placeholder};
-use super::schema::{ContextSpec, RuleSpec};
-use crate::error::{Error, Result, line_col};
+use super::schema::{ContextSpec, Ctx, RuleSpec};
+use crate::error::Result;
 use crate::finding::{Context, Environment, Exposure, Severity};
 use globset::{Glob, GlobBuilder, GlobSet, GlobSetBuilder};
 use regex::bytes::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
@@ -290,27 +290,6 @@ pub struct RuleDb {
     pub contexts: Vec<ContextRule>,
     /// The cross-environment finding.
     pub cross_env: CrossEnv,
-}
-
-pub(super) struct Ctx<'a> {
-    origin: &'a str,
-    text: &'a str,
-}
-
-impl Ctx<'_> {
-    pub(super) fn err<T>(
-        &self,
-        span: std::ops::Range<usize>,
-        message: impl Into<String>,
-    ) -> Result<T> {
-        let (line, column) = line_col(self.text, span.start);
-        Err(Error::Rules {
-            origin: self.origin.to_string(),
-            line,
-            column,
-            message: message.into(),
-        })
-    }
 }
 
 /// Replaces an entry with the same id, or appends; `enabled = false` removes.

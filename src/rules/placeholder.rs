@@ -5,8 +5,7 @@
 //! enough, exact steps, words long enough or in one case (see the property test in
 //! `tests/props.rs`).
 
-use super::database::Ctx;
-use super::schema::{PlaceholderKind, PlaceholderSpec};
+use super::schema::{Ctx, PlaceholderKind, PlaceholderSpec};
 use crate::error::Result;
 use std::collections::HashSet;
 

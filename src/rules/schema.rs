@@ -153,3 +153,25 @@ pub struct CrossEnvSpec {
     /// What to do.
     pub fix: String,
 }
+
+/// Where a spec was read from (origin and text), to point errors at its line.
+pub(super) struct Ctx<'a> {
+    pub(super) origin: &'a str,
+    pub(super) text: &'a str,
+}
+
+impl Ctx<'_> {
+    pub(super) fn err<T>(
+        &self,
+        span: std::ops::Range<usize>,
+        message: impl Into<String>,
+    ) -> crate::error::Result<T> {
+        let (line, column) = crate::error::line_col(self.text, span.start);
+        Err(crate::error::Error::Rules {
+            origin: self.origin.to_string(),
+            line,
+            column,
+            message: message.into(),
+        })
+    }
+}

@@ -12,12 +12,10 @@ use crate::rules::RuleDb;
 use std::io::{self, Read};
 
 /// Bytes read per chunk. Each chunk keeps about 18 KiB of the one before it (see
-/// `LOOKBACK` and `TAIL`), so a chunk of 512 KiB copies and searches 4% twice, where
-/// 128 KiB did 16%: big files scan 3–5% faster.
+/// `LOOKBACK` and `TAIL`): a big chunk copies and searches less of it twice.
 pub const CHUNK: usize = 512 * 1024;
 /// Bytes searched before their lines are counted: the slice is still in L1 when the
-/// count follows the search. Against counting a whole chunk after searching it, this took
-/// the line count from 18–19% to 12% of user time on the 1 GiB big-file corpus (`perf`).
+/// count follows the search.
 const SLICE: usize = 32 * 1024;
 /// Bytes after `limit` that a match starting before it may need.
 const TAIL: usize = B64_LOOKAHEAD + 2 * MAX_KEY_LEN;
@@ -128,9 +126,8 @@ impl<'a> FileScanner<'a> {
     /// Scans everything `reader` yields. `ctx_path` is the `/`-separated path that
     /// context globs are matched against.
     ///
-    /// Files are read, never memory-mapped: on the benchmark's 1 GiB of big files (Linux
-    /// 6.18, ext4, warm cache), mapping them all with `MAP_POPULATE` took 136 ms and
-    /// reading them 122 ms, and a file truncated while it is mapped would end the process.
+    /// Files are read, never memory-mapped: mapping cost more than the copy it saves, and
+    /// a file truncated while it is mapped would end the process.
     pub fn scan(&mut self, ctx_path: &str, reader: &mut dyn Read) -> io::Result<FileOutcome> {
         let mut st = State {
             out: FileOutcome::default(),

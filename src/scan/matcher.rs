@@ -68,10 +68,8 @@ pub struct RawMatch {
 /// common in source code and text ([`anchor`]): for the built-ins, `mk` in `mk_live_`,
 /// `\0k` in all four UTF-16 forms and `ZV`, `GV`, `X2`, `X3`, `XZ`, `ZX` in the base64
 /// forms. Two-byte anchors keep the SIMD searcher (Teddy) on its fastest path, and rare
-/// ones keep it from stopping on false candidates. Against the literals' three-byte heads
-/// (`mk_`, `bWt`, `ta1`, `\0m\0`, …) this took user time on the 1 GiB big-file corpus
-/// from 68 to 46 ms, and `benches/matcher.rs` from 12.3 to 14.7 GB/s on code and from 1.0
-/// to 8.9 GB/s on UTF-16 text (where `\0m\0` stopped at every `m`). At every anchor hit,
+/// ones keep it from stopping on false candidates (a head such as `\0m\0` would stop at
+/// every `m` of UTF-16 text). At every anchor hit,
 /// each literal that owns the anchor is checked at its own offset, for every rule that
 /// owns the literal, so rules that share or extend a prefix (`mk_`, `mk_live_`,
 /// `mk_live_ci_`) never hide each other.
@@ -539,6 +537,39 @@ mod tests {
         );
         assert!(keys(format!("x{K}").as_bytes()).is_empty());
         assert!(keys(b"mk_live_short").is_empty());
+    }
+
+    #[test]
+    fn keys_behind_every_encoded_separator_and_up_to_encoded_ends() {
+        let before = [
+            "key%3D",
+            "key%253D",
+            "key=3D",
+            "{\\\"a\\\":1}\\n",
+            "\\t",
+            "\\u003d",
+            "\\x3d",
+            "value=&quot;",
+            "k&#61;",
+            "k&#x3D;",
+            "k&equals;",
+            "?a=1&key=",
+        ];
+        let after = [
+            "", "&amp;b=2", "%26b=2", "\\n", "\\u0026", "&quot;", "\\\"}",
+        ];
+        for b in before {
+            for a in after {
+                let text = format!("{b}{K}{a}");
+                let found = keys(text.as_bytes());
+                assert_eq!(found.len(), 1, "{text}");
+                assert_eq!(found[0].0, K, "{text}");
+            }
+        }
+        // A prefix glued to a word that is not an encoding stays no key.
+        for b in ["x", "key3D", "u003d"] {
+            assert!(keys(format!("{b}{K}").as_bytes()).is_empty(), "{b}");
+        }
     }
 
     #[test]

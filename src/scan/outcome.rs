@@ -3,8 +3,9 @@
 use super::WalkResult;
 use super::exposure::Coverage;
 use crate::config::AllowEntry;
-use crate::finding::{Context, Finding, Severity, Suppression};
+use crate::finding::{Context, Environment, Finding, Severity, Suppression, Verification};
 use crate::rules::RuleDb;
+use crate::secret::Fingerprint;
 use chrono::NaiveDate;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
@@ -92,6 +93,35 @@ pub struct ScanReport {
 }
 
 impl ScanReport {
+    /// Records what the MASK API said of each key (by fingerprint; a key it was not asked
+    /// about is `unknown`): a live key verified active becomes critical, and the summary's
+    /// counts follow.
+    pub fn apply_verification(&mut self, answers: &HashMap<Fingerprint, Verification>) {
+        for f in &mut self.findings {
+            let v = answers
+                .get(&f.fingerprint)
+                .copied()
+                .unwrap_or(Verification::Unknown);
+            f.verified = Some(v);
+            if v == Verification::Active
+                && f.environment == Environment::Live
+                && f.severity != Severity::Critical
+            {
+                if f.is_active() {
+                    if let Some(n) = self.summary.by_severity.get_mut(&f.severity) {
+                        *n = n.saturating_sub(1);
+                    }
+                    *self
+                        .summary
+                        .by_severity
+                        .entry(Severity::Critical)
+                        .or_default() += 1;
+                }
+                f.severity = Severity::Critical;
+            }
+        }
+    }
+
     /// The highest severity among findings that count.
     pub fn worst(&self) -> Option<Severity> {
         self.findings

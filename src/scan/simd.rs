@@ -2,9 +2,8 @@
 //! prefilter's two-byte anchors may start *and* counts the slice's newlines.
 //!
 //! This is the crate's one module with `unsafe` (`style.md`: a measured hot path, one
-//! small module). Measured on the 1 GiB big-file corpus (`perf record --all-user`, Zen 5),
-//! aho-corasick's Teddy took 62% of keywarden's user time and `bytecount`'s line count
-//! 21%. Both are replaced by one loop per CPU level, 64 bytes per step:
+//! small module): the search and the line count were most of a scan's user time, so both
+//! are done by one loop per CPU level, 64 bytes per step:
 //!
 //! - AVX-512 VBMI: load the block and the block one byte later, look up each byte of both
 //!   in a 128-entry table with one `vpermi2b` each, AND the two, count `\n` with one
@@ -18,11 +17,9 @@
 //! and a 128 × 128 table from byte pair to anchor drops them before the caller sees them.
 //! No loop can miss an anchor.
 //!
-//! `cargo bench --bench matcher`, 32 KiB of code in the core's cache: aho-corasick alone
-//! (no line count) 25 GB/s, the AVX2 loop with the count 31 GB/s, AVX-512 48 GB/s. On the
-//! big-file corpus keywarden's user time fell from 71 to 28 ms (ripgrep's `mk_` search:
-//! 40 ms). Elsewhere (no AVX2, another architecture) [`PairFinder::new`] gives `None` and
-//! the matcher keeps aho-corasick and `bytecount`.
+//! `cargo bench --bench matcher` compares the loops with aho-corasick (numbers in
+//! `docs/performance.md`). Elsewhere (no AVX2, another architecture) [`PairFinder::new`]
+//! gives `None` and the matcher keeps aho-corasick and `bytecount`.
 #![allow(unsafe_code)]
 // Elsewhere only the scalar loop is built.
 #![cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]

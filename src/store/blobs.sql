@@ -3,7 +3,7 @@
 -- Blobs a daemon history target (`scan:<target>`) has read and found clean (no hit, no
 -- placeholder), so its next run skips them. Blob ids only: no content, no key material.
 -- Blobs with keys are never listed: they are re-read every run, so their findings stay
--- complete (see `daemon::history`).
+-- complete (see `run::history`).
 CREATE TABLE clean_blobs (
     source TEXT NOT NULL,
     blob   BLOB NOT NULL,

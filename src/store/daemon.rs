@@ -1,8 +1,8 @@
 //! The daemon's tables: tracked findings (first seen, last seen, resolved) and job runs.
 
-use super::{MAX_TEXT, Store, db_error, stored};
+use super::db::{DbResult, Ex};
+use super::{MAX_TEXT, Store, stored};
 use crate::error::Result;
-use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
 /// A finding as a daemon run saw it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,16 +47,7 @@ impl Store {
     /// Records `seen` as the complete set of open findings of `source` at `now`: new ones
     /// are inserted (or reopened), seen ones get `last_seen`, missing ones are resolved.
     pub fn track(&mut self, source: &str, seen: &[Seen], now: i64) -> Result<Tracked> {
-        let path = self.path.clone();
-        let e = |doing: &str, x| db_error(&path, doing, x);
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(|x| e("tracking findings", x))?;
-        let out = track_in(&tx, &path, source, seen, now)?;
-        tx.commit()
-            .map_err(|x| e("committing tracked findings", x))?;
-        Ok(out)
+        self.tx("tracking findings", |ex| track_in(ex, source, seen, now))
     }
 
     /// Records a report with its messages ([`Store::enqueue`]) and `seen` as the open
@@ -69,93 +60,67 @@ impl Store {
         seen: &[Seen],
         now: i64,
     ) -> Result<(Vec<i64>, Tracked)> {
-        let path = self.path.clone();
-        let e = |doing: &str, x| db_error(&path, doing, x);
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(|x| e("enqueueing", x))?;
         let (report_source, findings, messages) = report;
-        let ids = super::outbox::insert_report(&tx, report_source, findings, messages, now)
-            .map_err(|x| e("enqueueing a report", x))?;
-        let tracked = track_in(&tx, &path, source, seen, now)?;
-        tx.commit().map_err(|x| e("committing the outbox", x))?;
-        Ok((ids, tracked))
+        self.tx("enqueueing a report and its findings", |ex| {
+            let ids = super::outbox::insert_report(ex, report_source, findings, messages, now)?;
+            Ok((ids, track_in(ex, source, seen, now)?))
+        })
     }
 }
 
 /// [`Store::track`] inside the caller's transaction.
-fn track_in(
-    tx: &rusqlite::Transaction<'_>,
-    path: &std::path::Path,
-    source: &str,
-    seen: &[Seen],
-    now: i64,
-) -> Result<Tracked> {
-    let e = |doing: &str, x| db_error(path, doing, x);
-    {
-        let mut out = Tracked::default();
-        for s in seen {
-            let open: Option<Option<i64>> = tx
-                .query_row(
-                    "SELECT resolved_at FROM tracked_findings WHERE source = ?1 AND id = ?2",
-                    params![source, s.id],
-                    |r| r.get(0),
-                )
-                .optional()
-                .map_err(|x| e("reading a tracked finding", x))?;
-            match open {
-                Some(None) => out.still_open += 1,
-                _ => out.new.push(s.clone()),
-            }
-            tx.execute(
-                "INSERT INTO tracked_findings (source, id, label, severity, first_seen, last_seen) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?5) \
-                 ON CONFLICT (source, id) DO UPDATE SET label = ?3, severity = ?4, last_seen = ?5, \
-                 resolved_at = NULL, first_seen = CASE WHEN resolved_at IS NULL THEN first_seen ELSE ?5 END",
-                params![source, s.id, stored(&s.label, MAX_TEXT), s.severity, now],
-            )
-            .map_err(|x| e("recording a finding", x))?;
+fn track_in(ex: &mut Ex<'_>, source: &str, seen: &[Seen], now: i64) -> DbResult<Tracked> {
+    let mut out = Tracked::default();
+    for s in seen {
+        let open: Option<Option<i64>> = ex.query_opt(
+            "SELECT resolved_at FROM tracked_findings WHERE source = ?1 AND id = ?2",
+            &[&source, &s.id],
+            |r| r.get(0),
+        )?;
+        match open {
+            Some(None) => out.still_open += 1,
+            _ => out.new.push(s.clone()),
         }
-        out.resolved = tx
-            .execute(
-                "UPDATE tracked_findings SET resolved_at = ?2 \
-                 WHERE source = ?1 AND resolved_at IS NULL AND last_seen < ?2",
-                params![source, now],
-            )
-            .map_err(|x| e("resolving findings", x))?;
-        Ok(out)
+        let label = stored(&s.label, MAX_TEXT);
+        ex.execute(
+            "INSERT INTO tracked_findings (source, id, label, severity, first_seen, last_seen) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?5) \
+             ON CONFLICT (source, id) DO UPDATE SET label = ?3, severity = ?4, last_seen = ?5, \
+             resolved_at = NULL, first_seen = CASE WHEN tracked_findings.resolved_at IS NULL \
+             THEN tracked_findings.first_seen ELSE ?5 END",
+            &[&source, &s.id, &label, &s.severity, &now],
+        )?;
     }
+    out.resolved = ex.execute(
+        "UPDATE tracked_findings SET resolved_at = ?2 \
+         WHERE source = ?1 AND resolved_at IS NULL AND last_seen < ?2",
+        &[&source, &now],
+    )? as usize;
+    Ok(out)
 }
 
 impl Store {
     /// The ids of `source`'s open findings.
     pub fn open_ids(&self, source: &str) -> Result<Vec<String>> {
-        let mut st = self
-            .conn
-            .prepare("SELECT id FROM tracked_findings WHERE source = ?1 AND resolved_at IS NULL")
-            .map_err(|x| self.err("reading open findings", x))?;
-        let rows = st
-            .query_map(params![source], |r| r.get(0))
-            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<String>>>())
-            .map_err(|x| self.err("reading open findings", x))?;
-        Ok(rows)
+        self.run("reading open findings", |ex| {
+            ex.query(
+                "SELECT id FROM tracked_findings WHERE source = ?1 AND resolved_at IS NULL",
+                &[&source],
+                |r| r.get(0),
+            )
+        })
     }
 
     /// Open findings per severity, over every source.
     pub fn open_findings_by_severity(&self) -> Result<Vec<(String, i64)>> {
-        let mut st = self
-            .conn
-            .prepare(
+        self.run("counting open findings", |ex| {
+            ex.query(
                 "SELECT severity, COUNT(*) FROM tracked_findings WHERE resolved_at IS NULL \
                  GROUP BY severity",
+                &[],
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )
-            .map_err(|x| self.err("counting open findings", x))?;
-        let rows = st
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
-            .map_err(|x| self.err("counting open findings", x))?;
-        Ok(rows)
+        })
     }
 
     /// Records the start of a run; returns its id.
@@ -166,38 +131,36 @@ impl Store {
         scheduled_for: Option<i64>,
         now: i64,
     ) -> Result<i64> {
-        self.conn
-            .execute(
-                "INSERT INTO job_runs (job, trigger, scheduled_for, started_at) VALUES (?1, ?2, ?3, ?4)",
-                params![job, trigger, scheduled_for, now],
+        self.run("recording a run", |ex| {
+            ex.query_one(
+                "INSERT INTO job_runs (job, trigger, scheduled_for, started_at) \
+                 VALUES (?1, ?2, ?3, ?4) RETURNING id",
+                &[&job, &trigger, &scheduled_for, &now],
+                |r| r.get(0),
             )
-            .map_err(|x| self.err("recording a run", x))?;
-        Ok(self.conn.last_insert_rowid())
+        })
     }
 
     /// Records the end of run `id`.
     pub fn run_finished(&mut self, id: i64, ok: bool, detail: &str, now: i64) -> Result<()> {
-        self.conn
-            .execute(
+        let detail = stored(detail, MAX_TEXT);
+        let outcome = if ok { "ok" } else { "failed" };
+        self.run("recording a run's end", |ex| {
+            ex.execute(
                 "UPDATE job_runs SET finished_at = ?2, outcome = ?3, detail = ?4 WHERE id = ?1",
-                params![
-                    id,
-                    now,
-                    if ok { "ok" } else { "failed" },
-                    stored(detail, MAX_TEXT)
-                ],
+                &[&id, &now, &outcome, &detail],
             )
-            .map_err(|x| self.err("recording a run's end", x))?;
-        Ok(())
+            .map(drop)
+        })
     }
 
     /// The last run of `job`, if any.
     pub fn last_run(&self, job: &str) -> Result<Option<JobRun>> {
-        self.conn
-            .query_row(
+        self.run("reading the last run", |ex| {
+            ex.query_opt(
                 "SELECT job, trigger, started_at, finished_at, outcome, detail FROM job_runs \
                  WHERE job = ?1 ORDER BY started_at DESC, id DESC LIMIT 1",
-                params![job],
+                &[&job],
                 |r| {
                     Ok(JobRun {
                         job: r.get(0)?,
@@ -209,14 +172,14 @@ impl Store {
                     })
                 },
             )
-            .optional()
-            .map_err(|x| self.err("reading the last run", x))
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::testing::each_backend;
 
     fn seen(id: &str, sev: &str) -> Seen {
         Seen {
@@ -231,71 +194,78 @@ mod tests {
     /// either, so the next run sends one report, not two under different ids.
     #[test]
     fn enqueue_and_track_are_one_transaction() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut s = Store::open(&dir.path().join("s.db")).unwrap();
-        let msg = super::super::NewMessage {
-            channel: "hook".into(),
-            transport: "webhook",
-            event: "keywarden.report".into(),
-            message_id: "msg_1".into(),
-            payload: b"{}".to_vec(),
-        };
-        s.conn
-            .execute_batch(
+        each_backend("enqueue_and_track", |s| {
+            let msg = super::super::NewMessage {
+                channel: "hook".into(),
+                transport: "webhook",
+                event: "keywarden.report".into(),
+                message_id: "msg_1".into(),
+                payload: b"{}".to_vec(),
+            };
+            let pg = s.location().is_shared();
+            s.exec_raw(if pg {
+                "CREATE FUNCTION fail() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'killed'; \
+             END $$ LANGUAGE plpgsql; CREATE TRIGGER fail BEFORE INSERT ON tracked_findings \
+             FOR EACH ROW EXECUTE FUNCTION fail();"
+            } else {
                 "CREATE TEMP TRIGGER fail BEFORE INSERT ON tracked_findings \
-                 BEGIN SELECT RAISE(ABORT, 'killed'); END;",
-            )
-            .unwrap();
-        let r = s.enqueue_tracked(
-            ("scan:x", "[]", std::slice::from_ref(&msg)),
-            "scan:x",
-            &[seen("a", "high")],
-            1,
-        );
-        assert!(r.is_err());
-        assert!(
-            s.list(true).unwrap().is_empty(),
-            "the report was queued without its findings"
-        );
-        s.conn.execute_batch("DROP TRIGGER fail;").unwrap();
-        let (ids, t) = s
-            .enqueue_tracked(("scan:x", "[]", &[msg]), "scan:x", &[seen("a", "high")], 2)
-            .unwrap();
-        assert_eq!((ids.len(), t.new.len()), (1, 1));
-        assert_eq!(s.open_ids("scan:x").unwrap(), ["a"]);
+             BEGIN SELECT RAISE(ABORT, 'killed'); END;"
+            });
+            let r = s.enqueue_tracked(
+                ("scan:x", "[]", std::slice::from_ref(&msg)),
+                "scan:x",
+                &[seen("a", "high")],
+                1,
+            );
+            assert!(r.is_err());
+            assert!(
+                s.list(true).unwrap().is_empty(),
+                "the report was queued without its findings"
+            );
+            s.exec_raw(if pg {
+                "DROP TRIGGER fail ON tracked_findings"
+            } else {
+                "DROP TRIGGER fail"
+            });
+            let (ids, t) = s
+                .enqueue_tracked(("scan:x", "[]", &[msg]), "scan:x", &[seen("a", "high")], 2)
+                .unwrap();
+            assert_eq!((ids.len(), t.new.len()), (1, 1));
+            assert_eq!(s.open_ids("scan:x").unwrap(), ["a"]);
+        });
     }
 
     #[test]
     fn track_new_still_open_resolved_and_back() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut s = Store::open(&dir.path().join("s.db")).unwrap();
-        let t = s
-            .track("scan:x", &[seen("a", "high"), seen("b", "low")], 1)
-            .unwrap();
-        assert_eq!((t.new.len(), t.still_open, t.resolved), (2, 0, 0));
-        let t = s.track("scan:x", &[seen("a", "high")], 2).unwrap();
-        assert_eq!((t.new.len(), t.still_open, t.resolved), (0, 1, 1));
-        let t = s
-            .track("scan:x", &[seen("a", "high"), seen("b", "low")], 3)
-            .unwrap();
-        assert_eq!(t.new, vec![seen("b", "low")]);
-        // Another source is independent.
-        let t = s.track("scan:y", &[seen("a", "high")], 3).unwrap();
-        assert_eq!(t.new.len(), 1);
-        let mut open = s.open_findings_by_severity().unwrap();
-        open.sort();
-        assert_eq!(open, vec![("high".into(), 2), ("low".into(), 1)]);
+        each_backend("track", |s| {
+            let t = s
+                .track("scan:x", &[seen("a", "high"), seen("b", "low")], 1)
+                .unwrap();
+            assert_eq!((t.new.len(), t.still_open, t.resolved), (2, 0, 0));
+            let t = s.track("scan:x", &[seen("a", "high")], 2).unwrap();
+            assert_eq!((t.new.len(), t.still_open, t.resolved), (0, 1, 1));
+            let t = s
+                .track("scan:x", &[seen("a", "high"), seen("b", "low")], 3)
+                .unwrap();
+            assert_eq!(t.new, vec![seen("b", "low")]);
+            // Another source is independent.
+            let t = s.track("scan:y", &[seen("a", "high")], 3).unwrap();
+            assert_eq!(t.new.len(), 1);
+            let mut open = s.open_findings_by_severity().unwrap();
+            open.sort();
+            assert_eq!(open, vec![("high".into(), 2), ("low".into(), 1)]);
+        });
     }
 
     #[test]
     fn runs() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut s = Store::open(&dir.path().join("s.db")).unwrap();
-        assert_eq!(s.last_run("audit:a").unwrap(), None);
-        let id = s.run_started("audit:a", "schedule", Some(5), 6).unwrap();
-        s.run_finished(id, false, "API down", 7).unwrap();
-        let r = s.last_run("audit:a").unwrap().unwrap();
-        assert_eq!(r.outcome.as_deref(), Some("failed"));
-        assert_eq!(r.finished_at, Some(7));
+        each_backend("runs", |s| {
+            assert_eq!(s.last_run("audit:a").unwrap(), None);
+            let id = s.run_started("audit:a", "schedule", Some(5), 6).unwrap();
+            s.run_finished(id, false, "API down", 7).unwrap();
+            let r = s.last_run("audit:a").unwrap().unwrap();
+            assert_eq!(r.outcome.as_deref(), Some("failed"));
+            assert_eq!(r.finished_at, Some(7));
+        });
     }
 }

@@ -1,24 +1,42 @@
-//! The state store: one SQLite file (WAL, created 0600) and the only module that runs SQL.
+//! The state store, behind one interface over two backends: a SQLite file (WAL, created
+//! 0600; the default, one daemon) or a PostgreSQL database shared by several daemons.
+//! This is the only module that runs SQL.
 //!
-//! The schema lives in `schema.sql`; [`Store::open`] checks `PRAGMA user_version` and
-//! applies missing migrations in one transaction. A file written by a newer Keywarden is
-//! refused with a message that says so. Times are Unix milliseconds.
+//! Queries are written once (`db`: portable SQL, `?N` placeholders) and run on either
+//! connection. The schema is versioned: SQLite keeps it in `PRAGMA user_version`,
+//! PostgreSQL in a `keywarden_migrations` table migrated under an advisory lock; a store
+//! written by a newer Keywarden is refused with a message that says so. Times are Unix
+//! milliseconds.
 
 mod blobs;
 mod daemon;
+mod db;
+mod leases;
+mod location;
 mod outages;
 mod outbox;
+mod pg;
+mod trends;
+
+#[cfg(test)]
+mod shared_tests;
+#[cfg(test)]
+mod testing;
 
 pub use daemon::{JobRun, Seen, Tracked};
+pub use leases::{Lease, holder_id};
+pub use location::{Location, StateAt, StateConfig, StateLock};
 pub use outages::{FailureStreak, Outage};
 pub use outbox::{NewMessage, OutboxRow, Status};
+pub use trends::{SourceTrend, Trends};
 
 use crate::error::{Error, Result};
+use db::{DbError, DbResult, Ex};
 use rusqlite::Connection;
-use serde::Deserialize;
-use std::path::{Path, PathBuf};
+use std::cell::RefCell;
+use std::path::Path;
 
-/// Migrations, in order: entry `i` takes the schema from version `i` to `i + 1`.
+/// SQLite migrations, in order: entry `i` takes the schema from version `i` to `i + 1`.
 const MIGRATIONS: &[&str] = &[
     include_str!("schema.sql"),
     // 2: the daemon's tracked findings and job runs.
@@ -27,45 +45,22 @@ const MIGRATIONS: &[&str] = &[
     include_str!("blobs.sql"),
     // 4: channel health and persistent outages.
     include_str!("outages.sql"),
-    // 5: the store's instance id (message ids derive from it).
+    // 5: job leases and progress (several daemons on one database).
+    include_str!("leases.sql"),
+    // 6: the store's instance id (message ids derive from it).
     include_str!("meta.sql"),
 ];
 
-/// An exclusive hold on a state file for one daemon's lifetime (an advisory `flock` on
-/// `<state>.lock`, released when the process ends, however it ends). The CLI's store
-/// commands do not take it: SQLite's own locking keeps them consistent.
-#[derive(Debug)]
-pub struct StateLock {
-    _file: std::fs::File,
-}
+/// The same migrations for PostgreSQL (its types: BIGINT, BYTEA, identity columns), one
+/// file with a `-- migration N` line before each.
+const PG_MIGRATIONS: &str = include_str!("pg.sql");
 
-impl StateLock {
-    /// Takes the lock for `state`, or fails at once when another daemon holds it.
-    pub fn acquire(state: &Path) -> Result<StateLock> {
-        let mut name = state.as_os_str().to_owned();
-        name.push(".lock");
-        let path = PathBuf::from(name);
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        }
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(|e| Error::io(&path, e))?;
-        match file.try_lock() {
-            Ok(()) => Ok(StateLock { _file: file }),
-            Err(std::fs::TryLockError::WouldBlock) => Err(Error::Daemon {
-                message: format!(
-                    "another keywarden daemon is already using the state file {}",
-                    state.display()
-                ),
-                hint: "run one daemon per state file: stop the other one (systemctl stop keywarden), or give this one its own [state] path".into(),
-            }),
-            Err(std::fs::TryLockError::Error(e)) => Err(Error::io(&path, e)),
-        }
-    }
+fn pg_migrations() -> Vec<&'static str> {
+    PG_MIGRATIONS
+        .split("\n-- migration ")
+        .skip(1)
+        .map(|m| m.split_once('\n').map_or("", |(_, sql)| sql))
+        .collect()
 }
 
 /// The longest error, detail or label the state keeps, in bytes.
@@ -85,123 +80,146 @@ fn stored(text: &str, max: usize) -> String {
     format!("{}…", &s[..end])
 }
 
-/// `[state]` of the service config.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StateConfig {
-    /// The SQLite file. Relative paths are relative to the config file's directory.
-    /// Default: `$STATE_DIRECTORY/state.db` (systemd's `StateDirectory=`), else
-    /// `/var/lib/keywarden/state.db`.
-    pub path: Option<PathBuf>,
-}
-
-impl StateConfig {
-    /// The store's path, resolving a relative `path` against `base` (the config's
-    /// directory).
-    pub fn resolve_path(&self, base: &Path) -> PathBuf {
-        match &self.path {
-            Some(p) if p.is_relative() => base.join(p),
-            Some(p) => p.clone(),
-            None => std::env::var_os("STATE_DIRECTORY")
-                .filter(|v| !v.is_empty())
-                .map(|d| {
-                    // systemd may pass several colon-separated directories: use the first.
-                    let first = d
-                        .to_string_lossy()
-                        .split(':')
-                        .next()
-                        .unwrap_or("")
-                        .to_string();
-                    PathBuf::from(first).join("state.db")
-                })
-                .unwrap_or_else(|| PathBuf::from("/var/lib/keywarden/state.db")),
-        }
-    }
-}
-
 /// An open state store.
 #[derive(Debug)]
 pub struct Store {
-    conn: Connection,
-    path: PathBuf,
+    conn: RefCell<Conn>,
+    at: Location,
+}
+
+#[derive(Debug)]
+enum Conn {
+    Lite(Connection),
+    Pg(Box<pg::PgConn>),
 }
 
 impl Store {
-    /// Opens (creating it 0600 if missing) and migrates the store at `path`.
-    pub fn open(path: &Path) -> Result<Store> {
-        create_private(path)?;
-        let conn = Connection::open(path).map_err(|e| db_error(path, "opening", e))?;
-        let mut store = Store {
-            conn,
-            path: path.to_path_buf(),
+    /// Opens and migrates the store at `at`: a SQLite file (a path; created 0600 if
+    /// missing) or a PostgreSQL [`Location`].
+    pub fn open<S: StateAt + ?Sized>(at: &S) -> Result<Store> {
+        let at = at.location();
+        let conn = match &at {
+            Location::Sqlite(path) => Conn::Lite(open_sqlite(path)?),
+            Location::Postgres { url, .. } => Conn::Pg(Box::new(
+                pg::connect(url, &pg_migrations())
+                    .map_err(|e| location_error(&at, "connecting to PostgreSQL", e))?,
+            )),
         };
-        store
-            .conn
-            .busy_timeout(std::time::Duration::from_secs(10))
-            .map_err(|e| store.err("configuring", e))?;
-        let mode: String = store
-            .conn
-            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
-            .map_err(|e| store.err("switching to WAL", e))?;
-        if !mode.eq_ignore_ascii_case("wal") {
-            tracing::warn!("{}: journal mode is {mode}, not WAL", path.display());
-        }
-        store
-            .conn
-            .execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")
-            .map_err(|e| store.err("configuring", e))?;
-        store.migrate()?;
-        Ok(store)
+        Ok(Store {
+            conn: RefCell::new(conn),
+            at,
+        })
     }
 
-    /// The file.
+    /// The file (or, for PostgreSQL, the URL without its password).
     pub fn path(&self) -> &Path {
-        &self.path
+        self.at.as_path()
     }
 
-    /// The store's random instance id, made with the store (schema 5).
+    /// Where the store is.
+    pub fn location(&self) -> &Location {
+        &self.at
+    }
+
+    /// The store's random instance id, made with the store (schema 6).
     pub fn instance_id(&self) -> Result<String> {
-        self.conn
-            .query_row("SELECT value FROM meta WHERE key = 'instance'", [], |r| {
+        self.run("reading the instance id", |ex| {
+            ex.query_one("SELECT value FROM meta WHERE key = 'instance'", &[], |r| {
                 r.get(0)
             })
-            .map_err(|e| self.err("reading the instance id", e))
+        })
     }
 
     /// The schema version this build writes.
     pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
-    fn migrate(&mut self) -> Result<()> {
-        let path = self.path.clone();
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(|e| db_error(&path, "starting the migration", e))?;
-        let version: i64 = tx
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .map_err(|e| db_error(&path, "reading the schema version", e))?;
-        if version > Self::SCHEMA_VERSION {
-            return Err(Error::Store {
-                path,
-                message: format!(
-                    "schema version {version} is newer than this keywarden understands ({})",
-                    Self::SCHEMA_VERSION
-                ),
-                hint: "upgrade keywarden, or point [state] path at another file".into(),
-            });
-        }
-        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-            tx.execute_batch(sql)
-                .map_err(|e| db_error(&path, &format!("migrating to schema {}", i + 1), e))?;
-            tx.pragma_update(None, "user_version", (i + 1) as i64)
-                .map_err(|e| db_error(&path, "setting the schema version", e))?;
-        }
-        tx.commit()
-            .map_err(|e| db_error(&path, "committing the migration", e))
+    /// Runs `f` on the connection; errors say what was being done (`doing`).
+    fn run<T>(&self, doing: &str, f: impl FnOnce(&mut Ex<'_>) -> DbResult<T>) -> Result<T> {
+        let mut conn = self.conn.borrow_mut();
+        let mut ex = match &mut *conn {
+            Conn::Lite(c) => Ex::Lite(c),
+            Conn::Pg(c) => Ex::Pg(c),
+        };
+        f(&mut ex).map_err(|e| self.err(doing, e))
     }
 
-    fn err(&self, doing: &str, e: rusqlite::Error) -> Error {
-        db_error(&self.path, doing, e)
+    /// Runs `f` in one transaction ([`Ex::transaction`]).
+    fn tx<T>(&self, doing: &str, f: impl FnOnce(&mut Ex<'_>) -> DbResult<T>) -> Result<T> {
+        self.run(doing, |ex| ex.transaction(f))
+    }
+
+    fn err(&self, doing: &str, e: impl Into<DbError>) -> Error {
+        location_error(&self.at, doing, e.into())
+    }
+}
+
+fn open_sqlite(path: &Path) -> Result<Connection> {
+    create_private(path)?;
+    let mut conn = Connection::open(path).map_err(|e| db_error(path, "opening", e))?;
+    let e = |doing: &str, x| db_error(path, doing, x);
+    conn.busy_timeout(std::time::Duration::from_secs(10))
+        .map_err(|x| e("configuring", x))?;
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+        .map_err(|x| e("switching to WAL", x))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        tracing::warn!("{}: journal mode is {mode}, not WAL", path.display());
+    }
+    conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")
+        .map_err(|x| e("configuring", x))?;
+    migrate_sqlite(&mut conn, path)?;
+    Ok(conn)
+}
+
+fn migrate_sqlite(conn: &mut Connection, path: &Path) -> Result<()> {
+    let tx = conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(|e| db_error(path, "starting the migration", e))?;
+    let version: i64 = tx
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(|e| db_error(path, "reading the schema version", e))?;
+    if version > Store::SCHEMA_VERSION {
+        return Err(Error::Store {
+            path: path.to_path_buf(),
+            message: format!(
+                "schema version {version} is newer than this keywarden understands ({})",
+                Store::SCHEMA_VERSION
+            ),
+            hint: "upgrade keywarden, or point [state] path at another file".into(),
+        });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        tx.execute_batch(sql)
+            .map_err(|e| db_error(path, &format!("migrating to schema {}", i + 1), e))?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)
+            .map_err(|e| db_error(path, "setting the schema version", e))?;
+    }
+    tx.commit()
+        .map_err(|e| db_error(path, "committing the migration", e))
+}
+
+/// A store error: SQLite's are worded by [`db_error`] (disk full, locked file); the
+/// others say what failed, scrubbed (a server message may quote a value).
+fn location_error(at: &Location, doing: &str, e: DbError) -> Error {
+    match (at, e) {
+        (Location::Sqlite(path), DbError::Lite(e)) => db_error(path, doing, e),
+        (Location::Sqlite(path), e) => Error::Store {
+            path: path.clone(),
+            message: format!("{doing}: {e}"),
+            hint: "check that the file is a Keywarden state store".into(),
+        },
+        (Location::Postgres { .. }, e) => {
+            let newer = e.to_string().contains("is newer than this keywarden");
+            Error::Store {
+                path: at.as_path().to_path_buf(),
+                message: crate::redact::scrub(&format!("{doing}: {e}")).into_owned(),
+                hint: if newer {
+                    "upgrade keywarden (every daemon sharing the database), or point [state] url at another database".into()
+                } else {
+                    "check that the server is up and reachable, that the URL's user, password and database are right, and that the user may create tables there".into()
+                },
+            }
+        }
     }
 }
 
@@ -265,6 +283,7 @@ pub fn now_ms() -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::notify::config::Secret;
 
     #[test]
     fn stored_text_is_scrubbed_and_bounded() {
@@ -277,26 +296,13 @@ mod tests {
     }
 
     #[test]
-    fn a_second_state_lock_is_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        let state = dir.path().join("s.db");
-        let first = StateLock::acquire(&state).unwrap();
-        let e = StateLock::acquire(&state).unwrap_err().to_string();
-        assert!(e.contains("another keywarden daemon"), "{e}");
-        drop(first);
-        StateLock::acquire(&state).unwrap();
-    }
-
-    #[test]
     fn creates_private_wal_store_and_reopens() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("sub/state.db");
         let s = Store::open(&path).unwrap();
         drop(s);
         let s = Store::open(&path).unwrap();
-        s.conn
-            .execute("INSERT INTO disabled_channels VALUES ('x', 1, 'y')", [])
-            .unwrap();
+        s.exec_raw("INSERT INTO disabled_channels VALUES ('x', 1, 'y')");
         #[cfg(unix)]
         for suffix in ["", "-wal", "-shm"] {
             use std::os::unix::fs::PermissionsExt;
@@ -305,13 +311,15 @@ mod tests {
             assert_eq!(mode & 0o777, 0o600, "{p}");
         }
         let v: i64 = s
-            .conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .run("test", |ex| {
+                ex.query_one("PRAGMA user_version", &[], |r| r.get(0))
+            })
             .unwrap();
         assert_eq!(v, Store::SCHEMA_VERSION);
         let mode: String = s
-            .conn
-            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .run("test", |ex| {
+                ex.query_one("PRAGMA journal_mode", &[], |r| r.get(0))
+            })
             .unwrap();
         assert_eq!(mode, "wal");
     }
@@ -327,5 +335,83 @@ mod tests {
         let e = Store::open(&path).unwrap_err().to_string();
         assert!(e.contains("schema version 99"), "{e}");
         assert!(e.contains("upgrade keywarden"), "{e}");
+    }
+
+    #[test]
+    fn postgres_refuses_a_newer_schema_without_showing_the_password() {
+        let Some(at) = testing::pg_location("postgres_refuses_a_newer_schema") else {
+            return;
+        };
+        let s = Store::open(&at).unwrap();
+        s.exec_raw("INSERT INTO keywarden_migrations VALUES (99, 0)");
+        drop(s);
+        let Location::Postgres { url, .. } = &at else {
+            unreachable!()
+        };
+        // Another URL for the same database: this process has not migrated that one yet.
+        let again = Secret::new(format!("{}?application_name=newer", url.expose()));
+        let e = pg::connect(&again, &pg_migrations()).map(drop).unwrap_err();
+        let e = location_error(&at, "connecting to PostgreSQL", e).to_string();
+        assert!(e.contains("schema version 99"), "{e}");
+        assert!(e.contains("upgrade keywarden"), "{e}");
+        let password = testing::pg_server::server().unwrap().password();
+        assert!(!e.contains(password), "{e}");
+    }
+
+    #[test]
+    fn an_unreachable_or_refusing_server_is_an_error_without_the_password() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let at = Location::postgres(Secret::new(format!(
+            "postgresql://kw:hunter2pw@127.0.0.1:{port}/kw?connect_timeout=5"
+        )));
+        let e = Store::open(&at).unwrap_err().to_string();
+        assert!(e.contains("connecting to PostgreSQL"), "{e}");
+        assert!(!e.contains("hunter2pw"), "{e}");
+        let Some(at) = testing::pg_location("wrong_password") else {
+            return;
+        };
+        let Location::Postgres { url, .. } = &at else {
+            unreachable!()
+        };
+        let password = testing::pg_server::server().unwrap().password();
+        let wrong = url.expose().replace(password, "hunter2pw");
+        let e = Store::open(&Location::postgres(Secret::new(wrong)))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("password authentication failed"), "{e}");
+        assert!(!e.contains("hunter2pw") && !e.contains(password), "{e}");
+    }
+
+    #[test]
+    fn both_backends_have_the_same_migrations_and_columns() {
+        assert_eq!(pg_migrations().len(), MIGRATIONS.len());
+        for (i, m) in PG_MIGRATIONS.split("\n-- migration ").skip(1).enumerate() {
+            assert!(m.starts_with(&format!("{}\n", i + 1)), "{m}");
+        }
+        assert!(pg_migrations().iter().all(|m| m.contains("CREATE TABLE")));
+        let Some(at) = testing::pg_location("same_columns") else {
+            return;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let columns = |s: &Store| -> Vec<(String, String)> {
+            s.run("test", |ex| {
+                let sql = if ex.is_pg() {
+                    "SELECT table_name::text, column_name::text FROM information_schema.columns \
+                     WHERE table_schema = 'public' AND table_name != 'keywarden_migrations' \
+                     ORDER BY 1, 2"
+                } else {
+                    "SELECT m.name, p.name FROM sqlite_master m, pragma_table_info(m.name) p \
+                     WHERE m.type = 'table' ORDER BY 1, 2"
+                };
+                ex.query(sql, &[], |r| Ok((r.get(0)?, r.get(1)?)))
+            })
+            .unwrap()
+        };
+        let lite = columns(&Store::open(&dir.path().join("s.db")).unwrap());
+        assert_eq!(lite, columns(&Store::open(&at).unwrap()));
     }
 }

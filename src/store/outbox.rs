@@ -1,8 +1,8 @@
 //! Outbox, report history and disabled channels: the SQL behind [`crate::notify`].
 
-use super::{MAX_TEXT, Store, db_error, stored};
+use super::db::{self, DbResult, Ex, Param, Row};
+use super::{MAX_TEXT, Store, stored};
 use crate::error::{Error, Result};
-use rusqlite::{OptionalExtension, Row, TransactionBehavior, params};
 use serde::Serialize;
 
 /// Where a message stands.
@@ -84,14 +84,14 @@ pub struct OutboxRow {
 const COLUMNS: &str = "id, channel, transport, event, message_id, status, attempts, created_at, \
                        next_attempt_at, last_error, finished_at, payload";
 
-fn row(r: &Row<'_>) -> rusqlite::Result<OutboxRow> {
+fn row(r: &Row<'_, '_>) -> DbResult<OutboxRow> {
     Ok(OutboxRow {
         id: r.get(0)?,
         channel: r.get(1)?,
         transport: r.get(2)?,
         event: r.get(3)?,
         message_id: r.get(4)?,
-        status: Status::parse(&r.get::<_, String>(5)?),
+        status: Status::parse(&r.get::<String>(5)?),
         attempts: r.get(6)?,
         created_at: r.get(7)?,
         next_attempt_at: r.get(8)?,
@@ -101,19 +101,29 @@ fn row(r: &Row<'_>) -> rusqlite::Result<OutboxRow> {
     })
 }
 
+/// ` AND channel NOT IN (?first, …)` for the `skip` channels (nothing when none).
+fn not_in(skip: &[String], first: usize) -> String {
+    if skip.is_empty() {
+        return String::new();
+    }
+    format!(
+        " AND channel NOT IN ({})",
+        db::placeholders(first, skip.len())
+    )
+}
+
 impl Store {
     /// The id and findings (JSON, as given to [`Store::enqueue`]) of the last delivered
     /// report of `source`, if any.
     pub fn last_delivered_report(&self, source: &str) -> Result<Option<(i64, String)>> {
-        self.conn
-            .query_row(
+        self.run("reading the last delivered report", |ex| {
+            ex.query_opt(
                 "SELECT id, findings FROM reports WHERE source = ?1 AND delivered_at IS NOT NULL \
                  ORDER BY delivered_at DESC, id DESC LIMIT 1",
-                params![source],
+                &[&source],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
-            .optional()
-            .map_err(|e| self.err("reading the last delivered report", e))
+        })
     }
 
     /// Records a report (its findings as JSON: ids and labels, no secrets) and its messages
@@ -127,22 +137,17 @@ impl Store {
         messages: &[NewMessage],
         now: i64,
     ) -> Result<Vec<i64>> {
-        let path = self.path.clone();
-        let e = |doing: &str, e| db_error(&path, doing, e);
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(|x| e("enqueueing", x))?;
-        let ids = insert_report(&tx, source, findings, messages, now)
-            .map_err(|x| e("enqueueing a report", x))?;
-        tx.commit().map_err(|x| e("committing the outbox", x))?;
-        Ok(ids)
+        self.tx("enqueueing a report", |ex| {
+            insert_report(ex, source, findings, messages, now)
+        })
     }
 
     /// Claims the next pending message due by `due_by` (`only`: just that id; never one
-    /// of the `skip` channels): its next attempt is pushed to `lease_until` and its
-    /// attempt counted, so a concurrent run does not send it too, and a run killed
-    /// mid-attempt leaves it due again once the lease expires.
+    /// of the `skip` channels): its next attempt is pushed to `lease_until` (the claim's
+    /// lease) and its attempt counted, so no other run (of this daemon or another one on
+    /// the same database) sends it too, and a run killed mid-attempt leaves it due again
+    /// once the lease expires. On PostgreSQL the row is taken `FOR UPDATE SKIP LOCKED`:
+    /// concurrent claimers each get a different message without waiting on each other.
     pub fn claim_due(
         &mut self,
         due_by: i64,
@@ -150,120 +155,105 @@ impl Store {
         only: Option<i64>,
         skip: &[String],
     ) -> Result<Option<OutboxRow>> {
-        let skip = serde_json::to_string(skip).unwrap_or_else(|_| "[]".into());
-        let path = self.path.clone();
-        let e = |x| db_error(&path, "claiming a due message", x);
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(e)?;
-        let found = tx
-            .query_row(
-                &format!(
-                    "SELECT {COLUMNS} FROM outbox WHERE status = 'pending' AND next_attempt_at <= ?1 \
-                     AND (?2 IS NULL OR id = ?2) \
-                     AND channel NOT IN (SELECT value FROM json_each(?3)) \
-                     ORDER BY next_attempt_at, id LIMIT 1"
-                ),
-                params![due_by, only, skip],
-                row,
-            )
-            .optional()
-            .map_err(e)?;
-        let Some(mut r) = found else {
-            return Ok(None);
-        };
-        tx.execute(
-            "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?2 WHERE id = ?1",
-            params![r.id, lease_until],
-        )
-        .map_err(e)?;
-        tx.commit().map_err(e)?;
-        r.attempts += 1;
-        Ok(Some(r))
+        self.tx("claiming a due message", |ex| {
+            let lock = if ex.is_pg() { " FOR UPDATE SKIP LOCKED" } else { "" };
+            let sql = format!(
+                "SELECT {COLUMNS} FROM outbox WHERE status = 'pending' AND next_attempt_at <= ?1 \
+                 AND (CAST(?2 AS BIGINT) IS NULL OR id = ?2){} ORDER BY next_attempt_at, id LIMIT 1{lock}",
+                not_in(skip, 3)
+            );
+            let mut params: Vec<&dyn Param> = vec![&due_by, &only];
+            params.extend(skip.iter().map(|s| s as &dyn Param));
+            let Some(mut r) = ex.query_opt(&sql, &params, row)? else {
+                return Ok(None);
+            };
+            ex.execute(
+                "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?2 WHERE id = ?1",
+                &[&r.id, &lease_until],
+            )?;
+            r.attempts += 1;
+            Ok(Some(r))
+        })
     }
 
     /// The earliest next attempt among pending messages (`only`: just that id; not of
     /// the `skip` channels).
     pub fn next_pending_at(&self, only: Option<i64>, skip: &[String]) -> Result<Option<i64>> {
-        let skip = serde_json::to_string(skip).unwrap_or_else(|_| "[]".into());
-        self.conn
-            .query_row(
-                "SELECT MIN(next_attempt_at) FROM outbox WHERE status = 'pending' \
-                 AND (?1 IS NULL OR id = ?1) \
-                 AND channel NOT IN (SELECT value FROM json_each(?2))",
-                params![only, skip],
-                |r| r.get(0),
-            )
-            .map_err(|e| self.err("reading the outbox", e))
+        let sql = format!(
+            "SELECT MIN(next_attempt_at) FROM outbox WHERE status = 'pending' \
+             AND (CAST(?1 AS BIGINT) IS NULL OR id = ?1){}",
+            not_in(skip, 2)
+        );
+        let mut params: Vec<&dyn Param> = vec![&only];
+        params.extend(skip.iter().map(|s| s as &dyn Param));
+        self.run("reading the outbox", |ex| {
+            ex.query_one(&sql, &params, |r| r.get(0))
+        })
     }
 
     /// Marks a message delivered (and its report, if it is the first of it delivered).
     pub fn mark_delivered(&mut self, id: i64, now: i64) -> Result<()> {
-        let path = self.path.clone();
-        let e = |x| db_error(&path, "recording a delivery", x);
-        let tx = self.conn.transaction().map_err(e)?;
-        tx.execute(
-            "UPDATE outbox SET status = 'delivered', finished_at = ?2, last_error = NULL WHERE id = ?1",
-            params![id, now],
-        )
-        .map_err(e)?;
-        tx.execute(
-            "UPDATE reports SET delivered_at = ?2 WHERE delivered_at IS NULL \
-             AND id = (SELECT report_id FROM outbox WHERE id = ?1)",
-            params![id, now],
-        )
-        .map_err(e)?;
-        tx.commit().map_err(e)
+        self.tx("recording a delivery", |ex| {
+            ex.execute(
+                "UPDATE outbox SET status = 'delivered', finished_at = ?2, last_error = NULL \
+                 WHERE id = ?1",
+                &[&id, &now],
+            )?;
+            ex.execute(
+                "UPDATE reports SET delivered_at = ?2 WHERE delivered_at IS NULL \
+                 AND id = (SELECT report_id FROM outbox WHERE id = ?1)",
+                &[&id, &now],
+            )?;
+            Ok(())
+        })
     }
 
     /// Schedules the next attempt of a message that failed transiently.
     pub fn mark_retry(&mut self, id: i64, next_at: i64, error: &str) -> Result<()> {
-        self.conn
-            .execute(
+        let error = stored(error, MAX_TEXT);
+        self.run("scheduling a retry", |ex| {
+            ex.execute(
                 "UPDATE outbox SET next_attempt_at = ?2, last_error = ?3 WHERE id = ?1",
-                params![id, next_at, stored(error, MAX_TEXT)],
+                &[&id, &next_at, &error],
             )
             .map(drop)
-            .map_err(|e| self.err("scheduling a retry", e))
+        })
     }
 
     /// Dead-letters a message with the reason.
     pub fn mark_dead(&mut self, id: i64, now: i64, reason: &str) -> Result<()> {
-        self.conn
-            .execute(
+        let reason = stored(reason, MAX_TEXT);
+        self.run("dead-lettering a message", |ex| {
+            ex.execute(
                 "UPDATE outbox SET status = 'dead', finished_at = ?2, last_error = ?3 WHERE id = ?1",
-                params![id, now, stored(reason, MAX_TEXT)],
+                &[&id, &now, &reason],
             )
             .map(drop)
-            .map_err(|e| self.err("dead-lettering a message", e))
+        })
     }
 
     /// Messages, oldest first: pending and dead ones, and delivered ones with `all`.
     pub fn list(&self, all: bool) -> Result<Vec<OutboxRow>> {
-        let mut stmt = self
-            .conn
-            .prepare(&format!(
-                "SELECT {COLUMNS} FROM outbox WHERE ?1 OR status != 'delivered' ORDER BY id"
-            ))
-            .map_err(|e| self.err("listing the outbox", e))?;
-        let rows = stmt
-            .query_map(params![all], row)
-            .and_then(|it| it.collect::<rusqlite::Result<Vec<_>>>())
-            .map_err(|e| self.err("listing the outbox", e))?;
-        Ok(rows)
+        self.run("listing the outbox", |ex| {
+            ex.query(
+                &format!(
+                    "SELECT {COLUMNS} FROM outbox WHERE ?1 OR status != 'delivered' ORDER BY id"
+                ),
+                &[&all],
+                row,
+            )
+        })
     }
 
     /// One message.
     pub fn get(&self, id: i64) -> Result<Option<OutboxRow>> {
-        self.conn
-            .query_row(
+        self.run("reading the outbox", |ex| {
+            ex.query_opt(
                 &format!("SELECT {COLUMNS} FROM outbox WHERE id = ?1"),
-                params![id],
+                &[&id],
                 row,
             )
-            .optional()
-            .map_err(|e| self.err("reading the outbox", e))
+        })
     }
 
     /// Makes a pending or dead message due now with a fresh attempt count, and re-enables
@@ -275,23 +265,22 @@ impl Store {
                 "outbox message {id} was already delivered; nothing to retry"
             )));
         }
-        self.conn
-            .execute(
+        self.run("requeueing a message", |ex| {
+            ex.execute(
                 "UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = ?2, \
                  finished_at = NULL WHERE id = ?1",
-                params![id, now],
+                &[&id, &now],
             )
-            .map_err(|e| self.err("requeueing a message", e))?;
+        })?;
         self.enable_channel(&r.channel)?;
         self.get(id)?.ok_or_else(|| no_such_message(id))
     }
 
     /// Deletes a message.
     pub fn drop_message(&mut self, id: i64) -> Result<()> {
-        let n = self
-            .conn
-            .execute("DELETE FROM outbox WHERE id = ?1", params![id])
-            .map_err(|e| self.err("dropping a message", e))?;
+        let n = self.run("dropping a message", |ex| {
+            ex.execute("DELETE FROM outbox WHERE id = ?1", &[&id])
+        })?;
         if n == 0 {
             return Err(no_such_message(id));
         }
@@ -300,36 +289,36 @@ impl Store {
 
     /// Disables a channel (after `410 Gone`).
     pub fn disable_channel(&mut self, channel: &str, now: i64, reason: &str) -> Result<()> {
-        self.conn
-            .execute(
+        self.run("disabling a channel", |ex| {
+            ex.execute(
                 "INSERT INTO disabled_channels (channel, disabled_at, reason) VALUES (?1, ?2, ?3) \
                  ON CONFLICT (channel) DO UPDATE SET disabled_at = ?2, reason = ?3",
-                params![channel, now, reason],
+                &[&channel, &now, &reason],
             )
             .map(drop)
-            .map_err(|e| self.err("disabling a channel", e))
+        })
     }
 
     /// Re-enables a channel.
     pub fn enable_channel(&mut self, channel: &str) -> Result<()> {
-        self.conn
-            .execute(
+        self.run("enabling a channel", |ex| {
+            ex.execute(
                 "DELETE FROM disabled_channels WHERE channel = ?1",
-                params![channel],
+                &[&channel],
             )
             .map(drop)
-            .map_err(|e| self.err("enabling a channel", e))
+        })
     }
 
     /// Disabled channels: (name, disabled at, reason).
     pub fn disabled_channels(&self) -> Result<Vec<(String, i64, String)>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT channel, disabled_at, reason FROM disabled_channels ORDER BY channel")
-            .map_err(|e| self.err("reading disabled channels", e))?;
-        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-            .and_then(|it| it.collect::<rusqlite::Result<Vec<_>>>())
-            .map_err(|e| self.err("reading disabled channels", e))
+        self.run("reading disabled channels", |ex| {
+            ex.query(
+                "SELECT channel, disabled_at, reason FROM disabled_channels ORDER BY channel",
+                &[],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+        })
     }
 }
 
@@ -339,42 +328,45 @@ fn no_such_message(id: i64) -> Error {
     ))
 }
 
-/// Inserts a report and its messages (pending, due `now`) within `tx`; returns the
-/// messages' ids. A message id already in the outbox is the same message ([`crate::notify`]
-/// derives ids from the report): kept once, and revived if it was dead-lettered.
+/// Inserts a report and its messages (pending, due `now`) within the caller's
+/// transaction; returns the messages' ids. A message id already in the outbox is the same
+/// message ([`crate::notify`] derives ids from the report): kept once, and revived if it
+/// was dead-lettered.
 pub(super) fn insert_report(
-    tx: &rusqlite::Transaction<'_>,
+    ex: &mut Ex<'_>,
     source: &str,
     findings: &str,
     messages: &[NewMessage],
     now: i64,
-) -> rusqlite::Result<Vec<i64>> {
-    tx.execute(
-        "INSERT INTO reports (source, created_at, findings) VALUES (?1, ?2, ?3)",
-        params![source, now, stored(findings, usize::MAX)],
+) -> DbResult<Vec<i64>> {
+    let findings = stored(findings, usize::MAX);
+    let report_id: i64 = ex.query_one(
+        "INSERT INTO reports (source, created_at, findings) VALUES (?1, ?2, ?3) RETURNING id",
+        &[&source, &now, &findings],
+        |r| r.get(0),
     )?;
-    let report_id = tx.last_insert_rowid();
     let mut ids = Vec::with_capacity(messages.len());
     for m in messages {
-        tx.execute(
+        let payload = crate::redact::scrub_bytes(&m.payload).into_owned();
+        ex.execute(
             "INSERT INTO outbox (report_id, channel, transport, event, message_id, payload, \
              status, created_at, next_attempt_at) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7, ?7) \
              ON CONFLICT (message_id) DO UPDATE SET status = 'pending', attempts = 0, \
              next_attempt_at = ?7, finished_at = NULL WHERE outbox.status = 'dead'",
-            params![
-                report_id,
-                m.channel,
-                m.transport,
-                m.event,
-                m.message_id,
-                crate::redact::scrub_bytes(&m.payload),
-                now
+            &[
+                &report_id,
+                &m.channel,
+                &m.transport,
+                &m.event,
+                &m.message_id,
+                &payload,
+                &now,
             ],
         )?;
-        ids.push(tx.query_row(
+        ids.push(ex.query_one(
             "SELECT id FROM outbox WHERE message_id = ?1",
-            params![m.message_id],
+            &[&m.message_id],
             |r| r.get(0),
         )?);
     }
@@ -384,6 +376,7 @@ pub(super) fn insert_report(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::testing::each_backend;
 
     fn msg(id: &str) -> NewMessage {
         NewMessage {
@@ -397,8 +390,10 @@ mod tests {
 
     #[test]
     fn claim_lease_retry_deliver_and_history() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut s = Store::open(&dir.path().join("s.db")).unwrap();
+        each_backend("claim_lease_retry_deliver_and_history", claim_scenario);
+    }
+
+    fn claim_scenario(s: &mut Store) {
         let ids = s
             .enqueue("acme", "[\"a\"]", &[msg("m1"), msg("m2")], 1000)
             .unwrap();
@@ -449,8 +444,13 @@ mod tests {
     /// added (nor sent) twice; dead-lettered, it is made due again.
     #[test]
     fn an_id_enqueued_again_is_one_message() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut s = Store::open(&dir.path().join("s.db")).unwrap();
+        each_backend(
+            "an_id_enqueued_again_is_one_message",
+            enqueue_again_scenario,
+        );
+    }
+
+    fn enqueue_again_scenario(s: &mut Store) {
         let a = s.enqueue("acme", "[]", &[msg("m1")], 1000).unwrap();
         let b = s
             .enqueue("acme", "[]", &[msg("m1"), msg("m2")], 2000)
@@ -499,11 +499,12 @@ mod tests {
 
     #[test]
     fn disabled_channels_round_trip() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut s = Store::open(&dir.path().join("s.db")).unwrap();
-        s.disable_channel("hook", 5, "410 Gone").unwrap();
-        assert_eq!(s.disabled_channels().unwrap()[0].2, "410 Gone");
-        s.enable_channel("hook").unwrap();
-        assert!(s.disabled_channels().unwrap().is_empty());
+        each_backend("disabled_channels_round_trip", |s| {
+            s.disable_channel("hook", 5, "410 Gone").unwrap();
+            s.disable_channel("hook", 6, "410 Gone again").unwrap();
+            assert_eq!(s.disabled_channels().unwrap()[0].2, "410 Gone again");
+            s.enable_channel("hook").unwrap();
+            assert!(s.disabled_channels().unwrap().is_empty());
+        });
     }
 }

@@ -2,7 +2,7 @@
 //! above the scanner (which never touches the network), only ever to the configured base.
 
 use crate::error::Result;
-use crate::finding::{Environment, Severity, Verification};
+use crate::finding::Verification;
 use crate::mask::{self, ClientBuilder};
 use crate::scan::ScanReport;
 use crate::secret::Fingerprint;
@@ -28,8 +28,7 @@ pub fn verify(report: &mut ScanReport, api_url: Option<&str>) -> Result<()> {
         .base_url(api_url.unwrap_or(mask::DEFAULT_BASE_URL))
         .max_retries(2)
         .build(first)?;
-    let runtime = crate::mask::runtime()?;
-    let answers: HashMap<Fingerprint, Verification> = runtime.block_on(
+    let answers: HashMap<Fingerprint, Verification> = mask::block_on(
         stream::iter(distinct)
             .map(|(fp, key)| {
                 let client = client.clone();
@@ -37,29 +36,7 @@ pub fn verify(report: &mut ScanReport, api_url: Option<&str>) -> Result<()> {
             })
             .buffer_unordered(4)
             .collect(),
-    );
-    for f in &mut report.findings {
-        let v = answers
-            .get(&f.fingerprint)
-            .copied()
-            .unwrap_or(Verification::Unknown);
-        f.verified = Some(v);
-        if v == Verification::Active
-            && f.environment == Environment::Live
-            && f.severity != Severity::Critical
-        {
-            if f.is_active() {
-                if let Some(n) = report.summary.by_severity.get_mut(&f.severity) {
-                    *n = n.saturating_sub(1);
-                }
-                *report
-                    .summary
-                    .by_severity
-                    .entry(Severity::Critical)
-                    .or_default() += 1;
-            }
-            f.severity = Severity::Critical;
-        }
-    }
+    )?;
+    report.apply_verification(&answers);
     Ok(())
 }

@@ -24,7 +24,6 @@
 //! When keywarden or its built-in rules change, the digest changes and every blob is
 //! read again once.
 
-use super::Settings;
 use crate::error::Result;
 use crate::git::{self, history::Selection};
 use crate::scan::{self, Engine, WalkResult};
@@ -33,6 +32,16 @@ use gix::ObjectId;
 use sha2::{Digest, Sha256};
 use std::collections::HashSet;
 use std::path::PathBuf;
+
+/// A daemon's history target: `repos`, remembered in `store` under `job`.
+pub struct Tracked<'a> {
+    /// The state store (clean blobs).
+    pub store: &'a mut Store,
+    /// The job the blobs are remembered under.
+    pub job: &'a str,
+    /// The repositories.
+    pub repos: &'a [PathBuf],
+}
 
 /// What a history run read.
 #[derive(Debug, Default)]
@@ -50,13 +59,23 @@ pub struct HistoryRun {
 }
 
 impl HistoryRun {
-    /// The run summary's first part.
-    pub fn summary(&self) -> String {
-        format!(
-            "history of {} repo(s): {} commits, {} blobs read, {} clean blobs skipped",
-            self.repos, self.commits, self.read, self.skipped
-        )
+    /// The `git` field of the JSON summary.
+    pub fn stats(&self) -> serde_json::Value {
+        serde_json::json!({
+            "repos": self.repos,
+            "commits": self.commits,
+            "blobs_read": self.read,
+            "clean_blobs_skipped": self.skipped,
+        })
     }
+}
+
+/// The one-line description of a run's [`HistoryRun::stats`] (daemon logs, status).
+pub fn describe(stats: &serde_json::Value) -> String {
+    format!(
+        "history of {} repo(s): {} commits, {} blobs read, {} clean blobs skipped",
+        stats["repos"], stats["commits"], stats["blobs_read"], stats["clean_blobs_skipped"]
+    )
 }
 
 /// A digest of what judges a blob clean: this keywarden and its built-in rules.
@@ -72,10 +91,10 @@ fn rules_digest() -> String {
     hex::encode(h.finalize())
 }
 
-/// Scans the history of every repository in `repos` for job `job`, skipping the blobs an
-/// earlier run found clean, and records the blobs this run found clean.
-pub fn scan(s: &Settings, job: &str, engine: &Engine, repos: &[PathBuf]) -> Result<HistoryRun> {
-    let mut store = Store::open(&s.state)?;
+/// Scans the history of every repository of `t`, skipping the blobs an earlier run of its
+/// job found clean, and records the blobs this run found clean.
+pub fn scan(engine: &Engine, t: Tracked<'_>) -> Result<HistoryRun> {
+    let Tracked { store, job, repos } = t;
     let skip: HashSet<ObjectId> = store
         .clean_blobs(job, &rules_digest())?
         .iter()

@@ -1,24 +1,57 @@
-//! Turns what the user typed into settings: flags, environment, config file, defaults.
+//! `keywarden scan` (tree, staged and history sources): [`ScanSettings`].
 //!
-//! Precedence, highest first, written once here:
+//! Precedence, highest first:
 //! 1. command-line flags;
 //! 2. environment variables (`KEYWARDEN_FORMAT`, `KEYWARDEN_FAIL_ON`, `KEYWARDEN_CONFIG`,
 //!    read by clap as flag fallbacks);
-//! 3. the repository config (`.keywarden.toml`, `[scan]` section);
+//! 3. the repository config (`.keywarden.toml`, `[scan]` section), found at the top of
+//!    the git work tree;
 //! 4. built-in defaults (text format, fail on low, no size limit, archives opened).
 
+use super::color_enabled;
 use crate::cli::{ColorChoice, ScanArgs};
 use crate::config::{self, RepoConfig};
 use crate::error::Result;
 use crate::finding::Severity;
+use crate::git::history::Selection;
 use crate::report::Format;
 use crate::scan::ScanOptions;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
+/// Which git source a scan reads, when it reads one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GitSource {
+    /// `--staged`: the index against HEAD (`whole_files`: every line, not just added ones).
+    Staged {
+        /// `--whole-files`.
+        whole_files: bool,
+    },
+    /// `--history`, `--since REV`, `--range A..B`.
+    History(Selection),
+}
+
+/// The git source `args` ask for (`None`: a tree scan).
+fn git_source(args: &ScanArgs) -> Result<Option<GitSource>> {
+    Ok(if args.staged {
+        Some(GitSource::Staged {
+            whole_files: args.whole_files,
+        })
+    } else {
+        match (&args.since, &args.range, args.history) {
+            (_, Some(r), _) => Some(GitSource::History(Selection::range(r)?)),
+            (Some(rev), None, _) => Some(GitSource::History(Selection::Since(rev.clone()))),
+            (None, None, true) => Some(GitSource::History(Selection::All)),
+            (None, None, false) => None,
+        }
+    })
+}
+
 /// Everything `keywarden scan` needs, resolved.
 #[derive(Debug)]
 pub struct ScanSettings {
+    /// The git source, or `None` for the tree (or stdin) in `options`.
+    pub git: Option<GitSource>,
     /// Walk options.
     pub options: ScanOptions,
     /// Output format.
@@ -29,6 +62,8 @@ pub struct ScanSettings {
     pub fail_on: Severity,
     /// Extra rules files.
     pub rules: Vec<PathBuf>,
+    /// Worker threads (0: one per core).
+    pub threads: usize,
     /// The repository config (empty when none).
     pub repo: RepoConfig,
     /// Colors in text output.
@@ -41,19 +76,6 @@ pub struct ScanSettings {
     pub progress: bool,
     /// `--quiet`: nothing but errors on stderr.
     pub quiet: bool,
-}
-
-/// Should stdout get colors?
-pub fn color_enabled(choice: ColorChoice, to_file: bool) -> bool {
-    match choice {
-        ColorChoice::Always => true,
-        ColorChoice::Never => false,
-        ColorChoice::Auto => {
-            !to_file
-                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-                && std::io::stdout().is_terminal()
-        }
-    }
 }
 
 /// Where `keywarden scan PATH…` looks for `.keywarden.toml`: at the top of the git work
@@ -90,6 +112,11 @@ impl ScanSettings {
             RepoConfig::default()
         } else if let Some(path) = &args.config {
             RepoConfig::load(path, false)?
+        } else if git_source(args)?.is_some() {
+            // The repository's config is at its top, wherever the command runs from.
+            let cwd = std::env::current_dir().map_err(|e| crate::Error::io(".", e))?;
+            let root = crate::git::workdir(&crate::git::open(&cwd)?);
+            RepoConfig::load(&root.join(config::FILE_NAME), true)?
         } else {
             RepoConfig::load(&default_config(options.paths()), true)?
         };
@@ -110,12 +137,14 @@ impl ScanSettings {
             options.stdin_path(name.clone());
         }
         Ok(ScanSettings {
+            git: git_source(args)?,
             options,
             format: args.format.unwrap_or(Format::Text),
             fail_on: args.fail_on.or(repo.scan.fail_on).unwrap_or(Severity::Low),
             color: color_enabled(color, args.output.is_some()),
             output: args.output.clone(),
             rules: args.rules.clone(),
+            threads: args.threads.unwrap_or(0),
             repo,
             show_placeholders: args.show_placeholders,
             show_suppressed: args.show_suppressed,
