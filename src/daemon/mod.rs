@@ -13,12 +13,14 @@
 //! - `config`: `[daemon]`, validated strictly.
 //! - `scheduler`: one job's loop: ticks (croner, in the configured zone), no overlap.
 //! - `jobs`: the [`jobs::Job`] trait, its audit and scan jobs, the outbox pass.
+//! - `lease`: one daemon per job and tick when several share a PostgreSQL state.
 //! - `outage`: a job or channel failing persistently is reported once, and its recovery.
 //! - `watch`: debounced file watching. `signals`: SIGHUP/SIGTERM. `sd`: sd_notify.
 //! - `log`: journald or stderr.
 
 pub mod config;
 pub mod jobs;
+pub mod lease;
 pub mod log;
 pub mod outage;
 pub mod scheduler;
@@ -274,9 +276,15 @@ impl Generation {
             pending.push(Box::pin(l.run(move |trigger, tick| {
                 let (s, name, job) = (s.clone(), name.clone(), job.clone());
                 async move {
+                    // Daemons sharing one state: the lease picks the one that runs this tick.
+                    let at = tick.map_or_else(now_ms, |t| t.timestamp_millis());
+                    let Some(lease) = lease::take(&s, &name, at).await else {
+                        return;
+                    };
                     let id = start_run(&s, &name, trigger, tick).await;
                     let s2 = s.clone();
                     let r = jobs::blocking(move || job.run(&s2)).await;
+                    lease.release(&s, r.is_ok()).await;
                     finish_run(&s, &name, trigger, id, r).await;
                 }
             })));
