@@ -993,6 +993,27 @@ fn two_daemons_share_one_postgresql_state() {
         )
     );
     assert_eq!(v["trends"]["total"]["open"], 0, "{v}");
+    // Both daemons run the job every second; the lease gives each tick to one of them.
+    let mut db = ::postgres::Client::connect(&url, ::postgres::NoTls).unwrap();
+    let scheduled = |db: &mut ::postgres::Client| -> Vec<(Option<i64>, i64)> {
+        db.query(
+            "SELECT scheduled_for, count(*) FROM job_runs WHERE trigger = 'schedule' \
+             GROUP BY scheduled_for ORDER BY scheduled_for",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect()
+    };
+    eventually("six scheduled ticks run", || {
+        (scheduled(&mut db).len() >= 6).then_some(())
+    });
+    let ticks = scheduled(&mut db);
+    assert!(
+        ticks.iter().all(|(_, n)| *n == 1),
+        "a tick ran twice: {ticks:?}"
+    );
     for d in &mut daemons {
         d.signal("-TERM");
         assert_eq!(d.wait(), Some(0), "{}", d.log_text());

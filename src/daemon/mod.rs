@@ -13,12 +13,14 @@
 //! - `config`: `[daemon]`, validated strictly.
 //! - `scheduler`: one job's loop: ticks (croner, in the configured zone), no overlap.
 //! - `jobs`: the [`jobs::Job`] trait, its audit and scan jobs, the outbox pass.
+//! - `lease`: one daemon per job and tick when several share a PostgreSQL state.
 //! - `outage`: a job or channel failing persistently is reported once, and its recovery.
 //! - `watch`: debounced file watching. `signals`: SIGHUP/SIGTERM. `sd`: sd_notify.
 //! - `log`: journald or stderr.
 
 pub mod config;
 pub mod jobs;
+pub mod lease;
 pub mod log;
 pub mod outage;
 pub mod scheduler;
@@ -165,7 +167,13 @@ pub async fn run(
 ) -> Result<()> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let _lock = crate::store::StateLock::acquire(&settings.state)?;
-    drop(Store::open(&settings.state)?);
+    let mut store = Store::open(&settings.state)?;
+    // One daemon per SQLite file (the lock above): a lease of another holder is a killed
+    // predecessor's.
+    if matches!(store.location(), crate::store::Location::Sqlite(_)) {
+        store.expire_leases_of_others(crate::store::holder_id())?;
+    }
+    drop(store);
     let mut settings = Arc::new(settings);
     let mut generation = Generation::start(settings.clone(), clock.clone())?;
     sd::ready(&status_line(&settings));
@@ -274,9 +282,15 @@ impl Generation {
             pending.push(Box::pin(l.run(move |trigger, tick| {
                 let (s, name, job) = (s.clone(), name.clone(), job.clone());
                 async move {
+                    // Daemons sharing one state: the lease picks the one that runs this tick.
+                    let at = tick.map_or_else(now_ms, |t| t.timestamp_millis());
+                    let Some(lease) = lease::take(&s, &name, at).await else {
+                        return;
+                    };
                     let id = start_run(&s, &name, trigger, tick).await;
                     let s2 = s.clone();
                     let r = jobs::blocking(move || job.run(&s2)).await;
+                    lease.release(&s, r.is_ok()).await;
                     finish_run(&s, &name, trigger, id, r).await;
                 }
             })));

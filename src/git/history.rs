@@ -8,24 +8,18 @@
 //! unique blob's id) and, for the few blobs that hold keys, every place they came in.
 //! Commit metadata is read only for the commits a report names.
 
-use super::objects::{Commits, Presence, TreeStore, commit_meta};
+use super::commits::{CommitMeta, Commits, commit_meta};
+use super::objects::Presence;
 use super::progress::{Phase, Progress};
 use super::tree_diff::Differ;
+use super::tree_store::TreeStore;
 use super::{Repository, fail, path_str};
 use crate::error::{Error, Result};
 use gix::ObjectId;
 use gix::objs::FindExt;
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
-
-/// `threads` workers, 0 meaning one per core.
-pub fn workers(threads: usize) -> usize {
-    if threads == 0 {
-        std::thread::available_parallelism().map_or(1, |n| n.get())
-    } else {
-        threads
-    }
-}
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Which commits to scan.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,21 +44,6 @@ impl Selection {
             ))),
         }
     }
-}
-
-/// A commit's metadata, for reports.
-#[derive(Debug, Clone)]
-pub struct CommitMeta {
-    /// Its id.
-    pub id: ObjectId,
-    /// Author name.
-    pub author: String,
-    /// Author time, seconds since the epoch.
-    pub time: i64,
-    /// Author time zone offset, seconds east of UTC.
-    pub offset: i32,
-    /// First line of the message.
-    pub subject: String,
 }
 
 /// A place where a commit introduced a blob.
@@ -325,7 +304,12 @@ pub struct DiffOptions<'a> {
 /// Shards of the set of blobs met, so that the workers rarely wait for each other.
 const SHARDS: usize = 16;
 
-/// What one worker found.
+/// Slices of the walk per worker ([`diff`] hands them out one at a time)...
+const SLICES_PER_WORKER: usize = 16;
+/// ...of at least this many commits (a slice's first commit misses the differ's cache).
+const MIN_SLICE: usize = 250;
+
+/// What one worker found in one slice of the walk.
 #[derive(Default)]
 struct Found {
     order: Vec<ObjectId>,
@@ -337,8 +321,8 @@ struct Found {
 /// Compares each walked commit's tree with its parents' trees: which blobs it introduced,
 /// at which path. Oldest first: a file's next version is usually a delta of the previous
 /// one in packs written by fast-import and pushes, so reading oldest first finds each
-/// base in the pack cache. Workers take contiguous slices of the walk and keep only
-/// counts, the blob ids met, and the places of target and missing blobs.
+/// base in the pack cache. Workers take contiguous slices of the walk, one at a time,
+/// and keep only counts, the blob ids met, and the places of target and missing blobs.
 pub fn diff(
     repo: &Repository,
     walk: &Walk,
@@ -346,67 +330,87 @@ pub fn diff(
     progress: &Progress,
 ) -> Result<Diffed> {
     let n = walk.order.len();
-    let threads = workers(opts.threads)
+    let threads = super::workers(opts.threads)
         .clamp(1, 16)
         .min(n.div_ceil(500).max(1));
     progress.start(Phase::Trees, n as u64);
     let started = std::time::Instant::now();
     let shards: Vec<Mutex<HashSet<ObjectId>>> =
         (0..SHARDS).map(|_| Mutex::new(HashSet::new())).collect();
-    let work = |repo: &Repository, lo: usize, hi: usize| -> Result<Found> {
-        let mut differ = Differ::new(repo, opts.store);
-        let mut buf = Vec::new();
-        let mut found = Found::default();
-        let mut parent_trees = Vec::new();
-        for idx in (lo..hi).rev() {
-            let slot = walk.order[idx];
-            parent_trees.clear();
-            for p in walk.commits.parents(slot) {
-                let t = match walk.commits.slot(p) {
-                    Some(s) => walk.commits.tree(s),
-                    // A parent outside the selection (the base of a range).
-                    None => repo
-                        .objects
-                        .find_commit(p, &mut buf)
-                        .map_err(|e| fail(format!("reading commit {p}"), e))?
-                        .tree(),
-                };
-                parent_trees.push(t);
-            }
-            let changed = differ.introduced(repo, walk.commits.tree(slot), &parent_trees)?;
-            progress.add(1);
-            for (path, id) in changed {
-                found.introductions += 1;
-                let shard = &shards[usize::from(id.as_bytes()[0]) % SHARDS];
-                let new = shard.lock().map(|mut s| s.insert(id)).unwrap_or(false);
-                if new {
-                    if !opts.presence.has(&id) {
-                        found.missing.push((id, idx, path));
-                        continue;
+    let work =
+        |repo: &Repository, differ: &mut Differ<'_>, lo: usize, hi: usize| -> Result<Found> {
+            let mut buf = Vec::new();
+            let mut found = Found::default();
+            let mut parent_trees = Vec::new();
+            for idx in (lo..hi).rev() {
+                let slot = walk.order[idx];
+                parent_trees.clear();
+                for p in walk.commits.parents(slot) {
+                    let t = match walk.commits.slot(p) {
+                        Some(s) => walk.commits.tree(s),
+                        // A parent outside the selection (the base of a range).
+                        None => repo
+                            .objects
+                            .find_commit(p, &mut buf)
+                            .map_err(|e| fail(format!("reading commit {p}"), e))?
+                            .tree(),
+                    };
+                    parent_trees.push(t);
+                }
+                let changed = differ.introduced(repo, walk.commits.tree(slot), &parent_trees)?;
+                progress.add(1);
+                for (path, id) in changed {
+                    found.introductions += 1;
+                    let shard = &shards[usize::from(id.as_bytes()[0]) % SHARDS];
+                    let new = shard.lock().map(|mut s| s.insert(id)).unwrap_or(false);
+                    if new {
+                        if !opts.presence.has(&id) {
+                            found.missing.push((id, idx, path));
+                            continue;
+                        }
+                        if opts.order {
+                            found.order.push(id);
+                        }
                     }
-                    if opts.order {
-                        found.order.push(id);
+                    if opts.targets.is_some_and(|t| t.contains(&id)) {
+                        found.kept.push((idx, path, id));
                     }
                 }
-                if opts.targets.is_some_and(|t| t.contains(&id)) {
-                    found.kept.push((idx, path, id));
-                }
             }
-        }
-        Ok(found)
-    };
-    let results: Vec<Result<Found>> = if threads == 1 {
-        vec![work(repo, 0, n)]
+            Ok(found)
+        };
+    let mut slices: Vec<(usize, Found)> = if threads == 1 {
+        vec![(0, work(repo, &mut Differ::new(repo, opts.store), 0, n)?)]
     } else {
+        // Slices of the walk handed out one at a time: newer commits have bigger trees,
+        // and a worker may be descheduled on a busy machine, so fixed halves finish
+        // unevenly. Each worker keeps its differ (and its cache) from slice to slice.
+        let slice = n.div_ceil(threads * SLICES_PER_WORKER).max(MIN_SLICE);
+        let next = AtomicUsize::new(0);
         let git_dir = repo.git_dir().to_path_buf();
-        let chunk = n.div_ceil(threads);
-        std::thread::scope(|s| {
+        let results: Vec<Result<Vec<(usize, Found)>>> = std::thread::scope(|s| {
             let handles: Vec<_> = (0..threads)
-                .map(|t| {
-                    let (lo, hi) = (t * chunk, ((t + 1) * chunk).min(n));
-                    let git_dir = &git_dir;
-                    let work = &work;
-                    s.spawn(move || work(&super::open_worker(git_dir)?, lo, hi))
+                .map(|_| {
+                    let (git_dir, work, next) = (&git_dir, &work, &next);
+                    s.spawn(move || {
+                        let repo = super::open_worker(git_dir)?;
+                        let mut differ = Differ::new(&repo, opts.store);
+                        let mut done = Vec::new();
+                        loop {
+                            let c = next.fetch_add(1, Ordering::Relaxed);
+                            let lo = c.saturating_mul(slice);
+                            if lo >= n {
+                                return Ok(done);
+                            }
+                            match work(&repo, &mut differ, lo, (lo + slice).min(n)) {
+                                Ok(f) => done.push((c, f)),
+                                Err(e) => {
+                                    next.store(n, Ordering::Relaxed);
+                                    return Err(e);
+                                }
+                            }
+                        }
+                    })
                 })
                 .collect();
             handles
@@ -416,12 +420,17 @@ pub fn diff(
                         .unwrap_or_else(|_| Err(fail("diffing trees", "a worker thread panicked")))
                 })
                 .collect()
-        })
+        });
+        let mut all = Vec::new();
+        for r in results {
+            all.extend(r?);
+        }
+        all
     };
     let mut out = Diffed::default();
     // Slices hold higher (older) indices last: oldest slice first.
-    for r in results.into_iter().rev() {
-        let f = r?;
+    slices.sort_unstable_by_key(|s| std::cmp::Reverse(s.0));
+    for (_, f) in slices {
         out.order.extend(f.order);
         out.introductions += f.introductions;
         out.kept.extend(f.kept);

@@ -5,9 +5,11 @@
 //! Object ids and paths leave this module as plain values; blob bytes are read by the
 //! scan sources in `crate::scan::{staged, history}`.
 
+pub mod commits;
 pub mod history;
 pub mod hooks;
 pub mod objects;
+mod pack_map;
 pub mod progress;
 pub mod staged;
 mod tree_diff;
@@ -39,6 +41,15 @@ pub fn open(dir: &Path) -> Result<Repository> {
         ))
     });
     Ok(repo)
+}
+
+/// `threads` workers, 0 meaning one per core.
+pub fn workers(threads: usize) -> usize {
+    if threads == 0 {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        threads
+    }
 }
 
 /// Delta bases a history worker keeps decoded ([`open_worker`]).

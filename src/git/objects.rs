@@ -19,12 +19,12 @@
 //! of trees (the rest go to a temporary file, [`TreeStore`]); blobs are scanned and
 //! dropped as they are decoded.
 
-use super::history::CommitMeta;
+use super::commits::Commits;
+use super::pack_map::PackMap;
 use super::progress::{Phase, Progress};
 pub use super::tree_store::{TREE_BUDGET, TreeStore};
 use super::{Repository, fail};
 use crate::error::Result;
-use gix::ObjectId;
 use gix::objs::FindExt;
 use gix::odb::pack;
 use std::path::{Path, PathBuf};
@@ -35,108 +35,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 pub trait BlobVisitor: Clone + Send {
     /// Called with a blob's id and content.
     fn blob(&mut self, id: &gix::oid, data: &[u8]);
-}
-
-/// Commits as the history walk needs them: tree and parents, by id, in three flat arrays
-/// (about 100 bytes a commit). Author, date and subject are read again for the few commits
-/// a report names ([`commit_meta`]): keeping every commit object, or a decoded struct per
-/// commit, would cost a big repository's whole commit history in memory.
-#[derive(Debug, Default)]
-pub struct Commits {
-    index: gix::hashtable::HashMap<ObjectId, u32>,
-    /// Per commit: its id, its tree, and its parents as a range of `parents`.
-    slots: Vec<(ObjectId, ObjectId, u32, u32)>,
-    parents: Vec<ObjectId>,
-}
-
-impl Commits {
-    /// Parses the tree and parents of commit `id` and records them; returns its slot.
-    pub fn insert(&mut self, id: &gix::oid, data: &[u8], hash: gix::hash::Kind) -> Result<u32> {
-        use gix::objs::commit::ref_iter::Token;
-        if let Some(slot) = self.index.get(id) {
-            return Ok(*slot);
-        }
-        // Not the parser's message: it may quote the object (a key in a message).
-        let bad = |_: &dyn std::fmt::Display| fail(format!("parsing commit {id}"), "malformed");
-        let mut tokens = gix::objs::CommitRefIter::from_bytes(data, hash);
-        let tree = tokens.tree_id().map_err(|e| bad(&e))?;
-        let first = self.parents.len();
-        for t in tokens {
-            match t {
-                Ok(Token::Parent { id }) => self.parents.push(id),
-                Ok(_) => break,
-                Err(e) => {
-                    self.parents.truncate(first);
-                    return Err(bad(&e));
-                }
-            }
-        }
-        let too_many = || {
-            fail(
-                "recording commits",
-                "more than 4 billion commits or parents",
-            )
-        };
-        let slot = u32::try_from(self.slots.len()).map_err(|_| too_many())?;
-        let (lo, hi) = (
-            u32::try_from(first).map_err(|_| too_many())?,
-            u32::try_from(self.parents.len()).map_err(|_| too_many())?,
-        );
-        self.slots.push((id.to_owned(), tree, lo, hi));
-        self.index.insert(id.to_owned(), slot);
-        Ok(slot)
-    }
-
-    /// The slot of commit `id`, if recorded.
-    pub fn slot(&self, id: &gix::oid) -> Option<u32> {
-        self.index.get(id).copied()
-    }
-
-    /// The tree of the commit in `slot`.
-    pub fn tree(&self, slot: u32) -> ObjectId {
-        self.slots[slot as usize].1
-    }
-
-    /// The id of the commit in `slot`.
-    pub fn id(&self, slot: u32) -> ObjectId {
-        self.slots[slot as usize].0
-    }
-
-    /// The parents of the commit in `slot`, in order.
-    pub fn parents(&self, slot: u32) -> &[ObjectId] {
-        let (_, _, lo, hi) = self.slots[slot as usize];
-        &self.parents[lo as usize..hi as usize]
-    }
-
-    /// Commits recorded.
-    pub fn len(&self) -> usize {
-        self.slots.len()
-    }
-
-    /// No commit recorded.
-    pub fn is_empty(&self) -> bool {
-        self.slots.is_empty()
-    }
-}
-
-/// Author, time and subject of commit `id` (its object `data`), for reports.
-pub fn commit_meta(id: &gix::oid, data: &[u8], hash: gix::hash::Kind) -> Result<CommitMeta> {
-    let c = gix::objs::CommitRef::from_bytes(data, hash)
-        .map_err(|_| fail(format!("parsing commit {id}"), "malformed"))?;
-    let (author, time, offset) = match c.author() {
-        Ok(a) => {
-            let t = a.time().unwrap_or_default();
-            (a.name.to_string(), t.seconds, t.offset)
-        }
-        Err(_) => (String::new(), 0, 0),
-    };
-    Ok(CommitMeta {
-        id: id.to_owned(),
-        author,
-        time,
-        offset,
-        subject: c.message().summary().to_string(),
-    })
 }
 
 /// Which objects the database holds: every pack index and loose object directory, the
@@ -321,6 +219,35 @@ fn packs(objects: &Path) -> Result<(Vec<PathBuf>, bool)> {
     Ok((out, promisor))
 }
 
+/// Objects the pass reads between two releases of the pack's mapped pages
+/// ([`PackMap::release`]): on cargo's pack, 16,384 objects touch about 8 MB.
+const RELEASE_EVERY: u64 = 16 * 1024;
+
+/// Pack `idx`'s index, its data through a [`PackMap`], and the map (to release its pages);
+/// `None` (and the pass marked damaged) if they cannot be opened.
+fn open_pack(
+    shared: &Shared<'_>,
+    idx: &Path,
+    hash: gix::hash::Kind,
+) -> Option<(pack::index::File, pack::data::File<PackMap>, PackMap)> {
+    let path = idx.with_extension("pack");
+    let opened = pack::index::File::at(idx, hash)
+        .map_err(|e| e.to_string())
+        .and_then(|index| {
+            let map = PackMap::open(&path).map_err(|e| e.to_string())?;
+            let data = pack::data::File::from_data(map.clone(), path.clone(), hash)
+                .map_err(|e| e.to_string())?;
+            Ok((index, data, map))
+        });
+    match opened {
+        Ok(o) => Some(o),
+        Err(e) => {
+            shared.damaged(&format!("opening pack {}: {e}", path.display()));
+            None
+        }
+    }
+}
+
 /// Reads every object of `repo`'s object database once with `threads` workers (0: one
 /// per core), handing blobs to `visitor`: every pack (promisor packs of a partial clone
 /// too), then the loose objects. `None` when an object cannot be read or parsed (the
@@ -357,25 +284,26 @@ pub fn read_all<V: BlobVisitor>(
         hash: repo.object_hash(),
         progress,
     };
-    let threads = super::history::workers(threads);
+    let threads = super::workers(threads);
     let stop = AtomicBool::new(false);
     for (n, idx) in index_paths.iter().enumerate() {
         let started = std::time::Instant::now();
-        let bundle = match pack::Bundle::at(idx, repo.object_hash()) {
-            Ok(b) => b,
-            Err(e) => {
-                shared.damaged(&format!("opening pack {}: {e}", idx.display()));
-                return Ok(None);
-            }
+        let Some((index, data, map)) = open_pack(&shared, idx, repo.object_hash()) else {
+            return Ok(None);
         };
         let shared_ref = &shared;
         let mut visitor = visitor.clone();
-        let traversed = bundle.index.traverse(
-            &bundle.pack,
+        let seen = AtomicU64::new(0);
+        let (seen, map) = (&seen, &map);
+        let traversed = index.traverse(
+            &data,
             &mut gix::progress::Discard,
             &stop,
             move |kind, data, entry: &pack::index::Entry, _| {
                 shared_ref.object(&mut visitor, Some(n), kind, &entry.oid, data);
+                if seen.fetch_add(1, Ordering::Relaxed) % RELEASE_EVERY == RELEASE_EVERY - 1 {
+                    map.release();
+                }
                 Ok(())
             },
             pack::index::traverse::Options {
@@ -397,7 +325,7 @@ pub fn read_all<V: BlobVisitor>(
         tracing::debug!(
             "history: pack {} ({} objects) read in {:?}",
             idx.display(),
-            bundle.index.num_objects(),
+            index.num_objects(),
             started.elapsed()
         );
     }

@@ -3,8 +3,7 @@
 //! identical subtrees by id, reading trees from the one-pass [`TreeStore`] when there is
 //! one and from the object database (cached) otherwise.
 
-use super::objects::TreeStore;
-use super::tree_store::Stored;
+use super::tree_store::{Stored, TreeStore};
 use super::{Repository, fail};
 use crate::error::Result;
 use gix::ObjectId;

@@ -9,7 +9,8 @@
 use super::{Engine, FileOutcome, Skipped, WalkResult};
 use crate::error::Result;
 use crate::finding::{Exposure, Finding, Introduced};
-use crate::git::history::{CommitMeta, DiffOptions, History, Intro, Missing, Selection, Walk};
+use crate::git::commits::CommitMeta;
+use crate::git::history::{DiffOptions, History, Intro, Missing, Selection, Walk};
 use crate::git::objects::{BlobVisitor, Presence};
 use crate::git::progress::{Phase, Progress};
 use crate::git::{self, Repository};
@@ -531,7 +532,7 @@ fn scan_blobs<V: BlobVisitor>(
     visitor: V,
     progress: &Progress,
 ) -> Result<u64> {
-    let threads = git::history::workers(threads)
+    let threads = git::workers(threads)
         .clamp(1, 16)
         .min(ids.len().div_ceil(RUN).max(1));
     progress.start(Phase::Blobs, ids.len() as u64);

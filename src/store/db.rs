@@ -3,7 +3,7 @@
 //! drivers convert, and transactions as plain `BEGIN`/`COMMIT` on either connection.
 
 use super::pg::PgConn;
-use std::fmt;
+pub(super) use super::sql::{DbError, DbResult};
 
 /// A query parameter both drivers can bind.
 pub(super) trait Param {
@@ -50,49 +50,6 @@ impl Row<'_, '_> {
         })
     }
 }
-
-/// A driver error.
-#[derive(Debug)]
-pub(super) enum DbError {
-    Lite(rusqlite::Error),
-    Pg(postgres::Error),
-    /// A refusal of our own (a schema too new, a bad URL), already worded for the user.
-    Other(String),
-}
-
-impl From<rusqlite::Error> for DbError {
-    fn from(e: rusqlite::Error) -> Self {
-        DbError::Lite(e)
-    }
-}
-
-impl From<postgres::Error> for DbError {
-    fn from(e: postgres::Error) -> Self {
-        DbError::Pg(e)
-    }
-}
-
-impl fmt::Display for DbError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            DbError::Lite(e) => write!(f, "{e}"),
-            // The server's own message (with its detail) says more than "db error".
-            DbError::Pg(e) => match e.as_db_error() {
-                Some(d) => match d.detail() {
-                    Some(detail) => write!(f, "{}: {} ({detail})", d.code().code(), d.message()),
-                    None => write!(f, "{}: {}", d.code().code(), d.message()),
-                },
-                None => match std::error::Error::source(e) {
-                    Some(cause) => write!(f, "{e}: {cause}"),
-                    None => write!(f, "{e}"),
-                },
-            },
-            DbError::Other(s) => f.write_str(s),
-        }
-    }
-}
-
-pub(super) type DbResult<T> = std::result::Result<T, DbError>;
 
 /// A connection (or the transaction open on it) of either backend.
 pub(super) enum Ex<'c> {
@@ -207,21 +164,6 @@ impl Ex<'_> {
     }
 }
 
-/// `?N` placeholders (SQLite) as `$N` (PostgreSQL). The store's SQL has no `?` in
-/// string literals, so a plain rewrite is exact.
-pub(super) fn dollar(sql: &str) -> String {
-    let b = sql.as_bytes();
-    let mut out = String::with_capacity(sql.len());
-    for (i, ch) in sql.char_indices() {
-        if ch == '?' && b.get(i + 1).is_some_and(u8::is_ascii_digit) {
-            out.push('$');
-        } else {
-            out.push(ch);
-        }
-    }
-    out
-}
-
 /// `?a, ?b, …` for `n` parameters numbered from `first`: an `IN (…)` list or a
 /// multi-row `VALUES` that both backends accept.
 pub(super) fn placeholders(first: usize, n: usize) -> String {
@@ -234,6 +176,7 @@ pub(super) fn placeholders(first: usize, n: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::sql::dollar;
 
     #[test]
     fn placeholders_are_rewritten_for_postgres() {

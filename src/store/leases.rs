@@ -83,6 +83,18 @@ impl Store {
         Ok(n == 1)
     }
 
+    /// Expires every unfinished lease not held by `holder`. For a SQLite state, whose file
+    /// this daemon holds locked, they are a killed predecessor's: they must not keep this
+    /// daemon's first runs waiting (a start-only target would not run at all).
+    pub fn expire_leases_of_others(&mut self, holder: &str) -> Result<u64> {
+        self.run("expiring a dead daemon's leases", |ex| {
+            ex.execute(
+                "UPDATE leases SET expires_at = 0 WHERE holder != ?1 AND finished_at IS NULL",
+                &[&holder],
+            )
+        })
+    }
+
     /// Extends `holder`'s lease of `job` for `tick` to `now + ttl_ms`. False when the
     /// lease is no longer this holder's (it expired and another daemon took it): stop
     /// working on the tick, the other daemon finishes it.

@@ -16,6 +16,7 @@ mod location;
 mod outages;
 mod outbox;
 mod pg;
+mod sql;
 mod trends;
 
 #[cfg(test)]

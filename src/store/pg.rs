@@ -3,7 +3,7 @@
 //! handshake and SCRAM), prepared statements kept per connection, and versioned
 //! migrations under an advisory lock so daemons starting together migrate once.
 
-use super::db::{DbError, DbResult, dollar};
+use super::sql::{DbError, DbResult, dollar};
 use crate::notify::config::Secret;
 use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
