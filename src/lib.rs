@@ -26,6 +26,8 @@
 //! - [`audit`]: key-hygiene policies (pure), the recommendation model, the audit report.
 //! - [`agent`]: coding-agent hooks (Claude Code, Cursor, generic): payloads and settings.
 //! - [`daemon`]: `keywarden daemon`: schedules, file watching, state, systemd protocol.
+//! - [`fleet`]: an organisation's repositories: listed (GitHub, GitLab), mirrored with git,
+//!   scanned incrementally.
 //!
 //! Dependencies run one way: commands → engines (scan) and delivery (report) → model.
 // `unsafe` is allowed in one module only, `scan::simd` (a measured hot path).
@@ -43,6 +45,7 @@ pub mod config;
 pub mod daemon;
 pub mod error;
 pub mod finding;
+pub mod fleet;
 pub mod git;
 pub mod logging;
 pub mod mask;

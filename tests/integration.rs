@@ -27,6 +27,8 @@
 //! - `notify`: `scan --notify` and `outbox` against aiosmtpd and an HTTP receiver.
 //! - `daemon`: `keywarden daemon` (sd_notify, watch, SIGHUP/SIGTERM/SIGKILL), `config
 //!   check`, `status`.
+//! - `fleet`: `[[daemon.scan]] source = …`: a fake GitHub/GitLab API and repositories
+//!   served over git's smart HTTP; listing, filters, mirrors, incremental passes, tokens.
 
 mod util;
 
@@ -35,6 +37,7 @@ mod archives;
 mod audit_cli;
 mod contexts;
 mod daemon;
+mod fleet;
 mod hardening;
 mod labeled;
 mod mask_client;

@@ -94,6 +94,9 @@ pub fn audit(s: &Settings, ws: &Workspace) -> Result<String> {
 /// Scans `target` (built-in rules): its paths, or with `history` the history of its
 /// repositories (incrementally, [`super::history`]); then records and alerts. Blocking.
 pub fn scan(s: &Settings, target: &ScanTarget) -> Result<String> {
+    if let Some(source) = &target.source {
+        return super::fleet::scan(s, target, source);
+    }
     let job = scan_job(target);
     let started = std::time::Instant::now();
     let engine = Engine::new(crate::rules::load(Vec::new())?)?;
@@ -128,7 +131,7 @@ pub fn scan(s: &Settings, target: &ScanTarget) -> Result<String> {
 /// Records the report's findings for `job` and enqueues it when something at or above
 /// `alert_on` is new (or always with `digest`), then runs a delivery pass. Returns
 /// (enqueued, new findings).
-fn publish(
+pub(crate) fn publish(
     s: &Settings,
     job: &str,
     model: ReportModel,

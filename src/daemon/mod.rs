@@ -14,11 +14,13 @@
 //! - `scheduler`: one job's loop: ticks (croner, in the configured zone), no overlap.
 //! - `jobs`: audit, scan, outbox pass: report → state → outbox.
 //! - `history`: git repositories as scan targets, incremental (clean blobs remembered).
+//! - `fleet`: `source` scan targets: an organisation's repositories ([`crate::fleet`]).
 //! - `outage`: a job or channel failing persistently is reported once, and its recovery.
 //! - `watch`: debounced file watching. `signals`: SIGHUP/SIGTERM. `sd`: sd_notify.
 //! - `log`: journald or stderr.
 
 pub mod config;
+pub mod fleet;
 pub mod history;
 pub mod jobs;
 pub mod log;
@@ -86,6 +88,11 @@ impl Settings {
         {
             crate::mask::builder::check_base_url(url)?;
         }
+        for src in daemon.scan.iter().filter_map(|t| t.source.as_ref()) {
+            if src.kind() != crate::fleet::Kind::Urls {
+                crate::mask::builder::check_base_url(&src.api())?;
+            }
+        }
         let settings = Settings {
             path: path.to_path_buf(),
             state: c.state.resolve_path(base),
@@ -107,6 +114,20 @@ impl Settings {
             message,
             hint: hint.to_string(),
         };
+        if let Some(t) = self.daemon.scan.iter().find(|t| t.source.is_some())
+            && let Err(e) = std::process::Command::new("git")
+                .arg("--version")
+                .stdout(std::process::Stdio::null())
+                .status()
+        {
+            return Err(err(
+                format!(
+                    "[[daemon.scan]] {:?}: a source needs the git CLI: {e}",
+                    t.name
+                ),
+                "install git (apt-get install git) where the daemon runs, in its PATH",
+            ));
+        }
         for t in &self.daemon.scan {
             for p in &t.paths {
                 if t.watch && std::fs::symlink_metadata(p).is_err() {

@@ -6,6 +6,7 @@
 
 mod blobs;
 mod daemon;
+mod fleet;
 mod outages;
 mod outbox;
 
@@ -27,6 +28,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("blobs.sql"),
     // 4: channel health and persistent outages.
     include_str!("outages.sql"),
+    // 5: fleet watermarks (per repository of a `source` scan target).
+    include_str!("fleet.sql"),
 ];
 
 /// An exclusive hold on a state file for one daemon's lifetime (an advisory `flock` on

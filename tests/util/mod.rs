@@ -3,6 +3,7 @@
 
 pub mod archive;
 pub mod git;
+pub mod git_http;
 
 use assert_cmd::Command;
 use std::path::{Path, PathBuf};

@@ -1,0 +1,93 @@
+//! Fleet watermarks: per repository, the refs and rules it was last scanned with.
+
+use super::{Store, db_error, stored};
+use crate::error::Result;
+use rusqlite::{OptionalExtension, params};
+
+impl Store {
+    /// The (refs, rules) digests `source` was last scanned with, if any.
+    pub fn fleet_watermark(&self, source: &str) -> Result<Option<(String, String)>> {
+        self.conn
+            .query_row(
+                "SELECT refs, rules FROM fleet_repos WHERE source = ?1",
+                params![source],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(|e| self.err("reading a fleet watermark", e))
+    }
+
+    /// Records that `source` (repository `repository` of fleet target `target`) was
+    /// scanned at refs `refs` with rules `rules`.
+    pub fn set_fleet_watermark(
+        &mut self,
+        source: &str,
+        target: &str,
+        repository: &str,
+        refs: &str,
+        rules: &str,
+        now: i64,
+    ) -> Result<()> {
+        self.conn
+            .execute(
+                "INSERT INTO fleet_repos (source, target, repository, refs, rules, scanned_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (source) DO UPDATE SET \
+                 refs = ?4, rules = ?5, scanned_at = ?6, repository = ?3",
+                params![source, target, stored(repository, 512), refs, rules, now],
+            )
+            .map(drop)
+            .map_err(|e| self.err("recording a fleet watermark", e))
+    }
+
+    /// The state sources of the repositories recorded for fleet target `target`.
+    pub fn fleet_sources(&self, target: &str) -> Result<Vec<String>> {
+        let mut st = self
+            .conn
+            .prepare("SELECT source FROM fleet_repos WHERE target = ?1 ORDER BY source")
+            .map_err(|e| self.err("listing fleet repositories", e))?;
+        st.query_map(params![target], |r| r.get(0))
+            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<String>>>())
+            .map_err(|e| self.err("listing fleet repositories", e))
+    }
+
+    /// Forgets a repository that left its fleet: its watermark and clean blobs (its
+    /// findings are resolved by the caller, through [`Store::track`]).
+    pub fn forget_fleet_repo(&mut self, source: &str) -> Result<()> {
+        let path = self.path.clone();
+        let e = |x| db_error(&path, "forgetting a fleet repository", x);
+        let tx = self.conn.transaction().map_err(e)?;
+        for sql in [
+            "DELETE FROM fleet_repos WHERE source = ?1",
+            "DELETE FROM clean_blobs WHERE source = ?1",
+            "DELETE FROM clean_blobs_rules WHERE source = ?1",
+        ] {
+            tx.execute(sql, params![source]).map_err(e)?;
+        }
+        tx.commit().map_err(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn watermarks_per_repository() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(&dir.path().join("s.db")).unwrap();
+        assert_eq!(s.fleet_watermark("scan:f/a").unwrap(), None);
+        s.set_fleet_watermark("scan:f/a", "f", "a", "r1", "x", 1)
+            .unwrap();
+        s.set_fleet_watermark("scan:f/a", "f", "a", "r2", "x", 2)
+            .unwrap();
+        s.set_fleet_watermark("scan:g/b", "g", "b", "r1", "x", 2)
+            .unwrap();
+        assert_eq!(
+            s.fleet_watermark("scan:f/a").unwrap(),
+            Some(("r2".into(), "x".into()))
+        );
+        assert_eq!(s.fleet_sources("f").unwrap(), vec!["scan:f/a".to_string()]);
+        s.forget_fleet_repo("scan:f/a").unwrap();
+        assert!(s.fleet_sources("f").unwrap().is_empty());
+    }
+}
