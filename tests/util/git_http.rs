@@ -12,7 +12,6 @@ use hyper::{Request, Response, StatusCode};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use tokio::io::AsyncWriteExt;
 
 /// One request as the server saw it.
 #[derive(Debug, Clone)]
@@ -166,7 +165,7 @@ async fn cgi(s: &Shared, req: Request<Incoming>) -> Response<Full<Bytes>> {
             .unwrap_or("")
             .to_string()
     };
-    let mut c = tokio::process::Command::new("git");
+    let mut c = std::process::Command::new("git");
     c.arg("http-backend")
         .env("GIT_PROJECT_ROOT", &s.root)
         .env("GIT_HTTP_EXPORT_ALL", "1")
@@ -185,23 +184,25 @@ async fn cgi(s: &Shared, req: Request<Incoming>) -> Response<Full<Bytes>> {
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null());
-    let Ok(mut child) = c.spawn() else {
-        return reply(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "cannot run git http-backend\n",
-        );
+    // The CGI runs on the blocking pool: stdin written from its own thread while stdout
+    // is read, so a large request and a large answer cannot deadlock.
+    let out = tokio::task::spawn_blocking(move || {
+        let mut child = c.spawn().ok()?;
+        let mut stdin = child.stdin.take()?;
+        let writer = std::thread::spawn(move || {
+            use std::io::Write;
+            let _ = stdin.write_all(&body);
+        });
+        let out = child.wait_with_output().ok();
+        let _ = writer.join();
+        out
+    })
+    .await
+    .ok()
+    .flatten();
+    let Some(out) = out else {
+        return reply(StatusCode::INTERNAL_SERVER_ERROR, "git http-backend failed\n");
     };
-    let mut stdin = child.stdin.take().expect("piped");
-    let writer = tokio::spawn(async move {
-        let _ = stdin.write_all(&body).await;
-    });
-    let Ok(out) = child.wait_with_output().await else {
-        return reply(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "git http-backend failed\n",
-        );
-    };
-    let _ = writer.await;
     parse_cgi(&out.stdout)
 }
 
