@@ -28,7 +28,8 @@
 //! - `daemon`: `keywarden daemon` (sd_notify, watch, SIGHUP/SIGTERM/SIGKILL), `config
 //!   check`, `status`.
 //! - `fleet`: `[[daemon.scan]] source = …`: a fake GitHub/GitLab API and repositories
-//!   served over git's smart HTTP; listing, filters, mirrors, incremental passes, tokens.
+//!   served over git's smart HTTP; mirrors, incremental passes, tokens.
+//! - `fleet_list`: listing GitHub organisations and GitLab groups, and the filters.
 
 mod util;
 
@@ -38,6 +39,7 @@ mod audit_cli;
 mod contexts;
 mod daemon;
 mod fleet;
+mod fleet_list;
 mod hardening;
 mod labeled;
 mod mask_client;

@@ -1,6 +1,6 @@
 //! Listing a fleet's repositories through the Git host's API: GitHub
 //! (`GET {api}/orgs/{org}/repos?per_page=100`, `Link` pagination) and GitLab
-//! (`GET {api}/groups/{id}/projects?include_subgroups=true`, `Link` or `X-Next-Page`),
+//! (`GET {api}/groups/{id}/projects?include_subgroups=true`, `Link` pagination),
 //! `Authorization: Bearer` when a token is given. Every page is bounded in size and the
 //! pages in number; a next-page link to another origin is refused (the token would
 //! follow it).
@@ -261,8 +261,7 @@ fn origin(u: &str) -> String {
         .unwrap_or_default()
 }
 
-/// The `rel="next"` target of a `Link` header, else GitLab's `X-Next-Page` is not used
-/// alone (it needs the current URL): GitLab sends `Link` too.
+/// The `rel="next"` target of the `Link` header (GitHub and GitLab both send it).
 fn next_link(headers: &reqwest::header::HeaderMap) -> Option<String> {
     headers
         .get_all(reqwest::header::LINK)

@@ -201,7 +201,10 @@ async fn cgi(s: &Shared, req: Request<Incoming>) -> Response<Full<Bytes>> {
     .ok()
     .flatten();
     let Some(out) = out else {
-        return reply(StatusCode::INTERNAL_SERVER_ERROR, "git http-backend failed\n");
+        return reply(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "git http-backend failed\n",
+        );
     };
     parse_cgi(&out.stdout)
 }
