@@ -185,7 +185,10 @@ fn one(s: &Settings, f: &Fleet<'_>, repo: &Repo, alert_on: Severity) -> Result<T
     );
     let model = ReportModel::from_scan(&report, &r.source)?;
     t.findings = model.items.len();
-    let (alerted, new) = jobs::publish(s, &r.source, model, alert_on)?;
+    let (alerted, new) = {
+        let _turn = fleet::store_turn();
+        jobs::publish(s, &r.source, model, alert_on)?
+    };
     t.new = new;
     t.alerted = usize::from(alerted);
     fleet::record(&s.state, f.target, &r)?;

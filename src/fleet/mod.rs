@@ -22,7 +22,7 @@ mod source;
 
 pub use list::{HttpOptions, list};
 pub use mirror::{GitAuth, Mirrored, check_url, mirror, sanitize};
-pub use scan::{Fleet, RepoScan, record, remove_mirror, repo_source, scan_repository};
+pub use scan::{Fleet, RepoScan, record, remove_mirror, repo_source, scan_repository, store_turn};
 pub use source::{Filter, GITHUB_API, GITLAB_API, Kind, Source};
 
 /// One repository of the fleet.

@@ -23,6 +23,18 @@ use sha2::{Digest, Sha256};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
+/// One fleet worker at a time in the state store: SQLite has a single writer, and a
+/// worker that finds it busy sleeps in SQLite's busy handler (steps of up to 100 ms)
+/// instead of waking as soon as the other is done. Store work per repository is a few
+/// milliseconds; taking turns in-process keeps it that.
+static STORE_TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Takes this process's turn in the state store (see [`scan_repository`]); hold it while
+/// a fleet worker reads or writes the store.
+pub fn store_turn() -> std::sync::MutexGuard<'static, ()> {
+    STORE_TURN.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// What a fleet pass shares between its repositories.
 pub struct Fleet<'a> {
     /// The `[[daemon.scan]]` name.
@@ -158,6 +170,7 @@ pub fn scan_repository(f: &Fleet<'_>, repo: &Repo) -> Result<RepoScan> {
     let g = git::open(&dir)?;
     let (refs, n_refs) = refs_digest(&g)?;
     let rules = crate::daemon::history::rules_digest();
+    let turn = store_turn();
     let mut store = Store::open(f.state)?;
     let mut out = RepoScan {
         repository: repo.name.clone(),
@@ -182,6 +195,7 @@ pub fn scan_repository(f: &Fleet<'_>, repo: &Repo) -> Result<RepoScan> {
         .filter_map(|b| ObjectId::try_from(b.as_slice()).ok())
         .collect();
     drop(store);
+    drop(turn);
     if n_refs == 0 {
         // An empty repository: nothing to read.
         return Ok(out);
@@ -212,6 +226,7 @@ pub fn scan_repository(f: &Fleet<'_>, repo: &Repo) -> Result<RepoScan> {
 /// killed before this, the next run reads the repository again (and finds the same
 /// findings already open, so nothing is alerted twice).
 pub fn record(state: &Path, target: &str, scan: &RepoScan) -> Result<()> {
+    let _turn = store_turn();
     let mut store = Store::open(state)?;
     if !scan.unchanged {
         store.add_clean_blobs(&scan.source, scan.clean.iter().map(|id| id.as_bytes()))?;
