@@ -11,6 +11,7 @@
 mod blobs;
 mod daemon;
 mod db;
+mod fleet;
 mod leases;
 mod location;
 mod outages;
@@ -48,6 +49,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("outages.sql"),
     // 5: job leases and progress (several daemons on one database).
     include_str!("leases.sql"),
+    // 6: fleet watermarks (per repository of a `source` scan target).
+    include_str!("fleet.sql"),
 ];
 
 /// The same migrations for PostgreSQL (its types: BIGINT, BYTEA, identity columns), one

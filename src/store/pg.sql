@@ -97,3 +97,14 @@ CREATE TABLE job_progress (
     value      TEXT NOT NULL,
     updated_at BIGINT NOT NULL
 );
+
+-- migration 6
+CREATE TABLE fleet_repos (
+    source     TEXT PRIMARY KEY,
+    target     TEXT NOT NULL,
+    repository TEXT NOT NULL,
+    refs       TEXT NOT NULL,
+    rules      TEXT NOT NULL,
+    scanned_at BIGINT NOT NULL
+);
+CREATE INDEX fleet_repos_target ON fleet_repos (target);
