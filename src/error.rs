@@ -248,6 +248,14 @@ pub enum Error {
         /// How to fix it.
         hint: String,
     },
+    /// A fleet (`[[daemon.scan]] source = …`) could not be listed, mirrored or scanned.
+    #[error("fleet: {message}\n  hint: {hint}")]
+    Fleet {
+        /// What failed (sanitized: never a token).
+        message: String,
+        /// How to fix it.
+        hint: String,
+    },
     /// A JSON input file (inventory, scan findings) is malformed.
     #[error("{path}: {message}\n  hint: {hint}")]
     Input {

@@ -280,6 +280,9 @@ pub struct Finding {
     /// For history scans: the commit that introduced the key at this path.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub commit: Option<Introduced>,
+    /// For fleet scans: the repository (`acme/app`) the key was found in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub repository: Option<String>,
     /// The path relative to the repository (or scan root): what allowlists and baselines
     /// match, whatever directory the scan ran from.
     #[serde(skip)]

@@ -28,6 +28,8 @@
 //! - [`audit`]: key-hygiene policies (pure), the recommendation model, the audit report.
 //! - [`agent`]: coding-agent hooks (Claude Code, Cursor, generic): payloads and settings.
 //! - [`daemon`]: `keywarden daemon`: schedules, file watching, state, systemd protocol.
+//! - [`fleet`]: an organisation's repositories: listed (GitHub, GitLab), mirrored with git,
+//!   scanned incrementally.
 //!
 //! Dependencies run one way: commands and daemon → run → engines (scan, git, audit, mask)
 //! and delivery (report, notify, store) → model.
@@ -47,6 +49,7 @@ pub mod daemon;
 pub mod error;
 pub mod failpoint;
 pub mod finding;
+pub mod fleet;
 pub mod git;
 pub mod logging;
 pub mod mask;

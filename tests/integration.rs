@@ -27,6 +27,9 @@
 //! - `notify`: `scan --notify` and `outbox` against aiosmtpd and an HTTP receiver.
 //! - `daemon`: `keywarden daemon` (sd_notify, watch, SIGHUP/SIGTERM/SIGKILL), `config
 //!   check`, `status`.
+//! - `fleet`: `[[daemon.scan]] source = …`: a fake GitHub/GitLab API and repositories
+//!   served over git's smart HTTP; mirrors, incremental passes, tokens.
+//! - `fleet_list`: listing GitHub organisations and GitLab groups, and the filters.
 
 mod util;
 
@@ -36,6 +39,8 @@ mod audit_cli;
 mod contexts;
 mod crash;
 mod daemon;
+mod fleet;
+mod fleet_list;
 mod hardening;
 mod labeled;
 mod mask_client;

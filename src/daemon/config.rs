@@ -29,6 +29,12 @@
 //! paths = ["/srv/git/app.git"]        # git repositories
 //! history = true                      # every commit of every ref, new blobs only
 //! schedule = "0 0 * * * *"
+//!
+//! [[daemon.scan]]
+//! name = "acme-org"                   # every repository of an organisation (fleet)
+//! source = { github_org = "acme", token = { env = "GITHUB_TOKEN" } }
+//! history = true
+//! schedule = "0 */10 * * * *"
 //! ```
 
 use crate::error::{Error, Result};
@@ -121,14 +127,21 @@ pub struct Workspace {
     pub key: Option<SecretSource>,
 }
 
-/// `[[daemon.scan]]`: paths scanned on a schedule and, with `watch`, on change.
+/// `[[daemon.scan]]`: paths scanned on a schedule and, with `watch`, on change; or, with
+/// `source`, the repositories of an organisation, mirrored and scanned on a schedule.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScanTarget {
     /// A name for logs, state and reports (unique).
     pub name: String,
-    /// Files or directories. Relative paths are relative to the config file.
+    /// Files or directories. Relative paths are relative to the config file. Not with
+    /// `source`.
+    #[serde(default)]
     pub paths: Vec<PathBuf>,
+    /// Instead of `paths`: the repositories of a GitHub organisation, a GitLab group or a
+    /// list of URLs, mirrored into the state directory and scanned incrementally (see
+    /// [`crate::fleet`]). Needs `history = true` and a `schedule`.
+    pub source: Option<crate::fleet::Source>,
     /// When to scan. Default: never on a schedule (only at start and on change).
     pub schedule: Option<Schedule>,
     /// Rescan when a file under `paths` changes. Default: false.
@@ -361,11 +374,37 @@ impl DaemonConfig {
             }
         }
         for s in &self.scan {
-            if s.paths.is_empty() {
-                return Err(err(
-                    format!("[[daemon.scan]] {:?}: paths is empty", s.name),
-                    "list the files or directories to scan",
-                ));
+            match &s.source {
+                Some(_) if !s.paths.is_empty() => {
+                    return Err(err(
+                        format!(
+                            "[[daemon.scan]] {:?}: paths and source are alternatives",
+                            s.name
+                        ),
+                        "make one [[daemon.scan]] for the local paths and another for the source",
+                    ));
+                }
+                Some(src) => {
+                    if let Err((message, hint)) = src.check() {
+                        return Err(err(
+                            format!("[[daemon.scan]] {:?}: source: {message}", s.name),
+                            &hint,
+                        ));
+                    }
+                    if !s.history {
+                        return Err(err(
+                            format!("[[daemon.scan]] {:?}: source needs history = true", s.name),
+                            "a source's repositories are mirrored and their history is scanned: add history = true",
+                        ));
+                    }
+                }
+                None if s.paths.is_empty() => {
+                    return Err(err(
+                        format!("[[daemon.scan]] {:?}: paths is empty", s.name),
+                        "list the files or directories to scan, or give a source = { github_org = … }",
+                    ));
+                }
+                None => {}
             }
             if s.history && s.watch {
                 return Err(err(
@@ -418,6 +457,9 @@ impl DaemonConfig {
     /// Resolves relative scan paths and key files against `base` (the config's directory).
     pub fn resolve_paths(&mut self, base: &Path) {
         for s in &mut self.scan {
+            if let Some(src) = s.source.as_mut() {
+                src.resolve_paths(base);
+            }
             for p in &mut s.paths {
                 if p.is_relative() {
                     *p = base.join(&*p);
@@ -540,6 +582,33 @@ mod tests {
             did_you_mean(&typo).as_deref(),
             Some("did you mean `history`?")
         );
+    }
+
+    #[test]
+    fn a_source_target_is_an_alternative_to_paths() {
+        let check = |body: &str| {
+            let t = format!("[[scan]]\nname = \"org\"\nschedule = \"@hourly\"\n{body}");
+            toml::from_str::<DaemonConfig>(&t)
+                .map_err(|e| e.to_string())?
+                .validate(Path::new("k.toml"))
+                .map_err(|e| e.to_string())
+        };
+        let gh = "source = { github_org = \"acme\", api_url = \"https://api.github.com\", token = { env = \"GITHUB_TOKEN\" } }";
+        assert!(check(&format!("history = true\n{gh}")).is_ok());
+        let e = check(gh).unwrap_err();
+        assert!(e.contains("source needs history = true"), "{e}");
+        let e = check(&format!("history = true\npaths = [\"/x\"]\n{gh}")).unwrap_err();
+        assert!(e.contains("alternatives"), "{e}");
+        let e = check("history = true\nsource = { github_org = \"a\", gitlab_group = \"b\" }")
+            .unwrap_err();
+        assert!(e.contains("exactly one of github_org"), "{e}");
+        let e = check("history = true\nsource = { urls = [\"http://git.example.com/a.git\"] }")
+            .unwrap_err();
+        assert!(e.contains("plain http is refused"), "{e}");
+        let e = check("history = true\nsource = { github_org = \"a\", tokn = { env = \"T\" } }")
+            .unwrap_err();
+        assert!(e.contains("unknown field"), "{e}");
+        assert!(check("history = true\nsource = { gitlab_group = \"acme/platform\", include = [\"acme/*\"], include_archived = true }").is_ok());
     }
 
     #[test]

@@ -34,8 +34,13 @@ pub trait Job: Send + Sync {
     /// Runs at start (scans); otherwise a run missed while the daemon was down is caught
     /// up (audits, with `catch_up`).
     fn runs_at_start(&self) -> bool;
-    /// One run. Blocking: call it on a blocking thread.
-    fn run(&self, s: &Settings) -> Result<String>;
+    /// Whether daemons sharing a state split each run between them (each part leased on
+    /// its own, as a fleet's repositories are) instead of one daemon running it whole.
+    fn shared(&self) -> bool {
+        false
+    }
+    /// One run for `tick` (Unix ms). Blocking: call it on a blocking thread.
+    fn run(&self, s: &Settings, tick: i64) -> Result<String>;
 }
 
 /// The job name of a workspace's audit (state key, log field).
@@ -81,7 +86,7 @@ impl Job for AuditJob {
         false
     }
 
-    fn run(&self, s: &Settings) -> Result<String> {
+    fn run(&self, s: &Settings, _tick: i64) -> Result<String> {
         let job = self.name();
         let report = run::audit::audit(&AuditSettings::for_workspace(&s.audit, &self.0))?;
         let keys = report.keys.len();
@@ -121,8 +126,15 @@ impl Job for ScanJob {
         true
     }
 
-    fn run(&self, s: &Settings) -> Result<String> {
+    fn shared(&self) -> bool {
+        self.0.source.is_some()
+    }
+
+    fn run(&self, s: &Settings, tick: i64) -> Result<String> {
         let (job, target) = (self.name(), &self.0);
+        if let Some(source) = &target.source {
+            return super::fleet::scan(s, target, source, tick);
+        }
         let engine = run::scan::engine(&Default::default(), &[])?;
         let policy = Policy::default();
         let report = if target.history {
@@ -165,7 +177,7 @@ impl Job for ScanJob {
 
 /// [`run::publish::publish`] on the state store, delivery bounded by
 /// `[daemon] delivery_budget_ms`.
-fn publish(s: &Settings, model: ReportModel, mode: Mode<'_>) -> Result<Published> {
+pub(crate) fn publish(s: &Settings, model: ReportModel, mode: Mode<'_>) -> Result<Published> {
     let mut store = Store::open(&s.state)?;
     run::publish::publish(
         &s.notify,

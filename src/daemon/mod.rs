@@ -14,11 +14,13 @@
 //! - `scheduler`: one job's loop: ticks (croner, in the configured zone), no overlap.
 //! - `jobs`: the [`jobs::Job`] trait, its audit and scan jobs, the outbox pass.
 //! - `lease`: one daemon per job and tick when several share a PostgreSQL state.
+//! - `fleet`: `source` scan targets: an organisation's repositories ([`crate::fleet`]).
 //! - `outage`: a job or channel failing persistently is reported once, and its recovery.
 //! - `watch`: debounced file watching. `signals`: SIGHUP/SIGTERM. `sd`: sd_notify.
 //! - `log`: journald or stderr.
 
 pub mod config;
+pub mod fleet;
 pub mod jobs;
 pub mod lease;
 pub mod log;
@@ -86,6 +88,11 @@ impl Settings {
         {
             crate::mask::builder::check_base_url(url)?;
         }
+        for src in daemon.scan.iter().filter_map(|t| t.source.as_ref()) {
+            if src.kind() != crate::fleet::Kind::Urls {
+                crate::mask::builder::check_base_url(&src.api())?;
+            }
+        }
         let settings = Settings {
             path: path.to_path_buf(),
             state: c.state.location(base, path)?,
@@ -107,6 +114,20 @@ impl Settings {
             message,
             hint: hint.to_string(),
         };
+        if let Some(t) = self.daemon.scan.iter().find(|t| t.source.is_some())
+            && let Err(e) = std::process::Command::new("git")
+                .arg("--version")
+                .stdout(std::process::Stdio::null())
+                .status()
+        {
+            return Err(err(
+                format!(
+                    "[[daemon.scan]] {:?}: a source needs the git CLI: {e}",
+                    t.name
+                ),
+                "install git (apt-get install git) where the daemon runs, in its PATH",
+            ));
+        }
         for t in &self.daemon.scan {
             for p in &t.paths {
                 if t.watch && std::fs::symlink_metadata(p).is_err() {
@@ -284,13 +305,20 @@ impl Generation {
                 async move {
                     // Daemons sharing one state: the lease picks the one that runs this tick.
                     let at = tick.map_or_else(now_ms, |t| t.timestamp_millis());
-                    let Some(lease) = lease::take(&s, &name, at).await else {
-                        return;
+                    let lease = if job.shared() {
+                        None
+                    } else {
+                        let Some(l) = lease::take(&s, &name, at).await else {
+                            return;
+                        };
+                        Some(l)
                     };
                     let id = start_run(&s, &name, trigger, tick).await;
                     let s2 = s.clone();
-                    let r = jobs::blocking(move || job.run(&s2)).await;
-                    lease.release(&s, r.is_ok()).await;
+                    let r = jobs::blocking(move || job.run(&s2, at)).await;
+                    if let Some(l) = lease {
+                        l.release(&s, r.is_ok()).await;
+                    }
                     finish_run(&s, &name, trigger, id, r).await;
                 }
             })));

@@ -79,7 +79,7 @@ pub fn describe(stats: &serde_json::Value) -> String {
 }
 
 /// A digest of what judges a blob clean: this keywarden and its built-in rules.
-fn rules_digest() -> String {
+pub fn rules_digest() -> String {
     let mut h = Sha256::new();
     h.update(env!("CARGO_PKG_VERSION"));
     for (name, text) in crate::rules::BUILTIN {

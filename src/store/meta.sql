@@ -1,4 +1,4 @@
--- Keywarden state store, schema version 6: the store's own identity.
+-- Keywarden state store, schema version 7: the store's own identity.
 
 -- `instance`: random, made once with the store. Message ids derive from it and from what
 -- a message is: one store always mints the same id for the same report, two stores never

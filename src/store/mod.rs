@@ -11,6 +11,7 @@
 mod blobs;
 mod daemon;
 mod db;
+mod fleet;
 mod leases;
 mod location;
 mod outages;
@@ -48,7 +49,9 @@ const MIGRATIONS: &[&str] = &[
     include_str!("outages.sql"),
     // 5: job leases and progress (several daemons on one database).
     include_str!("leases.sql"),
-    // 6: the store's instance id (message ids derive from it).
+    // 6: fleet watermarks (per repository of a `source` scan target).
+    include_str!("fleet.sql"),
+    // 7: the store's instance id (message ids derive from it).
     include_str!("meta.sql"),
 ];
 
@@ -122,7 +125,7 @@ impl Store {
         &self.at
     }
 
-    /// The store's random instance id, made with the store (schema 6).
+    /// The store's random instance id, made with the store (schema 7).
     pub fn instance_id(&self) -> Result<String> {
         self.run("reading the instance id", |ex| {
             ex.query_one("SELECT value FROM meta WHERE key = 'instance'", &[], |r| {

@@ -99,6 +99,17 @@ CREATE TABLE job_progress (
 );
 
 -- migration 6
+CREATE TABLE fleet_repos (
+    source     TEXT PRIMARY KEY,
+    target     TEXT NOT NULL,
+    repository TEXT NOT NULL,
+    refs       TEXT NOT NULL,
+    rules      TEXT NOT NULL,
+    scanned_at BIGINT NOT NULL
+);
+CREATE INDEX fleet_repos_target ON fleet_repos (target);
+
+-- migration 7
 CREATE TABLE meta (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL

@@ -3,6 +3,7 @@
 
 pub mod archive;
 pub mod git;
+pub mod git_http;
 pub mod postgres;
 
 use assert_cmd::Command;
