@@ -1,12 +1,11 @@
 //! A `source` scan target (`[[daemon.scan]] source = { github_org = … }`): list the
 //! repositories, then mirror and scan several at once ([`crate::fleet::scan_repository`]),
 //! publishing each repository's findings under its own state source, and resolve the
-//! findings of repositories that left the fleet. Called from [`super::jobs::scan`]; kept
-//! apart so that it can move with the job layer.
+//! findings of repositories that left the fleet. Called by the scan job of a
+//! target with a `source`.
 
 use super::Settings;
 use super::config::ScanTarget;
-use super::jobs;
 use crate::error::{Error, Result};
 use crate::finding::Severity;
 use crate::fleet::{self, Fleet, GitAuth, HttpOptions, Repo, Source};
@@ -59,7 +58,7 @@ struct Tally {
 /// Runs fleet target `target` once. Blocking. Returns the run's summary; an error when
 /// the listing failed or any repository failed (after every other one was done).
 pub fn scan(s: &Settings, target: &ScanTarget, source: &Source, tick: i64) -> Result<String> {
-    let job = jobs::scan_job(target);
+    let job = format!("scan:{}", target.name);
     let token = source
         .token
         .as_ref()
@@ -255,7 +254,14 @@ fn one(s: &Settings, f: &Fleet<'_>, repo: &Repo, alert_on: Severity) -> Result<T
     };
     let p = {
         let _turn = fleet::store_turn();
-        jobs::publish(s, model, mode)?
+        let mut store = Store::open(&s.state)?;
+        crate::run::publish::publish(
+            &s.notify,
+            &mut store,
+            model,
+            mode,
+            Some(s.daemon.delivery_budget_ms),
+        )?
     };
     t.new = p.new;
     t.alerted = usize::from(p.enqueued);

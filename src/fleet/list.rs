@@ -5,8 +5,9 @@
 //! pages in number; a next-page link to another origin is refused (the token would
 //! follow it).
 
-use super::source::{Kind, Source};
-use super::{Repo, mirror::check_url};
+use super::Repo;
+use super::source::Source;
+use super::url::{Kind, check_url, url_name};
 use crate::error::{Error, Result};
 use crate::notify::config::Secret;
 use serde::Deserialize;
@@ -112,19 +113,6 @@ pub fn list(source: &Source, token: Option<&Secret>, opts: &HttpOptions) -> Resu
             }
             checked(out)
         }
-    }
-}
-
-/// The name of a repository given by URL: its path without `.git` (`acme/app`).
-pub(super) fn url_name(u: &str) -> String {
-    let path = url::Url::parse(u)
-        .map(|p| p.path().to_string())
-        .unwrap_or_default();
-    let name = path.trim_matches('/').trim_end_matches(".git");
-    if name.is_empty() {
-        "repository".into()
-    } else {
-        name.to_string()
     }
 }
 

@@ -8,9 +8,9 @@
 //! are sanitized before they reach an error or a log: the token (raw and base64), URL
 //! credentials and `Authorization` values are replaced by `***`.
 
-use super::source::Kind;
+use super::url::{Kind, check_url};
 use crate::error::{Error, Result};
-use crate::notify::config::{Secret, is_loopback_host};
+use crate::notify::config::Secret;
 use base64::Engine as _;
 use regex::Regex;
 use std::path::Path;
@@ -58,30 +58,6 @@ pub enum Mirrored {
     Cloned,
     /// An existing mirror was fetched (and pruned).
     Fetched,
-}
-
-/// Refuses a clone URL git must not use: not https (plain http only to loopback), or
-/// carrying credentials (they would be stored in the mirror's config). The message never
-/// repeats the URL's credentials.
-pub fn check_url(u: &str) -> std::result::Result<(), String> {
-    let parsed = url::Url::parse(u).map_err(|e| format!("not a URL ({e})"))?;
-    let host = parsed.host_str().unwrap_or("");
-    let shown = format!("{}://{host}", parsed.scheme());
-    if !parsed.username().is_empty() || parsed.password().is_some() {
-        return Err(format!(
-            "{shown}…: a repository URL must not carry credentials"
-        ));
-    }
-    match parsed.scheme() {
-        "https" if !host.is_empty() => Ok(()),
-        "http" if is_loopback_host(host) => Ok(()),
-        "http" => Err(format!(
-            "{shown}…: plain http is refused off loopback (the token would cross the network unencrypted)"
-        )),
-        other => Err(format!(
-            "{shown}…: scheme {other:?} is not supported (https only)"
-        )),
-    }
 }
 
 /// Brings the mirror at `dir` up to date with `url`: clones it when missing, else fetches

@@ -19,11 +19,13 @@ mod list;
 mod mirror;
 mod scan;
 mod source;
+mod url;
 
 pub use list::{HttpOptions, list};
-pub use mirror::{GitAuth, Mirrored, check_url, mirror, sanitize};
+pub use mirror::{GitAuth, Mirrored, mirror, sanitize};
 pub use scan::{Fleet, RepoScan, record, remove_mirror, repo_source, scan_repository, store_turn};
-pub use source::{Filter, GITHUB_API, GITLAB_API, Kind, Source};
+pub use source::{Filter, GITHUB_API, GITLAB_API, Source};
+pub use url::{Kind, check_url, url_name};
 
 /// One repository of the fleet.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -2,6 +2,7 @@
 //! organisation, a GitLab group with its subgroups, or a list of URLs), and which of them
 //! are kept. Checked when the config is read; nothing here touches the network.
 
+use super::url::Kind;
 use crate::notify::SecretSource;
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use serde::Deserialize;
@@ -42,17 +43,6 @@ pub struct Source {
     pub exclude: Vec<String>,
     /// Repositories mirrored and scanned at once. Default: 4.
     pub concurrency: Option<usize>,
-}
-
-/// Which host API lists the repositories.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    /// GitHub or GitHub Enterprise.
-    GitHub,
-    /// GitLab.
-    GitLab,
-    /// A fixed list of URLs.
-    Urls,
 }
 
 impl Source {
@@ -127,8 +117,8 @@ impl Source {
             }
             let mut names = std::collections::BTreeSet::new();
             for u in urls {
-                super::mirror::check_url(u).map_err(|e| (e, url_hint()))?;
-                if !names.insert(super::list::url_name(u)) {
+                super::url::check_url(u).map_err(|e| (e, url_hint()))?;
+                if !names.insert(super::url::url_name(u)) {
                     return bad(
                         "two urls have the same repository name (their path without .git)",
                         "names key the state: list each repository once",
