@@ -455,3 +455,87 @@ fn config_check_refuses_bad_sources() {
         assert!(err.contains(want), "{body}: {err}");
     }
 }
+
+/// Two daemons on one PostgreSQL state split a fleet target: at each scheduled tick both
+/// run it, and each repository is taken by exactly one of them (its lease); the other
+/// counts it as run by another daemon.
+#[test]
+fn two_daemons_on_postgresql_run_each_repository_once_per_tick() {
+    use crate::daemon::{Daemon, eventually};
+    use crate::util::postgres;
+    let Some(pg) = postgres::server() else {
+        postgres::skipped("two_daemons_on_postgresql_run_each_repository_once_per_tick");
+        return;
+    };
+    let db_url = pg.fresh_db();
+    let host = Host::start(None);
+    let works = plant(&host);
+    let dir = Tree::new();
+    let urls = works
+        .iter()
+        .map(|(n, _)| format!("\"{}\"", host.url(n)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let config = dir.write(
+        "keywarden.toml",
+        format!(
+            "[state]\nurl = {{ env = \"KW_STATE_URL\" }}\n\n[[daemon.scan]]\nname = \"fleet\"\n\
+             schedule = \"*/2 * * * * *\"\nhistory = true\nsource = {{ urls = [{urls}] }}\n"
+        ),
+    );
+    let env = [("KW_STATE_URL", db_url.as_str())];
+    let mut daemons: Vec<Daemon> = (1..=2)
+        .map(|n| Daemon::start(&dir, &config, &env, n))
+        .collect();
+    for d in &daemons {
+        d.expect("READY=1");
+    }
+    let mut db = ::postgres::Client::connect(&db_url, ::postgres::NoTls).unwrap();
+    let count = regex::Regex::new(
+        r"(\d+) scanned, (\d+) unchanged, (\d+) failed(?:, \d+ gone)?(?:, (\d+) run by another daemon)?",
+    )
+    .unwrap();
+    // Ticks both daemons ran: (repositories taken by each, run by the other, per daemon).
+    let shared_ticks = |db: &mut ::postgres::Client| -> Vec<(i64, Vec<(u64, u64)>)> {
+        let rows = db
+            .query(
+                "SELECT scheduled_for, detail FROM job_runs WHERE trigger = 'schedule' \
+                 AND outcome = 'ok' ORDER BY scheduled_for",
+                &[],
+            )
+            .unwrap();
+        let mut ticks: Vec<(i64, Vec<(u64, u64)>)> = Vec::new();
+        for r in rows {
+            let (tick, detail): (Option<i64>, Option<String>) = (r.get(0), r.get(1));
+            let (Some(tick), Some(detail)) = (tick, detail) else {
+                continue;
+            };
+            let c = count
+                .captures(&detail)
+                .unwrap_or_else(|| panic!("{detail}"));
+            let n = |i: usize| c.get(i).map_or(0, |m| m.as_str().parse::<u64>().unwrap());
+            let run = (n(1) + n(2), n(4));
+            match ticks.last_mut() {
+                Some((t, runs)) if *t == tick => runs.push(run),
+                _ => ticks.push((tick, vec![run])),
+            }
+        }
+        ticks.retain(|(_, runs)| runs.len() == 2);
+        ticks
+    };
+    let ticks = eventually("two ticks run by both daemons", || {
+        let t = shared_ticks(&mut db);
+        (t.len() >= 2).then_some(t)
+    });
+    for (tick, runs) in &ticks {
+        let taken: u64 = runs.iter().map(|r| r.0).sum();
+        let elsewhere: u64 = runs.iter().map(|r| r.1).sum();
+        let n = works.len() as u64;
+        assert_eq!(taken, n, "tick {tick}: each repository once: {runs:?}");
+        assert_eq!(elsewhere, n, "tick {tick}: {runs:?}");
+    }
+    for d in &mut daemons {
+        d.signal("-TERM");
+        assert_eq!(d.wait(), Some(0), "{}", d.log_text());
+    }
+}
