@@ -309,3 +309,71 @@ fn a_full_disk_says_disk_full_and_the_delivery_loop_backs_off() {
     // Backing off 1 s, 2 s, 4 s: a handful in 6 s (about 60 without a back-off).
     assert!(more <= 6, "{more} more delivery failures in 6 s:\n{log}");
 }
+
+/// Two daemons on one PostgreSQL state: the one running a job dies in the middle of the
+/// run (a failpoint aborts it before it enqueues, its lease still held). The other daemon
+/// waits for that lease to expire, takes the job over at its next tick and delivers the
+/// report: once, nothing lost.
+#[test]
+fn a_daemon_killed_mid_run_on_postgresql_is_taken_over_by_the_other() {
+    use crate::util::postgres;
+    if !failpoints_compiled_in() {
+        return;
+    }
+    let Some(pg) = postgres::server() else {
+        postgres::skipped("a_daemon_killed_mid_run_on_postgresql_is_taken_over_by_the_other");
+        return;
+    };
+    let db = pg.fresh_db();
+    let t = Tree::new();
+    t.write("app/.env.production", format!("MASK_KEY={LIVE}\n"));
+    let rx = Receiver::start(&[], 200);
+    let config = t.write(
+        "etc/keywarden.toml",
+        format!(
+            "[state]\nurl = {{ env = \"KW_STATE_URL\" }}\n\n[daemon]\nlease_ttl_secs = 2\n\n\
+             [[daemon.scan]]\nname = \"app\"\npaths = [\"../app\"]\nschedule = \"* * * * * *\"\n\n{}{}",
+            webhook_toml("hooks", "KW_TEST_WEBHOOK_URL", "events = [\"keywarden.report\"]"),
+            crate::notify::FAST_RETRY,
+        ),
+    );
+    let env = vec![
+        ("KW_STATE_URL", db.as_str()),
+        ("KW_TEST_WEBHOOK_URL", rx.url.as_str()),
+        ("KW_TEST_WEBHOOK_SECRET", crate::notify::WEBHOOK_SECRETS),
+    ];
+    let mut killed = env.clone();
+    killed.push(("KEYWARDEN_FAILPOINT", "before-enqueue"));
+    let mut a = Daemon::start(&t, &config, &killed, 1);
+    assert_eq!(a.wait(), None, "the first daemon was not killed");
+    assert!(
+        a.log_text().contains("failpoint before-enqueue"),
+        "{}",
+        a.log_text()
+    );
+
+    let mut b = Daemon::start(&t, &config, &env, 2);
+    b.expect("READY=1");
+    eventually("the report delivered by the other daemon", || {
+        rx.requests().iter().any(|r| r.status == 200).then_some(())
+    });
+    // A few more ticks: the finding is open now, nothing is sent again.
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    b.signal("-TERM");
+    assert_eq!(b.wait(), Some(0), "{}", b.log_text());
+    let sent: Vec<_> = rx
+        .requests()
+        .into_iter()
+        .filter(|r| r.status == 200)
+        .collect();
+    assert_eq!(sent.len(), 1, "one report, not two: {}", b.log_text());
+    assert_eq!(sent[0].json()["type"], "keywarden.report");
+    assert!(
+        b.log_text().contains("new finding"),
+        "the second daemon ran the job:\n{}",
+        b.log_text()
+    );
+    for log in [a.log_text(), b.log_text()] {
+        assert!(!log.contains(LIVE) && !log.contains(pg.password()), "{log}");
+    }
+}

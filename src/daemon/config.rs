@@ -74,6 +74,11 @@ pub struct DaemonConfig {
     /// rescan (notify-debouncer-mini, batch mode). Default: 1.
     #[serde(default = "one")]
     pub debounce_secs: u64,
+    /// Seconds a job's lease holds without renewal (daemons sharing a PostgreSQL state):
+    /// how long the work of a daemon that died waits before another takes it over. The
+    /// holder renews it every third of that. At least 1. Default: 30.
+    #[serde(default = "thirty")]
+    pub lease_ttl_secs: u64,
     /// Failed runs in a row after which a job (an audit whose API is down, a scan whose
     /// repository is gone) is reported as an outage, through every channel, once; its
     /// recovery is reported once too. 0: never. Default: 3.
@@ -103,6 +108,9 @@ fn one() -> u64 {
 }
 fn two_seconds() -> u64 {
     2000
+}
+fn thirty() -> u64 {
+    30
 }
 fn three() -> u64 {
     3
@@ -353,6 +361,12 @@ impl DaemonConfig {
             message,
             hint: hint.to_string(),
         };
+        if self.lease_ttl_secs == 0 {
+            return Err(err(
+                "[daemon] lease_ttl_secs = 0: a lease must hold for some time".into(),
+                "set lease_ttl_secs to at least 1 (default 30)",
+            ));
+        }
         let mut names = std::collections::BTreeSet::new();
         for name in self
             .workspace

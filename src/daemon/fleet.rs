@@ -175,10 +175,10 @@ fn leased(
     alert_on: Severity,
     tick: i64,
 ) -> Result<Tally> {
-    use crate::daemon::lease::TTL_MS;
+    let ttl = crate::daemon::lease::ttl_ms(s);
     use crate::store::holder_id;
     let key = fleet::repo_source(f.target, &repo.name);
-    let taken = Store::open(&s.state)?.try_lease(&key, tick, holder_id(), TTL_MS, now_ms())?;
+    let taken = Store::open(&s.state)?.try_lease(&key, tick, holder_id(), ttl, now_ms())?;
     if !taken {
         return Ok(Tally {
             elsewhere: 1,
@@ -188,7 +188,7 @@ fn leased(
     let done = std::sync::atomic::AtomicBool::new(false);
     let r = std::thread::scope(|sc| {
         sc.spawn(|| {
-            let every = std::time::Duration::from_millis((TTL_MS / 3) as u64);
+            let every = std::time::Duration::from_millis((ttl / 3).max(1) as u64);
             let step = std::time::Duration::from_millis(200);
             let mut waited = std::time::Duration::ZERO;
             while !done.load(Ordering::Relaxed) {
@@ -196,9 +196,8 @@ fn leased(
                 waited += step;
                 if waited >= every {
                     waited = std::time::Duration::ZERO;
-                    let kept = Store::open(&s.state).and_then(|mut st| {
-                        st.renew_lease(&key, tick, holder_id(), TTL_MS, now_ms())
-                    });
+                    let kept = Store::open(&s.state)
+                        .and_then(|mut st| st.renew_lease(&key, tick, holder_id(), ttl, now_ms()));
                     if !matches!(kept, Ok(true)) {
                         tracing::warn!(job = key, "cannot renew the repository's lease");
                     }

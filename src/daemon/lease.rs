@@ -1,7 +1,8 @@
 //! Leases around a job's run. Daemons that share one PostgreSQL state run the same jobs on
 //! the same schedule; the lease in the store lets exactly one of them run each tick. The
 //! holder renews it while the run lasts; a holder that dies (SIGKILL included) stops
-//! renewing, the lease expires, and another daemon takes the job at its next tick. With
+//! renewing, the lease expires (`[daemon] lease_ttl_secs`), and another daemon takes the job at
+//! its next tick. With
 //! SQLite (one daemon, the state file locked) the lease is always this daemon's.
 
 use super::{Settings, jobs};
@@ -9,8 +10,10 @@ use crate::store::{Store, holder_id, now_ms};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// How long a lease holds without renewal: how long a dead daemon's job waits.
-pub const TTL_MS: i64 = 30_000;
+/// How long `s`'s leases hold without renewal (`[daemon] lease_ttl_secs`), in ms.
+pub fn ttl_ms(s: &Settings) -> i64 {
+    i64::try_from(s.daemon.lease_ttl_secs.saturating_mul(1000)).unwrap_or(i64::MAX)
+}
 
 /// A lease this daemon holds, renewed in the background until released.
 pub struct Held {
@@ -25,7 +28,7 @@ pub struct Held {
 pub async fn take(s: &Arc<Settings>, job: &str, tick: i64) -> Option<Held> {
     let (s2, j) = (s.clone(), job.to_string());
     let taken = jobs::blocking(move || {
-        Store::open(&s2.state)?.try_lease(&j, tick, holder_id(), TTL_MS, now_ms())
+        Store::open(&s2.state)?.try_lease(&j, tick, holder_id(), ttl_ms(&s2), now_ms())
     })
     .await
     .inspect_err(|e| tracing::error!(job, "cannot take the job's lease: {e}"))
@@ -36,12 +39,12 @@ pub async fn take(s: &Arc<Settings>, job: &str, tick: i64) -> Option<Held> {
     }
     let (s2, j) = (s.clone(), job.to_string());
     let renew = tokio::spawn(async move {
-        let every = Duration::from_millis((TTL_MS / 3) as u64);
+        let every = Duration::from_millis((ttl_ms(&s2) / 3).max(1) as u64);
         loop {
             tokio::time::sleep(every).await;
             let (s3, j3) = (s2.clone(), j.clone());
             let kept = jobs::blocking(move || {
-                Store::open(&s3.state)?.renew_lease(&j3, tick, holder_id(), TTL_MS, now_ms())
+                Store::open(&s3.state)?.renew_lease(&j3, tick, holder_id(), ttl_ms(&s3), now_ms())
             })
             .await;
             match kept {
