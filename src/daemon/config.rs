@@ -76,7 +76,8 @@ pub struct DaemonConfig {
     pub debounce_secs: u64,
     /// Seconds a job's lease holds without renewal (daemons sharing a PostgreSQL state):
     /// how long the work of a daemon that died waits before another takes it over. The
-    /// holder renews it every third of that. At least 1. Default: 30.
+    /// holder renews it every third of that. 0 (also when `[daemon]` is absent): 30.
+    /// Default: 30.
     #[serde(default = "thirty")]
     pub lease_ttl_secs: u64,
     /// Failed runs in a row after which a job (an audit whose API is down, a scan whose
@@ -361,12 +362,6 @@ impl DaemonConfig {
             message,
             hint: hint.to_string(),
         };
-        if self.lease_ttl_secs == 0 {
-            return Err(err(
-                "[daemon] lease_ttl_secs = 0: a lease must hold for some time".into(),
-                "set lease_ttl_secs to at least 1 (default 30)",
-            ));
-        }
         let mut names = std::collections::BTreeSet::new();
         for name in self
             .workspace

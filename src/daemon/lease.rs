@@ -12,7 +12,11 @@ use std::time::Duration;
 
 /// How long `s`'s leases hold without renewal (`[daemon] lease_ttl_secs`), in ms.
 pub fn ttl_ms(s: &Settings) -> i64 {
-    i64::try_from(s.daemon.lease_ttl_secs.saturating_mul(1000)).unwrap_or(i64::MAX)
+    let secs = match s.daemon.lease_ttl_secs {
+        0 => 30,
+        n => n,
+    };
+    i64::try_from(secs.saturating_mul(1000)).unwrap_or(i64::MAX)
 }
 
 /// A lease this daemon holds, renewed in the background until released.
