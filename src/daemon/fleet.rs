@@ -175,45 +175,12 @@ fn leased(
     alert_on: Severity,
     tick: i64,
 ) -> Result<Tally> {
-    let ttl = crate::daemon::lease::ttl_ms(s);
-    use crate::store::holder_id;
     let key = fleet::repo_source(f.target, &repo.name);
-    let taken = Store::open(&s.state)?.try_lease(&key, tick, holder_id(), ttl, now_ms())?;
-    if !taken {
-        return Ok(Tally {
-            elsewhere: 1,
-            ..Tally::default()
-        });
-    }
-    let done = std::sync::atomic::AtomicBool::new(false);
-    let r = std::thread::scope(|sc| {
-        sc.spawn(|| {
-            let every = std::time::Duration::from_millis((ttl / 3).max(1) as u64);
-            let step = std::time::Duration::from_millis(200);
-            let mut waited = std::time::Duration::ZERO;
-            while !done.load(Ordering::Relaxed) {
-                std::thread::sleep(step);
-                waited += step;
-                if waited >= every {
-                    waited = std::time::Duration::ZERO;
-                    let kept = Store::open(&s.state)
-                        .and_then(|mut st| st.renew_lease(&key, tick, holder_id(), ttl, now_ms()));
-                    if !matches!(kept, Ok(true)) {
-                        tracing::warn!(job = key, "cannot renew the repository's lease");
-                    }
-                }
-            }
-        });
-        let r = one(s, f, repo, alert_on);
-        done.store(true, Ordering::Relaxed);
-        r
-    });
-    let released = Store::open(&s.state)
-        .and_then(|mut st| st.release_lease(&key, tick, holder_id(), r.is_ok(), now_ms()));
-    if let Err(e) = released {
-        tracing::warn!(job = key, "cannot release the repository's lease: {e}");
-    }
-    r
+    let ran = super::lease::run_leased(s, &key, tick, || one(s, f, repo, alert_on))?;
+    Ok(ran.unwrap_or(Tally {
+        elsewhere: 1,
+        ..Tally::default()
+    }))
 }
 
 /// Mirrors and scans one repository, publishes its findings, then records its watermark.

@@ -1,13 +1,15 @@
 //! Leases around a job's run. Daemons that share one PostgreSQL state run the same jobs on
-//! the same schedule; the lease in the store lets exactly one of them run each tick. The
-//! holder renews it while the run lasts; a holder that dies (SIGKILL included) stops
-//! renewing, the lease expires (`[daemon] lease_ttl_secs`), and another daemon takes the job at
-//! its next tick. With
+//! the same schedule; the lease in the store lets exactly one of them run each tick (or,
+//! for a fleet, each repository of a tick). The holder renews it while the run lasts; a
+//! holder that dies (SIGKILL included) stops renewing, the lease expires
+//! (`[daemon] lease_ttl_secs`), and another daemon takes the work at its next tick. With
 //! SQLite (one daemon, the state file locked) the lease is always this daemon's.
 
 use super::{Settings, jobs};
+use crate::error::Result;
 use crate::store::{Store, holder_id, now_ms};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 /// How long `s`'s leases hold without renewal (`[daemon] lease_ttl_secs`), in ms.
@@ -17,6 +19,33 @@ pub fn ttl_ms(s: &Settings) -> i64 {
         n => n,
     };
     i64::try_from(secs.saturating_mul(1000)).unwrap_or(i64::MAX)
+}
+
+/// How often the holder renews: a third of the lease's life.
+fn renew_every(s: &Settings) -> Duration {
+    Duration::from_millis((ttl_ms(s) / 3).max(1) as u64)
+}
+
+fn try_take(s: &Settings, key: &str, tick: i64) -> Result<bool> {
+    Store::open(&s.state)?.try_lease(key, tick, holder_id(), ttl_ms(s), now_ms())
+}
+
+fn renew(s: &Settings, key: &str, tick: i64) {
+    match Store::open(&s.state)
+        .and_then(|mut st| st.renew_lease(key, tick, holder_id(), ttl_ms(s), now_ms()))
+    {
+        Ok(true) => {}
+        Ok(false) => tracing::warn!(job = key, "lost the lease: another daemon took it over"),
+        Err(e) => tracing::warn!(job = key, "cannot renew the lease: {e}"),
+    }
+}
+
+fn release(s: &Settings, key: &str, tick: i64, done: bool) {
+    let r = Store::open(&s.state)
+        .and_then(|mut st| st.release_lease(key, tick, holder_id(), done, now_ms()));
+    if let Err(e) = r {
+        tracing::warn!(job = key, "cannot release the lease: {e}");
+    }
 }
 
 /// A lease this daemon holds, renewed in the background until released.
@@ -31,34 +60,24 @@ pub struct Held {
 /// is done. A store error is logged and counts as not taken (the next tick retries).
 pub async fn take(s: &Arc<Settings>, job: &str, tick: i64) -> Option<Held> {
     let (s2, j) = (s.clone(), job.to_string());
-    let taken = jobs::blocking(move || {
-        Store::open(&s2.state)?.try_lease(&j, tick, holder_id(), ttl_ms(&s2), now_ms())
-    })
-    .await
-    .inspect_err(|e| tracing::error!(job, "cannot take the job's lease: {e}"))
-    .ok()?;
+    let taken = jobs::blocking(move || try_take(&s2, &j, tick))
+        .await
+        .inspect_err(|e| tracing::error!(job, "cannot take the job's lease: {e}"))
+        .ok()?;
     if !taken {
         tracing::debug!(job, tick, "another daemon runs this tick");
         return None;
     }
     let (s2, j) = (s.clone(), job.to_string());
     let renew = tokio::spawn(async move {
-        let every = Duration::from_millis((ttl_ms(&s2) / 3).max(1) as u64);
         loop {
-            tokio::time::sleep(every).await;
+            tokio::time::sleep(renew_every(&s2)).await;
             let (s3, j3) = (s2.clone(), j.clone());
-            let kept = jobs::blocking(move || {
-                Store::open(&s3.state)?.renew_lease(&j3, tick, holder_id(), ttl_ms(&s3), now_ms())
+            let _ = jobs::blocking(move || {
+                renew(&s3, &j3, tick);
+                Ok(())
             })
             .await;
-            match kept {
-                Ok(true) => {}
-                Ok(false) => {
-                    tracing::warn!(job = j, "lost the job's lease: another daemon took it over");
-                    return;
-                }
-                Err(e) => tracing::warn!(job = j, "cannot renew the job's lease: {e}"),
-            }
         }
     });
     Some(Held {
@@ -73,13 +92,45 @@ impl Held {
     /// it again); otherwise another daemon may take it at once.
     pub async fn release(self, s: &Arc<Settings>, done: bool) {
         self.renew.abort();
-        let (s2, job, tick) = (s.clone(), self.job.clone(), self.tick);
-        let r = jobs::blocking(move || {
-            Store::open(&s2.state)?.release_lease(&job, tick, holder_id(), done, now_ms())
+        let (s2, job, tick) = (s.clone(), self.job, self.tick);
+        let _ = jobs::blocking(move || {
+            release(&s2, &job, tick, done);
+            Ok(())
         })
         .await;
-        if let Err(e) = r {
-            tracing::warn!(job = self.job, "cannot release the job's lease: {e}");
-        }
     }
+}
+
+/// Runs `work` under the lease of `key` for `tick`, renewing it from a helper thread while
+/// `work` runs (for blocking callers: a fleet's repository workers). `Ok(None)`: another
+/// daemon holds it, or this tick of `key` is done.
+pub fn run_leased<T>(
+    s: &Settings,
+    key: &str,
+    tick: i64,
+    work: impl FnOnce() -> Result<T>,
+) -> Result<Option<T>> {
+    if !try_take(s, key, tick)? {
+        return Ok(None);
+    }
+    let done = AtomicBool::new(false);
+    let r = std::thread::scope(|sc| {
+        sc.spawn(|| {
+            let step = Duration::from_millis(200);
+            let mut waited = Duration::ZERO;
+            while !done.load(Ordering::Relaxed) {
+                std::thread::sleep(step);
+                waited += step;
+                if waited >= renew_every(s) {
+                    waited = Duration::ZERO;
+                    renew(s, key, tick);
+                }
+            }
+        });
+        let r = work();
+        done.store(true, Ordering::Relaxed);
+        r
+    });
+    release(s, key, tick, r.is_ok());
+    r.map(Some)
 }
