@@ -441,3 +441,58 @@ fn sarif_validates_against_the_official_schema() {
         64
     );
 }
+
+/// An email body in quoted-printable cuts long lines with soft breaks (`=` at the end of a
+/// line): a key cut in its body or in its prefix is still found, once, whole, at the line
+/// where it starts; a file that does not declare the encoding is not joined.
+#[test]
+fn quoted_printable_soft_breaks_do_not_cut_keys() {
+    let t = Tree::new();
+    t.write(
+        "mail/deploy.eml",
+        format!(
+            "From: ops@example.com\nSubject: deploy\nMIME-Version: 1.0\n\
+             Content-Type: text/plain; charset=utf-8\n\
+             Content-Transfer-Encoding: quoted-printable\n\n\
+             The key for the deploy, as you asked: MASK_API_KEY=3D{}=\n{}\n\
+             and the staging one, cut late: {}=\r\n{} ok\n\
+             and the test key: mk_te=\nst_{}\n",
+            &LIVE[..20],
+            &LIVE[20..],
+            &LIVE2[..30],
+            &LIVE2[30..],
+            &TEST[8..]
+        ),
+    );
+    t.write(
+        "notes.txt",
+        format!("not an email: {}=\n{}\n", &TEST[..20], &TEST[20..]),
+    );
+    let (_, v) = t.scan_json(&["--no-ignore"]);
+    let f = v["findings"].as_array().unwrap();
+    let mail: Vec<_> = f
+        .iter()
+        .filter(|x| x["path"] == "mail/deploy.eml")
+        .collect();
+    let got: Vec<_> = mail
+        .iter()
+        .map(|x| (x["line"].as_u64().unwrap(), x["redacted"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (7, "mk_live_4eC3…p7dc"),
+            (9, "mk_live_Zq8W…9Mh4"),
+            (11, "mk_test_Hk3J…4Ab7")
+        ],
+        "{v:#}"
+    );
+    let sha =
+        |k: &str| serde_json::json!(keywarden::secret::Fingerprint::of(k.as_bytes()).as_str());
+    let prints: Vec<_> = mail.iter().map(|x| x["fingerprint"].clone()).collect();
+    assert_eq!(prints, vec![sha(LIVE), sha(LIVE2), sha(TEST)]);
+    assert!(
+        f.iter()
+            .all(|x| x["path"] != "notes.txt" || x["redacted"] != "mk_test_Hk3J…4Ab7")
+    );
+}

@@ -140,6 +140,7 @@ impl<'a> FileScanner<'a> {
             },
             first: true,
             text: Text::default(),
+            quoted_printable: false,
             b64_done: 0,
             head: None,
             head_markers: None,
@@ -182,6 +183,7 @@ impl<'a> FileScanner<'a> {
             };
             st.text.binary = st.text.utf16_le.is_none() && memchr::memchr(0, head).is_some();
             st.out.binary = st.text.binary;
+            st.quoted_printable = !st.text.binary && super::qp::declared(head);
             st.out.archive = super::archive::sniff(head);
             st.first = false;
         }
@@ -202,6 +204,9 @@ impl<'a> FileScanner<'a> {
                 &mut st.b64_done,
                 &mut self.raw,
             );
+            if st.quoted_printable {
+                super::qp::find_split(self.matcher, self.db, buf, lo, hi, &mut self.raw);
+            }
             // Lines the search counted are taken when no key moved the count into the
             // slice (`locate` counts up to each key).
             let counted = st.lines.counted == st.base + lo as u64;
@@ -247,6 +252,8 @@ struct State {
     first: bool,
     /// What the first 8 KiB said the file is (binary, UTF-16 by its byte order mark).
     text: Text,
+    /// The head declares quoted-printable text: keys may be cut by soft line breaks.
+    quoted_printable: bool,
     b64_done: usize,
     /// The file's first [`CONTENT_REACH`] bytes, kept once the first window is gone.
     head: Option<Vec<u8>>,

@@ -13,6 +13,7 @@ pub mod history;
 pub mod image;
 pub mod matcher;
 pub mod outcome;
+mod qp;
 mod scope;
 mod simd;
 pub mod staged;
