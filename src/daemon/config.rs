@@ -46,7 +46,7 @@ use serde::{Deserialize, Deserializer};
 use std::path::{Path, PathBuf};
 
 /// `[daemon]`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DaemonConfig {
     /// IANA time zone the schedules are read in (`Europe/Berlin`). Default: `UTC`.
@@ -96,6 +96,27 @@ pub struct DaemonConfig {
     /// `[[daemon.scan]]`: paths to scan.
     #[serde(default)]
     pub scan: Vec<ScanTarget>,
+}
+
+/// A config without a `[daemon]` table gets the same values as an empty one (derived
+/// zeros would turn retries, debouncing and outage reports off).
+impl Default for DaemonConfig {
+    fn default() -> Self {
+        DaemonConfig {
+            time_zone: Zone::default(),
+            catch_up: yes(),
+            digest: false,
+            log_level: LogLevel::default(),
+            deliver_every_secs: sixty(),
+            delivery_budget_ms: two_seconds(),
+            debounce_secs: one(),
+            lease_ttl_secs: thirty(),
+            outage_after_failures: three(),
+            outage_after_secs: fifteen_minutes(),
+            workspace: Vec::new(),
+            scan: Vec::new(),
+        }
+    }
 }
 
 fn yes() -> bool {
@@ -511,6 +532,26 @@ pub fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> Option<DateTime<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn no_daemon_table_means_the_documented_defaults() {
+        let empty: DaemonConfig = toml::from_str("").unwrap();
+        let none = DaemonConfig::default();
+        let numbers = |c: &DaemonConfig| {
+            (
+                c.catch_up,
+                c.digest,
+                c.deliver_every_secs,
+                c.delivery_budget_ms,
+                c.debounce_secs,
+                c.lease_ttl_secs,
+                c.outage_after_failures,
+                c.outage_after_secs,
+            )
+        };
+        assert_eq!(numbers(&none), numbers(&empty));
+        assert_eq!(numbers(&none), (true, false, 60, 2000, 1, 30, 3, 900));
+    }
 
     #[test]
     fn suggests_the_closest_key() {
