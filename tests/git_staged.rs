@@ -140,6 +140,25 @@ fn renames_binaries_and_submodules() {
     assert_eq!(code, 1);
     assert_eq!(found(&v), vec![("new/keys.env".into(), 2, R_LIVE2.into())]);
     r.git(&["reset", "-q", "--hard"]);
+    // A rename with an edit to another name (git shows `R`, by content): the old key is
+    // not new either; an unrelated new file with the same key is (a copy).
+    let body = "import os\n\ndef client():\n    return connect(KEY)\n\n\ndef close():\n    pass\n";
+    r.write("svc/mask_client.py", format!("KEY = \"{LIVE}\"\n{body}"));
+    r.commit_all("client");
+    r.git(&["mv", "svc/mask_client.py", "svc/mask_gateway.py"]);
+    let edited = format!("KEY = \"{LIVE}\"\n{body}x = 1\n");
+    r.write("svc/mask_gateway.py", &edited);
+    r.git(&["add", "-A"]);
+    let status = r.git(&["status", "--porcelain"]);
+    assert!(status.starts_with("R "), "{status}");
+    let (code, v) = r.scan_json(&["--staged"]);
+    assert_eq!((code, found(&v)), (0, vec![]), "{v:#}");
+    r.write("tools/other.py", format!("TOKEN = \"{LIVE}\"\n"));
+    r.git(&["add", "-A"]);
+    let (code, v) = r.scan_json(&["--staged"]);
+    assert_eq!(code, 1);
+    assert_eq!(found(&v), vec![("tools/other.py".into(), 1, R_LIVE.into())]);
+    r.git(&["reset", "-q", "--hard"]);
     // A binary file with a key is scanned (reported by offset).
     let mut bin = vec![0x7f, b'E', b'L', b'F', 0, 0, 0, 0];
     bin.extend_from_slice(LIVE2.as_bytes());

@@ -140,7 +140,7 @@ pub fn staged(repo: &Repository) -> Result<Staged> {
             .iter()
             .map(|e| e.path(&index) as &[u8])
             .collect();
-        pair_renames(&head, &in_index, &mut out, &added);
+        pair_renames(repo, &head, &in_index, &mut out, &added)?;
     }
     Ok(out)
 }
@@ -286,15 +286,17 @@ fn fast_candidates(
 }
 
 /// New paths whose content a path deleted in this commit had (an unchanged rename) add
-/// nothing (a copy is scanned: the key reaches a new place, maybe a worse context);
-/// a new path whose file name matches a path deleted in this commit is diffed against it
-/// (a rename with edits).
+/// nothing (a copy is scanned: the key reaches a new place, maybe a worse context). A new
+/// path is diffed against a deleted one when git would call the pair a rename with edits:
+/// the same file name, or else at least half of their lines in common (git's default
+/// similarity), the most similar first.
 fn pair_renames(
+    repo: &Repository,
     head: &HashMap<Vec<u8>, BlobEntry>,
     in_index: &HashSet<&[u8]>,
     out: &mut Staged,
     added: &[usize],
-) {
+) -> Result<()> {
     let mut deleted_ids: HashSet<ObjectId> = HashSet::new();
     let mut deleted: HashMap<&[u8], Vec<ObjectId>> = HashMap::new();
     for (p, b) in head {
@@ -304,6 +306,8 @@ fn pair_renames(
         }
     }
     let mut drop = HashSet::new();
+    let mut unpaired = Vec::new();
+    let mut used = HashSet::new();
     for &i in added {
         let f = &mut out.files[i];
         if deleted_ids.contains(&f.id) {
@@ -314,6 +318,32 @@ fn pair_renames(
             && ids.len() == 1
         {
             f.old = Some(ids[0]);
+            used.insert(ids[0]);
+        } else {
+            unpaired.push(i);
+        }
+    }
+    let left: Vec<ObjectId> = deleted_ids.difference(&used).copied().collect();
+    // git's own rename detection gives up past diff.renameLimit (1,000 files); this
+    // compares line sets, so it stops earlier.
+    if !unpaired.is_empty() && !left.is_empty() && unpaired.len() * left.len() <= 40_000 {
+        let mut buf = Vec::new();
+        let mut old_lines = Vec::new();
+        for id in &left {
+            old_lines.push(Lines::of(super::read_blob(repo, id, &mut buf)?));
+        }
+        let mut taken = vec![false; left.len()];
+        for i in unpaired {
+            let new = Lines::of(super::read_blob(repo, &out.files[i].id, &mut buf)?);
+            let best = (0..left.len())
+                .filter(|&j| !taken[j])
+                .map(|j| (new.similarity(&old_lines[j]), j))
+                .filter(|&(score, _)| score >= 0.5)
+                .max_by(|a, b| a.0.total_cmp(&b.0));
+            if let Some((_, j)) = best {
+                taken[j] = true;
+                out.files[i].old = Some(left[j]);
+            }
         }
     }
     out.renamed = drop.len() as u64;
@@ -322,6 +352,41 @@ fn pair_renames(
         i += 1;
         !drop.contains(&(i - 1))
     });
+    Ok(())
+}
+
+/// A file's lines as a multiset of hashes, for rename similarity.
+struct Lines {
+    counts: HashMap<u64, u32>,
+    total: usize,
+}
+
+impl Lines {
+    fn of(data: &[u8]) -> Lines {
+        use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+        let hasher = BuildHasherDefault::<DefaultHasher>::default();
+        let mut counts = HashMap::new();
+        let mut total = 0;
+        for line in data.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+            *counts.entry(hasher.hash_one(line)).or_insert(0) += 1;
+            total += 1;
+        }
+        Lines { counts, total }
+    }
+
+    /// Lines in common over the longer file's line count (0 to 1).
+    fn similarity(&self, other: &Lines) -> f64 {
+        let common: u32 = self
+            .counts
+            .iter()
+            .map(|(h, n)| (*n).min(other.counts.get(h).copied().unwrap_or(0)))
+            .sum();
+        let longer = self.total.max(other.total);
+        if longer == 0 {
+            return 0.0;
+        }
+        f64::from(common) / longer as f64
+    }
 }
 
 fn file_name(p: &[u8]) -> &[u8] {
