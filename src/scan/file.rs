@@ -2,7 +2,7 @@
 //! [`CHUNK`] bytes, each searched by the [`Matcher`], with enough of the previous chunk
 //! kept that no key, base64 token or directive line is cut. Lines are counted up to each
 //! key and, past the last chunk's keys, not at all. A file on disk ([`FileScanner::scan_file`])
-//! is not line-counted while it is searched until its first key, whose line is counted by
+//! is never line-counted while it is searched: a key's line is counted when it is found,
 //! reading the file's start again if it is no longer in the window. A stream (a blob,
 //! stdin, an archive entry) gets its lines counted with its search (AVX2, AVX-512) or a
 //! slice at a time.
@@ -268,10 +268,6 @@ impl<'a> FileScanner<'a> {
             }
             if let Some(file) = st.recount.filter(|_| !self.raw.is_empty()) {
                 st.lines.count_file(file, st.base)?;
-                // Keys come in groups: from the first one on, lines are counted with the
-                // search, not by reading the file again for each key.
-                st.recount = None;
-                st.text.lazy_lines = false;
             }
             for m in self.raw.drain(..) {
                 let located = st.locate(self.db, ctx_path, buf, m);
@@ -555,27 +551,6 @@ mod tests {
         assert_eq!(got, expect);
         assert_eq!(out.bytes, data.len() as u64);
         assert_eq!(lazily(&data), places(&out));
-    }
-
-    #[test]
-    fn a_first_key_past_the_first_window_gets_its_line_by_reading_again() {
-        // Lazy counting reads the file's start again for the first key; the keys after it
-        // are counted with the search. A line longer than a window puts the key's line
-        // start outside the window.
-        for long_line in [false, true] {
-            let mut data = b"first line\n".repeat(150_000);
-            if long_line {
-                data.extend_from_slice(&b"x".repeat(3 * CHUNK));
-            }
-            data.extend_from_slice(format!(" {K}\n").as_bytes());
-            for i in 0..40 {
-                data.extend_from_slice(&b"padding line of text\n".repeat(i * 997));
-                data.extend_from_slice(format!("k = {K}\n").as_bytes());
-            }
-            let eager = scan_with_chunk(&data, "a.txt");
-            assert_eq!(eager.hits.len(), 41);
-            assert_eq!(lazily(&data), places(&eager));
-        }
     }
 
     /// What a scan reports of each key's place.
