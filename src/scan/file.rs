@@ -1,17 +1,14 @@
 //! Scans one file (or blob, or stdin) as a stream of bytes with bounded memory: chunks of
 //! [`CHUNK`] bytes, each searched by the [`Matcher`], with enough of the previous chunk
 //! kept that no key, base64 token or directive line is cut. Lines are counted up to each
-//! key and, past the last chunk's keys, not at all. A file on disk ([`FileScanner::scan_file`])
-//! is never line-counted while it is searched: a key's line is counted when it is found,
-//! reading the file's start again if it is no longer in the window. A stream (a blob,
-//! stdin, an archive entry) gets its lines counted with its search (AVX2, AVX-512) or a
-//! slice at a time.
+//! key and, past the last chunk's keys, not at all; with a vector prefilter (AVX2,
+//! AVX-512) every slice's lines come with its search, else a file without keys that fits
+//! one chunk is never line-counted.
 
 use super::matcher::{B64_LOOKAHEAD, B64_LOOKBEHIND, MAX_KEY_LEN, Matcher, RawMatch, Text};
 use super::scope;
 use crate::finding::Context;
 use crate::rules::RuleDb;
-use std::fs::File;
 use std::io::{self, Read};
 
 /// Bytes read per chunk. Each chunk keeps about 18 KiB of the one before it (see
@@ -98,30 +95,6 @@ impl Lines {
         self.add(buf, base, to, n);
     }
 
-    /// Counts newlines in `file` from the current count up to `to`, reading it again: the
-    /// bytes before the window are gone when a key needs its line (lazy counting).
-    fn count_file(&mut self, file: &File, to: u64) -> io::Result<()> {
-        use std::os::unix::fs::FileExt;
-        let mut piece = vec![0u8; 64 * 1024];
-        while self.counted < to {
-            let want = piece.len().min((to - self.counted) as usize);
-            let n = match file.read_at(&mut piece[..want], self.counted) {
-                Ok(0) => break, // shorter than when it was scanned
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            };
-            let got = &piece[..n];
-            self.newlines += bytecount::count(got, b'\n') as u64;
-            if let Some(i) = memchr::memrchr(b'\n', got) {
-                self.last_nl = Some(self.counted + i as u64);
-            }
-            self.counted += n as u64;
-        }
-        self.counted = self.counted.max(to);
-        Ok(())
-    }
-
     /// Moves the count to `to`, given the `n` newlines from the current count to it.
     fn add(&mut self, buf: &[u8], base: u64, to: u64, n: u64) {
         if n > 0 {
@@ -156,24 +129,7 @@ impl<'a> FileScanner<'a> {
     /// Files are read, never memory-mapped: mapping cost more than the copy it saves, and
     /// a file truncated while it is mapped would end the process.
     pub fn scan(&mut self, ctx_path: &str, reader: &mut dyn Read) -> io::Result<FileOutcome> {
-        self.run(ctx_path, reader, None)
-    }
-
-    /// As [`scan`](Self::scan), for a file that can be read again: lines are counted only
-    /// when a key needs its line number (the bytes before the key's window are read
-    /// again), so the search of a file without keys never counts lines.
-    pub fn scan_file(&mut self, ctx_path: &str, file: &File) -> io::Result<FileOutcome> {
-        self.run(ctx_path, &mut &*file, Some(file))
-    }
-
-    fn run(
-        &mut self,
-        ctx_path: &str,
-        reader: &mut dyn Read,
-        recount: Option<&File>,
-    ) -> io::Result<FileOutcome> {
         let mut st = State {
-            recount,
             out: FileOutcome::default(),
             base: 0,
             from: 0,
@@ -183,10 +139,7 @@ impl<'a> FileScanner<'a> {
                 last_nl: None,
             },
             first: true,
-            text: Text {
-                lazy_lines: recount.is_some(),
-                ..Text::default()
-            },
+            text: Text::default(),
             quoted_printable: false,
             b64_done: 0,
             head: None,
@@ -206,7 +159,7 @@ impl<'a> FileScanner<'a> {
                     Err(e) => return Err(e),
                 }
             }
-            let Some(keep_from) = self.window(ctx_path, &mut st, len, eof)? else {
+            let Some(keep_from) = self.window(ctx_path, &mut st, len, eof) else {
                 return Ok(st.out);
             };
             self.buf.copy_within(keep_from..len, 0);
@@ -217,13 +170,7 @@ impl<'a> FileScanner<'a> {
     /// Searches the window `self.buf[..len]`, which starts at `st.base` of the file;
     /// `None` at the end of the file, else the offset in the window from which the next
     /// window starts (`st` already moved there).
-    fn window(
-        &mut self,
-        ctx_path: &str,
-        st: &mut State<'_>,
-        len: usize,
-        eof: bool,
-    ) -> io::Result<Option<usize>> {
+    fn window(&mut self, ctx_path: &str, st: &mut State, len: usize, eof: bool) -> Option<usize> {
         let buf = &self.buf[..len];
         if st.first {
             let head = &buf[..len.min(8192)];
@@ -266,15 +213,12 @@ impl<'a> FileScanner<'a> {
             if let (Some(n), true, true) = (newlines, counted, self.raw.is_empty()) {
                 st.lines.add(buf, st.base, st.base + hi as u64, n as u64);
             }
-            if let Some(file) = st.recount.filter(|_| !self.raw.is_empty()) {
-                st.lines.count_file(file, st.base)?;
-            }
             for m in self.raw.drain(..) {
                 let located = st.locate(self.db, ctx_path, buf, m);
                 st.out.hits.push(located);
             }
             // At the end of the file lines are counted only up to the last key.
-            if !eof && st.recount.is_none() {
+            if !eof {
                 st.lines.advance(buf, st.base, st.base + hi as u64);
             }
             lo = hi;
@@ -284,7 +228,7 @@ impl<'a> FileScanner<'a> {
             if !st.out.hits.is_empty() {
                 st.out.ctx_path = ctx_path.to_string();
             }
-            return Ok(None);
+            return None;
         }
         let keep_from = limit.saturating_sub(LOOKBACK);
         if st.base == 0 && keep_from > 0 {
@@ -293,14 +237,12 @@ impl<'a> FileScanner<'a> {
         st.base += keep_from as u64;
         st.from = limit - keep_from;
         st.b64_done = st.b64_done.saturating_sub(keep_from);
-        Ok(Some(keep_from))
+        Some(keep_from)
     }
 }
 
 /// Where a scan is in its file, between windows.
-struct State<'f> {
-    /// The file, when lines are counted lazily by reading it again.
-    recount: Option<&'f File>,
+struct State {
     out: FileOutcome,
     /// Absolute offset of the window's first byte.
     base: u64,
@@ -319,7 +261,7 @@ struct State<'f> {
     head_markers: Option<ContentCache>,
 }
 
-impl State<'_> {
+impl State {
     /// Locates `m`, found in the window `buf`: its line and column, context, placeholder
     /// and directive.
     fn locate(&mut self, db: &RuleDb, ctx_path: &str, buf: &[u8], m: RawMatch) -> Located {
@@ -550,25 +492,6 @@ mod tests {
         let got: Vec<_> = out.hits.iter().map(|h| (h.line, h.column)).collect();
         assert_eq!(got, expect);
         assert_eq!(out.bytes, data.len() as u64);
-        assert_eq!(lazily(&data), places(&out));
-    }
-
-    /// What a scan reports of each key's place.
-    fn places(o: &FileOutcome) -> Vec<(u64, u64, u64, u64, Context)> {
-        let place = |h: &Located| (h.line, h.column, h.column_utf16, h.offset, h.context);
-        o.hits.iter().map(place).collect()
-    }
-
-    /// `data` written to a file and scanned with lazy line counting.
-    fn lazily(data: &[u8]) -> Vec<(u64, u64, u64, u64, Context)> {
-        let mut f = tempfile::tempfile().unwrap();
-        std::io::Write::write_all(&mut f, data).unwrap();
-        std::io::Seek::rewind(&mut f).unwrap();
-        let db = crate::rules::load(Vec::new()).unwrap();
-        let m = Matcher::new(&db).unwrap();
-        let o = FileScanner::new(&db, &m).scan_file("big.txt", &f).unwrap();
-        assert_eq!(o.bytes, data.len() as u64);
-        places(&o)
     }
 
     #[test]
@@ -620,12 +543,6 @@ mod tests {
         };
         let chunked = spots(CHUNK);
         assert_eq!(chunked, spots(data.len() + 1));
-        let lazy = lazily(&data);
-        let eager: Vec<_> = chunked.iter().map(|c| (c.0, c.1, c.2)).collect();
-        assert_eq!(
-            eager,
-            lazy.iter().map(|l| (l.0, l.1, l.3)).collect::<Vec<_>>()
-        );
         assert_eq!(chunked.len(), edges.len(), "{chunked:?}");
         let production: Vec<usize> = (0..chunked.len())
             .filter(|i| chunked[*i].4 == Context::ProductionConfig)
@@ -681,7 +598,6 @@ mod tests {
         assert_eq!(got, expect);
         let offsets: Vec<usize> = out.hits.iter().map(|h| h.offset as usize).collect();
         assert_eq!(offsets, starts);
-        assert_eq!(lazily(&data), places(&out));
     }
 
     /// With a byte order mark only that order is read: a big-endian key is reported at its

@@ -44,9 +44,6 @@ pub struct Text {
     /// UTF-16 text whose byte order mark says little-endian (`Some(true)`) or big-endian
     /// (`Some(false)`): only that order is read. Without one, both are.
     pub utf16_le: Option<bool>,
-    /// The caller counts lines itself, only up to the keys found (a file it can read
-    /// again): the search does not count them and [`Matcher::find`] returns `None`.
-    pub lazy_lines: bool,
 }
 
 /// One key found in a buffer. Holds the full key: keep it in memory only.
@@ -353,12 +350,8 @@ impl Matcher {
             }
         };
         let newlines = match &self.pairs {
-            Some(pairs) if text.lazy_lines => {
-                pairs.find(hay, from, search_end, false, &mut at_anchor);
-                None
-            }
             Some(pairs) => {
-                let n = pairs.find(hay, from, search_end, true, &mut at_anchor);
+                let n = pairs.find(hay, from, search_end, &mut at_anchor);
                 let past = hay[limit.max(from).min(search_end)..search_end]
                     .iter()
                     .filter(|&&b| b == b'\n')

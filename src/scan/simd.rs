@@ -140,14 +140,12 @@ impl PairFinder {
 
     /// Calls `hit(i, a)`, in increasing order of `i`, for every `i` with `start <= i` and
     /// `i + 1 < end` where anchor `a` (an index into the list `new` was given) is
-    /// `hay[i..i + 2]`. Returns the number of `\n` bytes in `hay[start..end]` when `lines`
-    /// (else 0, or the count when the loop has it for free).
+    /// `hay[i..i + 2]`. Returns the number of `\n` bytes in `hay[start..end]`.
     pub fn find(
         &self,
         hay: &[u8],
         start: usize,
         end: usize,
-        lines: bool,
         hit: &mut impl FnMut(usize, usize),
     ) -> usize {
         let hay = &hay[..end.min(hay.len())];
@@ -162,12 +160,8 @@ impl PairFinder {
                 avx512::find(self, hay, pos, marks)
             }),
             #[cfg(target_arch = "x86_64")]
-            Level::Avx2 if lines => self.batched(hay, start, true, hit, |pos, marks| unsafe {
-                avx2::find::<true>(self, hay, pos, marks)
-            }),
-            #[cfg(target_arch = "x86_64")]
             Level::Avx2 => self.batched(hay, start, true, hit, |pos, marks| unsafe {
-                avx2::find::<false>(self, hay, pos, marks)
+                avx2::find(self, hay, pos, marks)
             }),
             _ => self.find_scalar(hay, start, hit),
         }
@@ -384,8 +378,7 @@ mod avx2 {
             .wrapping_add(_mm_cvtsi128_si64(_mm_unpackhi_epi64(x, x)) as u64)
     }
 
-    /// As `avx512::find`, 64 bytes per step in two halves (newlines counted only when
-    /// `LINES`), with one difference: a pair
+    /// As `avx512::find`, 64 bytes per step in two halves, with one difference: a pair
     /// is seen where its second byte is, so a block's candidates start one byte before it
     /// (`marks` hold the block's start minus one, wrapping) and the pair that starts on
     /// the last byte before where the loop stopped is left to the caller.
@@ -393,7 +386,7 @@ mod avx2 {
     /// # Safety
     /// The CPU has AVX2 and POPCNT.
     #[target_feature(enable = "avx2,popcnt")]
-    pub(super) unsafe fn find<const LINES: bool>(
+    pub(super) unsafe fn find(
         f: &PairFinder,
         hay: &[u8],
         start: usize,
@@ -420,14 +413,12 @@ mod avx2 {
             let c0 = _mm256_and_si256(shift_in(f0, prev), s0);
             let c1 = _mm256_and_si256(shift_in(f1, f0), s1);
             prev = f1;
-            if LINES {
-                lanes = _mm256_sub_epi8(lanes, _mm256_cmpeq_epi8(v0, newline));
-                lanes = _mm256_sub_epi8(lanes, _mm256_cmpeq_epi8(v1, newline));
-                steps += 1;
-                if steps == 127 {
-                    sums = _mm256_add_epi64(sums, _mm256_sad_epu8(lanes, zero));
-                    (lanes, steps) = (zero, 0);
-                }
+            lanes = _mm256_sub_epi8(lanes, _mm256_cmpeq_epi8(v0, newline));
+            lanes = _mm256_sub_epi8(lanes, _mm256_cmpeq_epi8(v1, newline));
+            steps += 1;
+            if steps == 127 {
+                sums = _mm256_add_epi64(sums, _mm256_sad_epu8(lanes, zero));
+                (lanes, steps) = (zero, 0);
             }
             let m0 = !(_mm256_movemask_epi8(_mm256_cmpeq_epi8(c0, zero)) as u32);
             let m1 = !(_mm256_movemask_epi8(_mm256_cmpeq_epi8(c1, zero)) as u32);
@@ -484,10 +475,7 @@ mod tests {
         let want = naive(anchors, hay, start, end);
         for f in finders {
             let mut hits = Vec::new();
-            let n = f.find(hay, start, end, true, &mut |i, a| hits.push((i, a)));
-            let mut quiet = Vec::new();
-            f.find(hay, start, end, false, &mut |i, a| quiet.push((i, a)));
-            assert_eq!(quiet, hits, "{:?} without lines", f.level);
+            let n = f.find(hay, start, end, &mut |i, a| hits.push((i, a)));
             assert_eq!(
                 (hits, n),
                 want,

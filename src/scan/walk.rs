@@ -317,7 +317,7 @@ impl Root<'_> {
                 return;
             }
         }
-        match scanner.scan_file(ctx, &file) {
+        match scanner.scan(ctx, &mut &file) {
             Ok(outcome) => {
                 shared.files.fetch_add(1, Ordering::Relaxed);
                 let n = shared.bytes.fetch_add(outcome.bytes, Ordering::Relaxed);
