@@ -8,9 +8,11 @@
 
 use crate::daemon::{Daemon, eventually};
 use crate::fleet::Host;
+use crate::notify::{FAST_RETRY, Receiver, WEBHOOK_SECRETS, webhook_toml};
 use crate::util::git::Repo;
 use crate::util::postgres;
 use crate::util::*;
+use std::collections::BTreeMap;
 
 /// A key built at run time: 32 random letters and digits (never a placeholder).
 fn random_key() -> String {
@@ -158,5 +160,146 @@ fn the_start_up_run_is_split_between_daemons_like_a_tick() {
         d.signal("-TERM");
         assert_eq!(d.wait(), Some(0), "{}", d.log_text());
         assert!(!d.log_text().contains(pg.password()));
+    }
+}
+
+/// Two daemons on one PostgreSQL, a fleet of 8 repositories with a key each, a webhook
+/// receiver on loopback. The first daemon dies (a failpoint aborts it, as SIGKILL would)
+/// in its pass, holding a repository's lease: before it enqueued that repository's
+/// notifications, or right after (its watermark not recorded). The second, started while
+/// the first is mid-pass, finishes the pass once the lease expires: every repository
+/// scanned, every key's `finding.opened` delivered exactly once, none after.
+#[test]
+fn a_daemon_killed_mid_pass_is_finished_by_the_other() {
+    if !cfg!(debug_assertions) {
+        skipped(
+            "fleet_shared",
+            "failpoints are compiled out of release builds",
+        );
+        return;
+    }
+    let Some(pg) = postgres::server() else {
+        postgres::skipped("a_daemon_killed_mid_pass_is_finished_by_the_other");
+        return;
+    };
+    std::thread::scope(|s| {
+        for step in ["before-enqueue:3", "after-enqueue:3"] {
+            s.spawn(move || kill_mid_pass(pg, step));
+        }
+    });
+}
+
+fn kill_mid_pass(pg: &postgres::PgServer, step: &str) {
+    let db = pg.fresh_db();
+    let host = Host::start(None);
+    let repos = plant(&host, 8);
+    let rx = Receiver::start(&[], 200);
+    let t = Tree::new();
+    let hooks = webhook_toml(
+        "hooks",
+        "KW_TEST_WEBHOOK_URL",
+        "events = [\"keywarden.finding.opened\"]",
+    );
+    let config = config(&t, &host, &repos, "*/2 * * * * *", &(hooks + FAST_RETRY));
+    let hook_env = [
+        ("KW_TEST_WEBHOOK_URL", rx.url.as_str()),
+        ("KW_TEST_WEBHOOK_SECRET", WEBHOOK_SECRETS),
+    ];
+    let mut sql = ::postgres::Client::connect(&db, ::postgres::NoTls).unwrap();
+    let mut killed = hook_env.to_vec();
+    killed.push(("KEYWARDEN_FAILPOINT", step));
+    let mut a = start(&t, &config, &env_of(&t, &db, 1, &killed), 1);
+    a.expect("READY=1");
+    // The second daemon joins once the first is into its pass.
+    eventually(&format!("{step}: a first repository enqueued"), || {
+        let n: i64 = sql
+            .query_one("SELECT count(*) FROM outbox", &[])
+            .unwrap()
+            .get(0);
+        (n > 0).then_some(())
+    });
+    let mut b = start(&t, &config, &env_of(&t, &db, 2, &hook_env), 2);
+    assert_eq!(a.wait(), None, "{step}: not killed:\n{}", a.log_text());
+    assert!(a.log_text().contains("failpoint"), "{}", a.log_text());
+    // It died holding a repository's lease (the second daemon waits for it to expire).
+    let pid = format!(":{}:", a.child.id());
+    let held: i64 = sql
+        .query_one(
+            "SELECT count(*) FROM leases WHERE finished_at IS NULL AND position($1 in holder) > 0",
+            &[&pid],
+        )
+        .unwrap()
+        .get(0);
+    assert!(held > 0, "{step}: no lease left by the dead daemon");
+
+    let names: Vec<&str> = repos.iter().map(|(n, _)| n.as_str()).collect();
+    let opened = |rx: &Receiver| -> BTreeMap<String, usize> {
+        let mut per_repo = BTreeMap::new();
+        for r in rx.requests().iter().filter(|r| r.status == 200) {
+            let v = r.json();
+            assert_eq!(v["type"], "keywarden.finding.opened", "{v}");
+            let at = v["data"]["finding"].to_string();
+            let repo = names
+                .iter()
+                .find(|n| at.contains(&format!("{n}/")) || at.contains(&format!("{n}:")))
+                .unwrap_or_else(|| panic!("{step}: which repository? {at}"));
+            *per_repo.entry(repo.to_string()).or_insert(0) += 1;
+        }
+        per_repo
+    };
+    eventually(
+        &format!("{step}: every repository scanned and notified"),
+        || {
+            let scanned: i64 = sql
+                .query_one("SELECT count(*) FROM fleet_repos", &[])
+                .unwrap()
+                .get(0);
+            (scanned == repos.len() as i64 && opened(&rx).len() == repos.len()).then_some(())
+        },
+    );
+    // Two more ticks: nothing is sent again.
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    let per_repo = opened(&rx);
+    assert!(
+        per_repo.values().all(|n| *n == 1),
+        "{step}: each key once: {per_repo:?}\n{}",
+        b.log_text()
+    );
+    assert_eq!(per_repo.len(), repos.len(), "{step}: {per_repo:?}");
+    b.signal("-TERM");
+    assert_eq!(b.wait(), Some(0), "{}", b.log_text());
+
+    // No full key, token or password: bodies, logs, every row of the database.
+    let mut dump = String::new();
+    let tables = sql
+        .query(
+            "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public'",
+            &[],
+        )
+        .unwrap();
+    for row in tables {
+        let table: String = row.get(0);
+        let q = format!("SELECT coalesce(string_agg(t::text, E'\\n'), '') FROM \"{table}\" t");
+        dump.push_str(&sql.query_one(&q, &[]).unwrap().get::<_, String>(0));
+    }
+    assert!(dump.contains("acme/r0"), "the dump reads the state");
+    let bodies: Vec<String> = rx
+        .requests()
+        .iter()
+        .map(|r| String::from_utf8_lossy(&r.body).to_string())
+        .collect();
+    for (what, text) in [
+        ("database", dump),
+        ("first log", a.log_text()),
+        ("second log", b.log_text()),
+        ("webhook bodies", bodies.join("\n")),
+    ] {
+        for (_, key) in &repos {
+            assert!(!text.contains(&key[8..]), "{step}: {what} holds a full key");
+        }
+        assert!(
+            !text.contains(pg.password()),
+            "{step}: {what} holds the password"
+        );
     }
 }
