@@ -150,6 +150,29 @@ fn the_start_up_run_is_split_between_daemons_like_a_tick() {
         "each repository once: {first:?}"
     );
 
+    // Trends per fleet target: its repositories summed (one key each, all open).
+    let out = t
+        .cmd()
+        .env("KW_STATE_URL", &db)
+        .args(["status", "--format", "json", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let g = &v["trends"]["groups"][0];
+    assert_eq!(g["source"], "scan:fleet", "{v}");
+    assert_eq!(
+        (g["opened"].as_u64(), g["open"].as_u64()),
+        (Some(n), Some(n)),
+        "{v}"
+    );
+    assert_eq!(
+        v["trends"]["sources"].as_array().unwrap().len() as u64,
+        n,
+        "{v}"
+    );
+
     daemons.push(start(&t, &config, &env_of(&t, &db, 3, &[]), 3));
     let all = eventually("the third daemon's run at start", || {
         let r = runs(&mut sql);
