@@ -326,3 +326,68 @@ fn kill_mid_pass(pg: &postgres::PgServer, step: &str) {
         );
     }
 }
+
+/// The shared state over TLS with a private CA: `sslrootcert=FILE` in the URL. The server
+/// (TLS only, its certificate issued by a CA of the test's own) is reached and verified
+/// with that CA; with the public roots alone its certificate is refused, and a plain
+/// connection is refused by the server. No password in any output.
+#[test]
+fn the_shared_state_over_tls_trusts_a_private_ca() {
+    let Some((pg, ca)) = postgres::tls_server() else {
+        postgres::skipped("the_shared_state_over_tls_trusts_a_private_ca");
+        return;
+    };
+    let db = pg.fresh_db();
+    let t = Tree::new();
+    let ca_path = t.write("ca.pem", ca);
+    t.write("watched/a.txt", "nothing\n");
+    let config = t.write(
+        "etc/keywarden.toml",
+        "[state]\nurl = { env = \"KW_STATE_URL\" }\n\n[[daemon.scan]]\nname = \"tree\"\n\
+         paths = [\"../watched\"]\nschedule = \"0 0 0 1 1 *\"\n",
+    );
+    let run = |cmd: &str, url: &str| {
+        let out = t
+            .cmd()
+            .env("KW_STATE_URL", url)
+            .args(cmd.split(' '))
+            .arg(&config)
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!text.contains(pg.password()), "{text}");
+        (out.status.code(), text)
+    };
+    let with_ca = format!("{db}?sslrootcert={}", ca_path.display());
+    let (code, text) = run("status --format json --config", &with_ca);
+    assert_eq!(code, Some(0), "{text}");
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let name = db.rsplit('/').next().unwrap();
+    assert_eq!(
+        v["state"],
+        format!("postgresql://kw@127.0.0.1:{}/{name}", pg.port())
+    );
+    assert_eq!(run("config check", &with_ca).0, Some(0));
+
+    let (code, text) = run(
+        "status --format json --config",
+        &format!("{db}?sslmode=require"),
+    );
+    assert_ne!(
+        code,
+        Some(0),
+        "the public roots do not know the private CA: {text}"
+    );
+    assert!(text.to_lowercase().contains("certificate"), "{text}");
+    let (code, text) = run("status --format json --config", &db);
+    assert_ne!(code, Some(0), "the server takes TLS only: {text}");
+
+    let missing = format!("{db}?sslrootcert=/nonexistent/ca.pem");
+    let (code, text) = run("config check", &missing);
+    assert_eq!(code, Some(2), "{text}");
+    assert!(text.contains("sslrootcert /nonexistent/ca.pem"), "{text}");
+}

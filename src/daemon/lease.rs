@@ -66,7 +66,7 @@ pub fn tick_key(
     if let Some(t) = tick {
         return t.timestamp_millis();
     }
-    let shared = matches!(s.state, crate::store::Location::Postgres { .. });
+    let shared = s.state.is_shared();
     let at_start = matches!(trigger, Trigger::Start | Trigger::CatchUp);
     schedule
         .filter(|_| shared && at_start)
