@@ -122,7 +122,7 @@ TOML
   local dpids=() logs=()
   for d in $(seq "$daemons"); do
     local log="$dir/daemon-$stamp-$d.log"
-    logs+=("$log")
+    logs+=("$log"); : > "$log"
     "$kw" daemon --config "$dir/keywarden.toml" 2> "$log" &
     dpids+=($!)
   done
