@@ -11,7 +11,7 @@ use crate::error::Result;
 use crate::store::{Store, holder_id, now_ms};
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::RecvTimeoutError;
 use std::time::Duration;
 
 /// How long `s`'s leases hold without renewal (`[daemon] lease_ttl_secs`), in ms.
@@ -140,24 +140,68 @@ pub fn run_leased<T>(
     if !try_take(s, key, tick)? {
         return Ok(None);
     }
-    let done = AtomicBool::new(false);
+    // The helper wakes when `work` ends (the sender dropped), not at its next step: a
+    // repository's run is not stretched to the renewal period.
+    let (done, wait) = std::sync::mpsc::channel::<()>();
     let r = std::thread::scope(|sc| {
-        sc.spawn(|| {
-            let step = Duration::from_millis(200);
-            let mut waited = Duration::ZERO;
-            while !done.load(Ordering::Relaxed) {
-                std::thread::sleep(step);
-                waited += step;
-                if waited >= renew_every(s) {
-                    waited = Duration::ZERO;
-                    renew(s, key, tick);
-                }
+        sc.spawn(move || {
+            while let Err(RecvTimeoutError::Timeout) = wait.recv_timeout(renew_every(s)) {
+                renew(s, key, tick);
             }
         });
         let r = work();
-        done.store(true, Ordering::Relaxed);
+        drop(done);
         r
     });
     release(s, key, tick, r.is_ok());
     r.map(Some)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(dir: &std::path::Path) -> Settings {
+        Settings {
+            path: dir.join("keywarden.toml"),
+            daemon: super::super::DaemonConfig {
+                lease_ttl_secs: 1,
+                ..Default::default()
+            },
+            audit: Default::default(),
+            notify: Default::default(),
+            state: crate::store::Location::Sqlite(dir.join("state.db")),
+        }
+    }
+
+    /// Work longer than the lease's life keeps it (renewed meanwhile): another holder is
+    /// refused throughout; once done, the tick is finished for everyone.
+    #[test]
+    fn a_leased_run_is_renewed_while_it_lasts_and_finished_after() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = settings(dir.path());
+        let other = |s: &Settings| {
+            Store::open(&s.state)
+                .unwrap()
+                .try_lease("scan:t/r", 7, "another", ttl_ms(s), now_ms())
+                .unwrap()
+        };
+        let ran = run_leased(&s, "scan:t/r", 7, || {
+            for _ in 0..5 {
+                std::thread::sleep(Duration::from_millis(400));
+                assert!(!other(&s), "taken while held");
+            }
+            Ok(42)
+        })
+        .unwrap();
+        assert_eq!(ran, Some(42));
+        assert!(!other(&s), "a finished tick is not run again");
+        assert_eq!(run_leased(&s, "scan:t/r", 7, || Ok(1)).unwrap(), None);
+        let lease = Store::open(&s.state)
+            .unwrap()
+            .lease("scan:t/r")
+            .unwrap()
+            .unwrap();
+        assert!(lease.finished_at.is_some(), "{lease:?}");
+    }
 }
