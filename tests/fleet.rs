@@ -50,7 +50,7 @@ impl Host {
     }
 
     /// Pushes `work`'s main branch to bare repository `name` (created if missing).
-    fn push(&self, work: &Repo, name: &str) {
+    pub fn push(&self, work: &Repo, name: &str) {
         let bare = self.bare(name);
         if !bare.exists() {
             std::fs::create_dir_all(&bare).unwrap();

@@ -30,6 +30,8 @@
 //! - `fleet`: `[[daemon.scan]] source = …`: a fake GitHub/GitLab API and repositories
 //!   served over git's smart HTTP; mirrors, incremental passes, tokens.
 //! - `fleet_list`: listing GitHub organisations and GitLab groups, and the filters.
+//! - `fleet_shared`: a fleet shared by daemons on one PostgreSQL: the run at start split,
+//!   a daemon killed mid-pass finished by the other, each notification once.
 
 mod util;
 
@@ -41,6 +43,7 @@ mod crash;
 mod daemon;
 mod fleet;
 mod fleet_list;
+mod fleet_shared;
 mod hardening;
 mod labeled;
 mod mask_client;

@@ -43,7 +43,8 @@ pub fn run(args: &StatusArgs, out: &mut dyn Write) -> Result<Exit> {
     };
     open.sort_by_key(|(sev, _)| rank(sev).unwrap_or(9));
     let outages = store.outages()?;
-    let trends = store.trends(None)?;
+    let groups: Vec<String> = jobs_out.iter().map(|(.., name)| name.clone()).collect();
+    let trends = store.trends(None, &groups)?;
     let rows = store.list(true)?;
     let count = |st: Status| rows.iter().filter(|r| r.status == st).count();
     let (pending, dead, delivered) = (
@@ -111,17 +112,21 @@ pub fn run(args: &StatusArgs, out: &mut dyn Write) -> Result<Exit> {
                     format!(" ({by})")
                 }
             )?;
-            let t = &trends.total;
-            writeln!(
-                out,
-                "all time: {} opened, {} resolved, {} open; median time to fix {}",
-                t.opened,
-                t.resolved,
-                t.open,
-                t.median_fix_ms
-                    .map(|ms| format!("{:.1} h", ms as f64 / 3_600_000.0))
-                    .unwrap_or_else(|| "-".into())
-            )?;
+            let line = |t: &crate::store::SourceTrend| {
+                format!(
+                    "{} opened, {} resolved, {} open; median time to fix {}",
+                    t.opened,
+                    t.resolved,
+                    t.open,
+                    t.median_fix_ms
+                        .map(|ms| format!("{:.1} h", ms as f64 / 3_600_000.0))
+                        .unwrap_or_else(|| "-".into())
+                )
+            };
+            writeln!(out, "all time: {}", line(&trends.total))?;
+            for g in trends.groups.iter().filter(|g| g.opened + g.open > 0) {
+                writeln!(out, "  {}: {}", g.source, line(g))?;
+            }
             for o in &outages {
                 writeln!(
                     out,

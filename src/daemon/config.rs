@@ -231,6 +231,18 @@ impl Schedule {
         DateTime::from_timestamp(ts.as_second(), u32::try_from(ts.subsec_nanosecond()).ok()?)
     }
 
+    /// The last tick at or before `t`, in zone `tz`: the tick a run at start stands for
+    /// when daemons share a state (they all agree on it, wherever they started).
+    pub fn last_at_or_before(&self, t: DateTime<Utc>, tz: &Zone) -> Option<DateTime<Utc>> {
+        let nanos = i32::try_from(t.timestamp_subsec_nanos()).ok()?;
+        let local = jiff::Timestamp::new(t.timestamp(), nanos)
+            .ok()?
+            .to_zoned(tz.0.clone());
+        let prev = self.cron.find_previous_occurrence(&local, true).ok()?;
+        let ts = prev.timestamp();
+        DateTime::from_timestamp(ts.as_second(), u32::try_from(ts.subsec_nanosecond()).ok()?)
+    }
+
     /// Whether a tick fell in `(since, now]`: a run was missed.
     pub fn missed(&self, since: DateTime<Utc>, now: DateTime<Utc>, tz: &Zone) -> bool {
         self.next_after(since, tz).is_some_and(|n| n <= now)
@@ -603,6 +615,33 @@ mod tests {
         );
         assert_eq!(
             s.next_after(utc(2026, 3, 27, 12, 0, 0).unwrap(), tz),
+            utc(2026, 3, 28, 6, 0, 0)
+        );
+    }
+
+    #[test]
+    fn the_last_tick_is_the_same_from_anywhere_between_two_ticks() {
+        let tz = &Zone::named("Europe/Berlin").unwrap();
+        let s = Schedule::parse("0 */10 * * * *").unwrap();
+        let tick = utc(2026, 3, 28, 12, 10, 0).unwrap();
+        for secs in [0, 1, 299, 599] {
+            let t = tick + chrono::Duration::seconds(secs);
+            assert_eq!(s.last_at_or_before(t, tz), Some(tick), "+{secs} s");
+        }
+        assert_eq!(
+            s.last_at_or_before(tick - chrono::Duration::milliseconds(1), tz),
+            utc(2026, 3, 28, 12, 0, 0)
+        );
+        // A tick then the next one: the scheduled run after a start never reuses its tick.
+        assert!(s.next_after(tick + chrono::Duration::seconds(5), tz) > Some(tick));
+        // Across the spring-forward gap: 07:00 local stays the key on both sides.
+        let s = Schedule::parse("0 0 7 * * *").unwrap();
+        assert_eq!(
+            s.last_at_or_before(utc(2026, 3, 29, 9, 0, 0).unwrap(), tz),
+            utc(2026, 3, 29, 5, 0, 0)
+        );
+        assert_eq!(
+            s.last_at_or_before(utc(2026, 3, 29, 4, 0, 0).unwrap(), tz),
             utc(2026, 3, 28, 6, 0, 0)
         );
     }

@@ -5,11 +5,13 @@
 //! (`[daemon] lease_ttl_secs`), and another daemon takes the work at its next tick. With
 //! SQLite (one daemon, the state file locked) the lease is always this daemon's.
 
-use super::{Settings, jobs};
+use super::scheduler::Trigger;
+use super::{Settings, config::Schedule, jobs};
 use crate::error::Result;
 use crate::store::{Store, holder_id, now_ms};
+use chrono::{DateTime, Utc};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::RecvTimeoutError;
 use std::time::Duration;
 
 /// How long `s`'s leases hold without renewal (`[daemon] lease_ttl_secs`), in ms.
@@ -46,6 +48,31 @@ fn release(s: &Settings, key: &str, tick: i64, done: bool) {
     if let Err(e) = r {
         tracing::warn!(job = key, "cannot release the lease: {e}");
     }
+}
+
+/// The tick a run's leases are keyed by (Unix ms). A scheduled run: its tick. A run at
+/// start or a catch-up on a state shared by several daemons (PostgreSQL): the schedule's
+/// last tick at or before `now`, which every daemon computes alike however far apart they
+/// started, so the leases split that run like a scheduled tick, and a daemon starting
+/// after that tick was run leaves the work to the next one. Otherwise (a change in a
+/// watched path, a job without schedule, one daemon on its SQLite file): `now`.
+pub fn tick_key(
+    s: &Settings,
+    schedule: Option<&Schedule>,
+    trigger: Trigger,
+    tick: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> i64 {
+    if let Some(t) = tick {
+        return t.timestamp_millis();
+    }
+    let shared = s.state.is_shared();
+    let at_start = matches!(trigger, Trigger::Start | Trigger::CatchUp);
+    schedule
+        .filter(|_| shared && at_start)
+        .and_then(|sch| sch.last_at_or_before(now, &s.daemon.time_zone))
+        .unwrap_or(now)
+        .timestamp_millis()
 }
 
 /// A lease this daemon holds, renewed in the background until released.
@@ -113,24 +140,68 @@ pub fn run_leased<T>(
     if !try_take(s, key, tick)? {
         return Ok(None);
     }
-    let done = AtomicBool::new(false);
+    // The helper wakes when `work` ends (the sender dropped), not at its next step: a
+    // repository's run is not stretched to the renewal period.
+    let (done, wait) = std::sync::mpsc::channel::<()>();
     let r = std::thread::scope(|sc| {
-        sc.spawn(|| {
-            let step = Duration::from_millis(200);
-            let mut waited = Duration::ZERO;
-            while !done.load(Ordering::Relaxed) {
-                std::thread::sleep(step);
-                waited += step;
-                if waited >= renew_every(s) {
-                    waited = Duration::ZERO;
-                    renew(s, key, tick);
-                }
+        sc.spawn(move || {
+            while let Err(RecvTimeoutError::Timeout) = wait.recv_timeout(renew_every(s)) {
+                renew(s, key, tick);
             }
         });
         let r = work();
-        done.store(true, Ordering::Relaxed);
+        drop(done);
         r
     });
     release(s, key, tick, r.is_ok());
     r.map(Some)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(dir: &std::path::Path) -> Settings {
+        Settings {
+            path: dir.join("keywarden.toml"),
+            daemon: super::super::DaemonConfig {
+                lease_ttl_secs: 1,
+                ..Default::default()
+            },
+            audit: Default::default(),
+            notify: Default::default(),
+            state: crate::store::Location::Sqlite(dir.join("state.db")),
+        }
+    }
+
+    /// Work longer than the lease's life keeps it (renewed meanwhile): another holder is
+    /// refused throughout; once done, the tick is finished for everyone.
+    #[test]
+    fn a_leased_run_is_renewed_while_it_lasts_and_finished_after() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = settings(dir.path());
+        let other = |s: &Settings| {
+            Store::open(&s.state)
+                .unwrap()
+                .try_lease("scan:t/r", 7, "another", ttl_ms(s), now_ms())
+                .unwrap()
+        };
+        let ran = run_leased(&s, "scan:t/r", 7, || {
+            for _ in 0..5 {
+                std::thread::sleep(Duration::from_millis(400));
+                assert!(!other(&s), "taken while held");
+            }
+            Ok(42)
+        })
+        .unwrap();
+        assert_eq!(ran, Some(42));
+        assert!(!other(&s), "a finished tick is not run again");
+        assert_eq!(run_leased(&s, "scan:t/r", 7, || Ok(1)).unwrap(), None);
+        let lease = Store::open(&s.state)
+            .unwrap()
+            .lease("scan:t/r")
+            .unwrap()
+            .unwrap();
+        assert!(lease.finished_at.is_some(), "{lease:?}");
+    }
 }

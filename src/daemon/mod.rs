@@ -304,11 +304,14 @@ impl Generation {
                 let (s, name, job) = (s.clone(), name.clone(), job.clone());
                 async move {
                     // Daemons sharing one state: the lease picks the one that runs this tick.
-                    let at = tick.map_or_else(now_ms, |t| t.timestamp_millis());
+                    let at = lease::tick_key(&s, job.schedule(), trigger, tick, Utc::now());
                     let lease = if job.shared() {
                         None
                     } else {
                         let Some(l) = lease::take(&s, &name, at).await else {
+                            if trigger != Trigger::Schedule {
+                                tracing::info!(job = %name, trigger = trigger.as_str(), "this tick is run by another daemon (or was): nothing to do until the next");
+                            }
                             return;
                         };
                         Some(l)

@@ -65,11 +65,26 @@ impl StateConfig {
             *f = base.join(&*f);
         }
         let url = source.read("[state] url")?;
-        if let Err(e) = super::pg::parse(url.expose()) {
-            return Err(err(
-                format!("url is not a valid PostgreSQL URL: {e}"),
-                "write it as postgresql://user:password@host:port/database",
-            ));
+        let parsed = match super::pg::parse(url.expose()) {
+            Ok(p) => p,
+            Err(e) => {
+                return Err(err(
+                    format!("url is not a valid PostgreSQL URL: {e}"),
+                    "write it as postgresql://user:password@host:port/database",
+                ));
+            }
+        };
+        if let Some(ca) = parsed.ca() {
+            let hint = "point sslrootcert at the PEM file of the server's CA, an absolute path readable by the keywarden user";
+            if ca.is_relative() {
+                return Err(err(
+                    format!("url: sslrootcert {} is not an absolute path", ca.display()),
+                    hint,
+                ));
+            }
+            if let Err(e) = crate::bounded::check(ca, crate::bounded::MAX_INPUT) {
+                return Err(err(format!("url: sslrootcert {}: {e}", ca.display()), hint));
+            }
         }
         Ok(Location::postgres(url))
     }

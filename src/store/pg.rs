@@ -6,6 +6,7 @@
 use super::sql::{DbError, DbResult, dollar};
 use crate::notify::config::Secret;
 use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::{Mutex, OnceLock};
 
@@ -64,12 +65,68 @@ impl Drop for PgConn {
     }
 }
 
+/// A checked URL: the driver's settings, and the private CA to trust instead of the
+/// public roots (`sslrootcert=FILE`, as libpq spells it), if any.
+pub(super) struct Parsed {
+    config: postgres::Config,
+    ca: Option<PathBuf>,
+}
+
 /// Checks a `postgresql://` URL without connecting; the error never repeats the URL.
-pub(super) fn parse(url: &str) -> std::result::Result<postgres::Config, String> {
+/// `sslrootcert=FILE` (which the driver does not know) is taken out of the query: the
+/// server's certificate must then chain to that PEM file's CA, and TLS is required
+/// unless `sslmode` says otherwise.
+pub(super) fn parse(url: &str) -> std::result::Result<Parsed, String> {
     if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
         return Err("the URL does not start with postgresql://".into());
     }
-    postgres::Config::from_str(url).map_err(|e| crate::redact::scrub(&e.to_string()).into_owned())
+    let (url, ca) = take_root_cert(url);
+    let mut config = postgres::Config::from_str(&url)
+        .map_err(|e| crate::redact::scrub(&e.to_string()).into_owned())?;
+    if let Some(ca) = &ca {
+        if ca.as_os_str().is_empty() {
+            return Err("sslrootcert is empty: name a PEM file with the server's CA".into());
+        }
+        if !url.contains("sslmode=") {
+            config.ssl_mode(postgres::config::SslMode::Require);
+        }
+    }
+    Ok(Parsed { config, ca })
+}
+
+impl Parsed {
+    /// The private CA file named by `sslrootcert`.
+    pub(super) fn ca(&self) -> Option<&std::path::Path> {
+        self.ca.as_deref()
+    }
+}
+
+/// `url` without its `sslrootcert` parameter, and that parameter's value (decoded).
+fn take_root_cert(url: &str) -> (String, Option<PathBuf>) {
+    let Some((head, query)) = url.split_once('?') else {
+        return (url.to_string(), None);
+    };
+    let mut ca = None;
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            if k != "sslrootcert" {
+                return true;
+            }
+            let v: String = url::form_urlencoded::parse(format!("v={v}").as_bytes())
+                .map(|(_, v)| v.into_owned())
+                .next()
+                .unwrap_or_default();
+            ca = Some(PathBuf::from(v));
+            false
+        })
+        .collect();
+    if kept.is_empty() {
+        (head.to_string(), ca)
+    } else {
+        (format!("{head}?{}", kept.join("&")), ca)
+    }
 }
 
 /// The URL without its password or query: what logs, errors and `status` show.
@@ -95,8 +152,9 @@ pub(super) fn connect(url: &Secret, migrations: &[&str]) -> DbResult<PgConn> {
     let idle = match reused {
         Some(idle) => idle,
         None => {
-            let config = parse(&key).map_err(DbError::Other)?;
-            let client = off_runtime(move || config.connect(tls()))?;
+            let parsed = parse(&key).map_err(DbError::Other)?;
+            let tls = tls(parsed.ca()).map_err(DbError::Other)?;
+            let client = off_runtime(move || parsed.config.connect(tls))?;
             Idle {
                 client,
                 stmts: HashMap::new(),
@@ -122,15 +180,34 @@ pub(super) fn connect(url: &Secret, migrations: &[&str]) -> DbResult<PgConn> {
     Ok(conn)
 }
 
-fn tls() -> tokio_postgres_rustls::MakeRustlsConnect {
+/// TLS trusting Mozilla's roots, or only the certificates of the PEM file `ca`.
+fn tls(
+    ca: Option<&std::path::Path>,
+) -> std::result::Result<tokio_postgres_rustls::MakeRustlsConnect, String> {
+    use rustls::pki_types::{CertificateDer, pem::PemObject};
     crate::tls::install_provider();
-    let roots = rustls::RootCertStore {
-        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    let roots = match ca {
+        None => rustls::RootCertStore {
+            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+        },
+        Some(path) => {
+            let why = |e: String| format!("sslrootcert {}: {e}", path.display());
+            let pem = crate::bounded::read(path).map_err(|e| why(e.to_string()))?;
+            let mut roots = rustls::RootCertStore::empty();
+            for cert in CertificateDer::pem_slice_iter(&pem) {
+                let cert = cert.map_err(|e| why(format!("not a PEM certificate: {e}")))?;
+                roots.add(cert).map_err(|e| why(e.to_string()))?;
+            }
+            if roots.is_empty() {
+                return Err(why("no certificate in the file".into()));
+            }
+            roots
+        }
     };
     let config = rustls::ClientConfig::builder()
         .with_root_certificates(roots)
         .with_no_client_auth();
-    tokio_postgres_rustls::MakeRustlsConnect::new(config)
+    Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
 }
 
 /// Applies the missing migrations in one transaction holding an advisory lock: a second
@@ -272,5 +349,29 @@ mod tests {
         let shown = display("postgresql://kw:s3cr3t@db.example:5432/kw?sslmode=require");
         assert_eq!(shown, "postgresql://kw@db.example:5432/kw");
         assert!(!display("postgres://kw:s3cr3t@[::1/kw").contains("s3cr3t"));
+    }
+
+    #[test]
+    fn sslrootcert_names_a_private_ca_and_requires_tls() {
+        use postgres::config::SslMode;
+        let p = parse("postgresql://kw:pw@db:5432/kw?sslrootcert=%2Fetc%2Fca%20x.pem").unwrap();
+        assert_eq!(p.ca(), Some(std::path::Path::new("/etc/ca x.pem")));
+        assert_eq!(p.config.get_ssl_mode(), SslMode::Require);
+        let p =
+            parse("postgresql://kw:pw@db/kw?sslmode=disable&sslrootcert=/ca.pem&connect_timeout=5")
+                .unwrap();
+        assert_eq!(p.ca(), Some(std::path::Path::new("/ca.pem")));
+        assert_eq!(p.config.get_ssl_mode(), SslMode::Disable);
+        assert_eq!(
+            p.config.get_connect_timeout(),
+            Some(&std::time::Duration::from_secs(5))
+        );
+        let p = parse("postgresql://kw:pw@db/kw").unwrap();
+        assert_eq!((p.ca(), p.config.get_ssl_mode()), (None, SslMode::Prefer));
+        assert!(parse("postgresql://kw:pw@db/kw?sslrootcert=").is_err());
+        let e = tls(Some(std::path::Path::new("/nonexistent/ca.pem")))
+            .err()
+            .unwrap();
+        assert!(e.contains("sslrootcert /nonexistent/ca.pem"), "{e}");
     }
 }

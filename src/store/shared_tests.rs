@@ -71,13 +71,13 @@ fn trends_per_source_and_in_total() {
             label: id.into(),
             severity: "high".into(),
         };
-        assert_eq!(s.trends(None).unwrap().total.opened, 0);
+        assert_eq!(s.trends(None, &[]).unwrap().total.opened, 0);
         s.track("scan:a", &[seen("1"), seen("2"), seen("3")], 1_000)
             .unwrap();
         s.track("scan:a", &[seen("3")], 2_000).unwrap(); // 1, 2 fixed after 1 s
         s.track("scan:a", &[], 5_000).unwrap(); // 3 fixed after 4 s
         s.track("audit:w", &[seen("k")], 3_000).unwrap();
-        let t = s.trends(None).unwrap();
+        let t = s.trends(None, &[]).unwrap();
         let a = &t.sources[1];
         assert_eq!(a.source, "scan:a");
         assert_eq!((a.opened, a.resolved, a.open), (3, 3, 0));
@@ -86,9 +86,57 @@ fn trends_per_source_and_in_total() {
         assert_eq!((w.source.as_str(), w.opened, w.open), ("audit:w", 1, 1));
         assert_eq!(w.median_fix_ms, None);
         assert_eq!((t.total.opened, t.total.resolved, t.total.open), (4, 3, 1));
-        let t = s.trends(Some(2_500)).unwrap();
+        let t = s.trends(Some(2_500), &[]).unwrap();
         assert_eq!((t.total.opened, t.total.resolved), (1, 1));
         assert_eq!(t.total.median_fix_ms, Some(4_000));
+    });
+}
+
+#[test]
+fn trends_per_fleet_target_and_workspace() {
+    each_backend("trend_groups", |s| {
+        let seen = |id: &str| Seen {
+            id: id.into(),
+            label: id.into(),
+            severity: "high".into(),
+        };
+        // Fleet target `org`: two repositories; `org2` only shares a prefix.
+        s.track("scan:org/acme/app", &[seen("1"), seen("2")], 1_000)
+            .unwrap();
+        s.track("scan:org/acme/lib", &[seen("3")], 1_000).unwrap();
+        s.track("scan:org/acme/app", &[seen("2")], 3_000).unwrap(); // 1 fixed after 2 s
+        s.track("scan:org/acme/lib", &[], 7_000).unwrap(); // 3 fixed after 6 s
+        s.track("scan:org2/x", &[seen("4")], 2_000).unwrap();
+        s.track("audit:w", &[seen("k")], 2_000).unwrap();
+        s.track("audit:w", &[], 2_500).unwrap();
+        s.track("scan:gone", &[seen("5")], 2_000).unwrap();
+        let groups: Vec<String> = ["scan:org", "scan:org2", "audit:w", "scan:quiet"]
+            .map(String::from)
+            .to_vec();
+        let t = s.trends(None, &groups).unwrap();
+        let row = |g: &SourceTrend| {
+            (
+                g.source.clone(),
+                g.opened,
+                g.resolved,
+                g.open,
+                g.median_fix_ms,
+            )
+        };
+        let got: Vec<_> = t.groups.iter().map(row).collect();
+        assert_eq!(
+            got,
+            vec![
+                ("scan:org".into(), 3, 2, 1, Some(4_000)),
+                ("scan:org2".into(), 1, 0, 1, None),
+                ("audit:w".into(), 1, 1, 0, Some(500)),
+                ("scan:quiet".into(), 0, 0, 0, None),
+            ]
+        );
+        // Sources stay per repository; the total counts every source, grouped or not.
+        assert_eq!(t.sources.len(), 5);
+        assert_eq!((t.total.opened, t.total.resolved, t.total.open), (6, 3, 3));
+        assert_eq!(t.total.median_fix_ms, Some(2_000));
     });
 }
 

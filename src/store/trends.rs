@@ -1,6 +1,7 @@
 //! Trends across runs, from the tracked findings: per source (a scan target or
 //! repository, a workspace's audit) how many findings were opened and resolved in a
-//! window, how many are still open, and the median time to fix.
+//! window, how many are still open, and the median time to fix; the same per group (a
+//! job: a fleet target summing its repositories, a workspace) and in total.
 
 use super::Store;
 use crate::error::Result;
@@ -10,7 +11,7 @@ use std::collections::BTreeMap;
 /// The counts of one source (or of all of them).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct SourceTrend {
-    /// `scan:<target>…`, `audit:<workspace>`, or `*` for the total.
+    /// `scan:<target>…`, `audit:<workspace>`, a group's job name, or `*` for the total.
     pub source: String,
     /// Findings first seen in the window.
     pub opened: u64,
@@ -30,15 +31,19 @@ pub struct Trends {
     pub since: Option<i64>,
     /// Over every source.
     pub total: SourceTrend,
+    /// Per group asked for (a job: `scan:<target>` sums its repositories
+    /// `scan:<target>/<repository>`; `audit:<workspace>`), in the order asked.
+    pub groups: Vec<SourceTrend>,
     /// Per source, by name.
     pub sources: Vec<SourceTrend>,
 }
 
 impl Store {
     /// Findings opened and resolved since `since` (all time with `None`), open now, and
-    /// the median time to fix, per source and in total. A finding that was resolved and
-    /// came back counts from its return (the store keeps its latest episode).
-    pub fn trends(&self, since: Option<i64>) -> Result<Trends> {
+    /// the median time to fix, per source, per group of `groups` (job names: a source
+    /// belongs to the longest that is it or its `/`-prefix) and in total. A finding that was
+    /// resolved and came back counts from its return (the store keeps its latest episode).
+    pub fn trends(&self, since: Option<i64>, groups: &[String]) -> Result<Trends> {
         let from = since.unwrap_or(i64::MIN);
         let (counts, fixes) = self.run("computing trends", |ex| {
             let counts: Vec<(String, i64, i64, i64)> = ex.query(
@@ -58,35 +63,75 @@ impl Store {
             )?;
             Ok((counts, fixes))
         })?;
-        let mut per: BTreeMap<&str, Vec<i64>> = BTreeMap::new();
-        for (source, ms) in &fixes {
-            per.entry(source).or_default().push(*ms);
-        }
-        let n = |v: i64| v.max(0) as u64;
-        let sources: Vec<SourceTrend> = counts
+        let group_of = |source: &str| -> Option<String> {
+            groups
+                .iter()
+                .filter(|g| {
+                    source == g.as_str()
+                        || source
+                            .strip_prefix(g.as_str())
+                            .is_some_and(|r| r.starts_with('/'))
+                })
+                .max_by_key(|g| g.len())
+                .cloned()
+        };
+        let mut by_group = aggregate(&counts, &fixes, group_of);
+        let groups = groups
             .iter()
-            .map(|(source, opened, resolved, open)| SourceTrend {
-                source: source.clone(),
-                opened: n(*opened),
-                resolved: n(*resolved),
-                open: n(*open),
-                median_fix_ms: per.get_mut(source.as_str()).and_then(|v| median(v)),
+            .map(|g| {
+                by_group.remove(g).unwrap_or_else(|| SourceTrend {
+                    source: g.clone(),
+                    ..SourceTrend::default()
+                })
             })
             .collect();
-        let mut all: Vec<i64> = fixes.iter().map(|(_, ms)| *ms).collect();
-        let total = SourceTrend {
-            source: "*".into(),
-            opened: sources.iter().map(|s| s.opened).sum(),
-            resolved: sources.iter().map(|s| s.resolved).sum(),
-            open: sources.iter().map(|s| s.open).sum(),
-            median_fix_ms: median(&mut all),
-        };
+        let sources = aggregate(&counts, &fixes, |s| Some(s.to_string()));
+        let total = aggregate(&counts, &fixes, |_| Some("*".to_string()))
+            .remove("*")
+            .unwrap_or_else(|| SourceTrend {
+                source: "*".into(),
+                ..SourceTrend::default()
+            });
         Ok(Trends {
             since,
             total,
-            sources,
+            groups,
+            sources: sources.into_values().collect(),
         })
     }
+}
+
+/// Per-source counts and fix times summed by `key` (sources without a key are left out),
+/// each with the median of its fix times.
+fn aggregate(
+    counts: &[(String, i64, i64, i64)],
+    fixes: &[(String, i64)],
+    key: impl Fn(&str) -> Option<String>,
+) -> BTreeMap<String, SourceTrend> {
+    let n = |v: i64| v.max(0) as u64;
+    let mut out: BTreeMap<String, SourceTrend> = BTreeMap::new();
+    for (source, opened, resolved, open) in counts {
+        let Some(k) = key(source) else { continue };
+        let t = out.entry(k.clone()).or_insert_with(|| SourceTrend {
+            source: k,
+            ..SourceTrend::default()
+        });
+        t.opened += n(*opened);
+        t.resolved += n(*resolved);
+        t.open += n(*open);
+    }
+    let mut times: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+    for (source, ms) in fixes {
+        if let Some(k) = key(source) {
+            times.entry(k).or_default().push(*ms);
+        }
+    }
+    for (k, mut v) in times {
+        if let Some(t) = out.get_mut(&k) {
+            t.median_fix_ms = median(&mut v);
+        }
+    }
+    out
 }
 
 /// The median (the mean of the middle two for an even count).

@@ -39,7 +39,7 @@ pub fn server() -> Option<&'static PgServer> {
     static SERVER: OnceLock<Option<PgServer>> = OnceLock::new();
     SERVER
         .get_or_init(|| match bin_dir() {
-            Some(bin) => Some(start(&bin)),
+            Some(bin) => Some(start(&bin, None)),
             None => {
                 assert!(
                     std::env::var_os("CI").is_none(),
@@ -49,6 +49,42 @@ pub fn server() -> Option<&'static PgServer> {
             }
         })
         .as_ref()
+}
+
+/// A second server of this test process that speaks TLS only, with a certificate for
+/// 127.0.0.1 issued by a private CA (rcgen); returns it and the CA's PEM. `None` as for
+/// [`server`].
+pub fn tls_server() -> Option<&'static (PgServer, String)> {
+    static SERVER: OnceLock<Option<(PgServer, String)>> = OnceLock::new();
+    SERVER
+        .get_or_init(|| {
+            server()?;
+            let bin = bin_dir()?;
+            let ca_key = rcgen::KeyPair::generate().unwrap();
+            let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+            ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+            ca_params
+                .distinguished_name
+                .push(rcgen::DnType::CommonName, "keywarden test CA");
+            let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).unwrap();
+            let key = rcgen::KeyPair::generate().unwrap();
+            let cert = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()])
+                .unwrap()
+                .signed_by(&key, &ca)
+                .unwrap();
+            let tls = Tls {
+                cert: cert.pem(),
+                key: key.serialize_pem(),
+            };
+            Some((start(&bin, Some(&tls)), ca.pem()))
+        })
+        .as_ref()
+}
+
+/// A server certificate and its key (PEM).
+struct Tls {
+    cert: String,
+    key: String,
 }
 
 /// Prints that a test was skipped for want of PostgreSQL (see [`server`]).
@@ -152,7 +188,7 @@ fn free_port() -> u16 {
         .expect("binding a loopback port")
 }
 
-fn start(bin: &Path) -> PgServer {
+fn start(bin: &Path, tls: Option<&Tls>) -> PgServer {
     let dir = tempfile::Builder::new()
         .prefix("keywarden-pg-")
         .tempdir()
@@ -164,9 +200,35 @@ fn start(bin: &Path) -> PgServer {
         rand::random::<u64>()
     );
     std::fs::write(dir.join("pw"), &password).unwrap();
+    let mut files = vec![dir.clone(), dir.join("pw")];
+    // TLS only, but for the `postgres` database the harness administers over plain TCP;
+    // the key readable by the server's user alone.
+    let ssl = match tls {
+        None => String::new(),
+        Some(t) => {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::write(dir.join("server.crt"), &t.cert).unwrap();
+            std::fs::write(dir.join("server.key"), &t.key).unwrap();
+            std::fs::set_permissions(
+                dir.join("server.key"),
+                std::fs::Permissions::from_mode(0o600),
+            )
+            .unwrap();
+            std::fs::write(
+                dir.join("pg_hba.conf"),
+                "local all all trust\nhost postgres all 127.0.0.1/32 scram-sha-256\nhostssl all all 127.0.0.1/32 scram-sha-256\n",
+            )
+            .unwrap();
+            files.extend(["server.crt", "server.key", "pg_hba.conf"].map(|f| dir.join(f)));
+            format!(
+                "-c ssl=on -c ssl_cert_file={d}/server.crt -c ssl_key_file={d}/server.key -c hba_file={d}/pg_hba.conf",
+                d = dir.display()
+            )
+        }
+    };
     let as_user = (euid() == Some(0)).then(unprivileged_user);
     if let Some((_, uid, gid)) = &as_user {
-        for p in [dir.as_path(), &dir.join("pw")] {
+        for p in &files {
             std::os::unix::fs::chown(p, Some(*uid), Some(*gid))
                 .expect("handing the directory over");
         }
@@ -174,12 +236,12 @@ fn start(bin: &Path) -> PgServer {
     let port = free_port();
     // fsync off: a test server's data need not survive a power cut.
     let script = r#"
-        D="$1"; BIN="$2"; PORT="$3"
+        D="$1"; BIN="$2"; PORT="$3"; SSL="$4"
         "$BIN/initdb" -D "$D/data" -U kw --pwfile="$D/pw" --auth-host=scram-sha-256 \
             --auth-local=trust -E UTF8 --locale=C --no-sync >"$D/initdb.log" 2>&1 || exit 1
         "$BIN/postgres" -D "$D/data" -p "$PORT" -c listen_addresses=127.0.0.1 \
             -c unix_socket_directories= -c fsync=off -c synchronous_commit=off \
-            -c full_page_writes=off -c max_connections=300 >"$D/log" 2>&1 &
+            -c full_page_writes=off -c max_connections=300 $SSL >"$D/log" 2>&1 &
         pid=$!
         cat >/dev/null
         kill -INT "$pid"; wait "$pid"; rm -rf "$D"
@@ -191,6 +253,7 @@ fn start(bin: &Path) -> PgServer {
         dir.to_str().unwrap(),
         bin.to_str().unwrap(),
         &port.to_string(),
+        &ssl,
     ];
     let mut cmd = match &as_user {
         Some((name, ..)) => {
