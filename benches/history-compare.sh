@@ -3,7 +3,8 @@
 # --full-history | rg` and `git cat-file --batch-all-objects --batch --unordered`, runs
 # interleaved (so a busy machine slows all three alike), with wall time, CPU time and
 # peak RSS of each (/usr/bin/time), and whether keywarden and rg see the same keys (from
-# the timed runs' own output).
+# the timed runs' own output). Prints the load average before and after: ratios of wall
+# time mean little on a loaded machine.
 #
 #   benches/history-compare.sh REPO [RUNS]     (RUNS: default 3)
 #   PROMISOR=1 benches/history-compare.sh REPO also times a copy of REPO (hard links)
@@ -46,7 +47,7 @@ if [ "${PROMISOR:-0}" = 1 ]; then
 fi
 
 echo "repo: $repo: $(git -C "$repo" rev-list --all --count) commits, $(git -C "$repo" count-objects -v | awk '/^in-pack/{print $2}') packed objects, $(git -C "$repo" count-objects -vH | awk -F': ' '/size-pack/{print $2}') of packs"
-echo "keywarden: $kw ($("$kw" --version))"
+echo "keywarden: $kw ($("$kw" --version)); load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # One timed command: appends "label wall user sys maxrss_kb" to $work/times.
 timed() {
@@ -107,4 +108,8 @@ for label in order:
         ratios = [g[0] / k[0] for g, k in zip(git, rows[label])]
         print(f"git log -p | rg vs {label}: {med(ratios):.1f}x faster "
               f"(per run: {', '.join(f'{x:.1f}' for x in ratios)})")
+        # On a shared machine wall time measures the load too: CPU time as well.
+        cpu = [g[1] / k[1] for g, k in zip(git, rows[label])]
+        print(f"  in CPU time: {med(cpu):.1f}x (per run: {', '.join(f'{x:.1f}' for x in cpu)})")
 PY
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -8,7 +8,11 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 
 /// `keywarden -vv scan ARGS --format json`: exit code, parsed stdout, stderr.
-fn scan_vv(r: &Repo, dir: &std::path::Path, args: &[&str]) -> (i32, serde_json::Value, String) {
+pub(crate) fn scan_vv(
+    r: &Repo,
+    dir: &std::path::Path,
+    args: &[&str],
+) -> (i32, serde_json::Value, String) {
     let out = r
         .kw()
         .current_dir(dir)
@@ -26,12 +30,12 @@ fn scan_vv(r: &Repo, dir: &std::path::Path, args: &[&str]) -> (i32, serde_json::
 }
 
 /// The one-pass path ran (it logs reading the object database at -vv).
-fn took_fast_path(stderr: &str) -> bool {
+pub(crate) fn took_fast_path(stderr: &str) -> bool {
     stderr.contains("history: object database read")
 }
 
 /// (path, reason) of the summary's error entries.
-fn errors(v: &serde_json::Value) -> Vec<(String, String)> {
+pub(crate) fn errors(v: &serde_json::Value) -> Vec<(String, String)> {
     v["summary"]["skipped"]
         .as_array()
         .unwrap()

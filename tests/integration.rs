@@ -17,6 +17,8 @@
 //! - `props`: property tests of the matcher.
 //! - `git_staged`: `scan --staged` on real repositories (partial staging, renames, …).
 //! - `git_history`: `scan --history/--since/--range`, shallow clones, 1,000 commits.
+//! - `git_history_scale`, `git_history_lazy`: promisor packs, partial clones, memory; the
+//!   tree comparisons skipped when nothing is found and nothing is missing.
 //! - `agent_hooks`: `hook check|install --agent` with recorded Claude Code, Cursor and
 //!   generic payloads; installed hooks run through `sh -c` as the agents run them.
 //! - `git_hook`: `hook install|uninstall` and a real `git commit` blocked.
@@ -60,6 +62,7 @@ mod suppression;
 // Git: staged, history, hook, baselines, pre-commit.
 mod baseline;
 mod git_history;
+mod git_history_lazy;
 mod git_history_scale;
 mod git_hook;
 mod git_staged;

@@ -12,6 +12,7 @@ pub mod objects;
 mod pack_map;
 pub mod progress;
 pub mod staged;
+mod tree_check;
 mod tree_diff;
 mod tree_store;
 

@@ -22,9 +22,12 @@
 use super::commits::Commits;
 use super::pack_map::PackMap;
 use super::progress::{Phase, Progress};
+pub use super::tree_check::Links;
+use super::tree_check::TreeCheck;
 pub use super::tree_store::{TREE_BUDGET, TreeStore};
 use super::{Repository, fail};
 use crate::error::Result;
+use gix::ObjectId;
 use gix::objs::FindExt;
 use gix::odb::pack;
 use std::path::{Path, PathBuf};
@@ -123,6 +126,9 @@ pub struct ObjectPass {
     pub blob_bytes: u64,
     /// What the database holds, to tell a missing blob from a present one.
     pub presence: Presence,
+    /// Trees that name objects the database lacks, and what may reach them: whether the
+    /// history can miss a blob ([`Links::may_reach_absent`]).
+    pub links: Links,
 }
 
 /// Shared between the traversal workers.
@@ -134,6 +140,8 @@ struct Shared<'p> {
     blob_bytes: AtomicU64,
     /// An object could not be read or parsed.
     damaged: AtomicBool,
+    /// Trees that name objects the database lacks, and links to them.
+    links: Mutex<Links>,
     hash: gix::hash::Kind,
     progress: &'p Progress,
 }
@@ -143,7 +151,7 @@ impl Shared<'_> {
     /// holds too was visited there.
     fn object<V: BlobVisitor>(
         &self,
-        visitor: &mut V,
+        (visitor, check, edges): (&mut V, &mut TreeCheck, &mut Vec<(ObjectId, ObjectId)>),
         pack: Option<usize>,
         kind: gix::objs::Kind,
         id: &gix::oid,
@@ -162,6 +170,20 @@ impl Shared<'_> {
                 visitor.blob(id, data);
             }
             gix::objs::Kind::Tree => {
+                // Packed trees are checked in a partial clone only: elsewhere git keeps
+                // every object a packed tree names (fetch checks connectivity, repack and
+                // prune keep what is reachable), and `git fsck` is the tool for damage.
+                // Loose trees are checked anywhere: few, and where a bad prune strikes.
+                if pack.is_none() || self.presence.partial {
+                    if pack.is_none() {
+                        // Loose objects come in id order: no version of each other.
+                        *check = TreeCheck::new(self.hash);
+                    }
+                    let ok = check.check(id, data, |o| self.presence.has(o), edges);
+                    if let Ok(mut l) = self.links.lock() {
+                        l.add(edges, (!ok).then(|| id.to_owned()));
+                    }
+                }
                 if let Ok(mut t) = self.trees.lock() {
                     t.insert(id.to_owned(), data);
                 }
@@ -281,6 +303,7 @@ pub fn read_all<V: BlobVisitor>(
         blobs: AtomicU64::new(0),
         blob_bytes: AtomicU64::new(0),
         damaged: AtomicBool::new(false),
+        links: Mutex::new(Links::default()),
         hash: repo.object_hash(),
         progress,
     };
@@ -293,6 +316,8 @@ pub fn read_all<V: BlobVisitor>(
         };
         let shared_ref = &shared;
         let mut visitor = visitor.clone();
+        let mut check = TreeCheck::new(repo.object_hash());
+        let mut edges = Vec::new();
         let seen = AtomicU64::new(0);
         let (seen, map) = (&seen, &map);
         let traversed = index.traverse(
@@ -300,7 +325,13 @@ pub fn read_all<V: BlobVisitor>(
             &mut gix::progress::Discard,
             &stop,
             move |kind, data, entry: &pack::index::Entry, _| {
-                shared_ref.object(&mut visitor, Some(n), kind, &entry.oid, data);
+                shared_ref.object(
+                    (&mut visitor, &mut check, &mut edges),
+                    Some(n),
+                    kind,
+                    &entry.oid,
+                    data,
+                );
                 if seen.fetch_add(1, Ordering::Relaxed) % RELEASE_EVERY == RELEASE_EVERY - 1 {
                     map.release();
                 }
@@ -331,9 +362,17 @@ pub fn read_all<V: BlobVisitor>(
     }
     let mut buf = Vec::new();
     let mut visitor = visitor;
+    let mut check = TreeCheck::new(repo.object_hash());
+    let mut edges = Vec::new();
     for id in &loose_ids {
         match repo.objects.find(id, &mut buf) {
-            Ok(obj) => shared.object(&mut visitor, None, obj.kind, id, obj.data),
+            Ok(obj) => shared.object(
+                (&mut visitor, &mut check, &mut edges),
+                None,
+                obj.kind,
+                id,
+                obj.data,
+            ),
             Err(e) => shared.damaged(&format!("reading object {id}: {e}")),
         }
     }
@@ -352,6 +391,7 @@ pub fn read_all<V: BlobVisitor>(
             .finish(),
         blobs: shared.blobs.into_inner(),
         blob_bytes: shared.blob_bytes.into_inner(),
+        links: shared.links.into_inner().unwrap_or_else(|e| e.into_inner()),
         presence,
     }))
 }

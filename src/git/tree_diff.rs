@@ -267,7 +267,7 @@ fn malformed(id: ObjectId) -> crate::Error {
 }
 
 /// Length of the common prefix of `a` and `b` (compared a block at a time).
-fn common_prefix(a: &[u8], b: &[u8]) -> usize {
+pub(super) fn common_prefix(a: &[u8], b: &[u8]) -> usize {
     const STEP: usize = 32;
     let n = a.len().min(b.len());
     let mut i = 0;
@@ -281,7 +281,7 @@ fn common_prefix(a: &[u8], b: &[u8]) -> usize {
 }
 
 /// Length of the common suffix of `a` and `b`.
-fn common_suffix(a: &[u8], b: &[u8]) -> usize {
+pub(super) fn common_suffix(a: &[u8], b: &[u8]) -> usize {
     const STEP: usize = 32;
     let n = a.len().min(b.len());
     let (a, b) = (&a[a.len() - n..], &b[b.len() - n..]);
@@ -297,7 +297,7 @@ fn common_suffix(a: &[u8], b: &[u8]) -> usize {
 
 /// The start of the raw tree entry that holds byte `at` (entries are
 /// `<mode> <name>\0<id>`; ids are `id_len` bytes). `None` if the tree is malformed.
-fn entry_start(raw: &[u8], at: usize, id_len: usize) -> Option<usize> {
+pub(super) fn entry_start(raw: &[u8], at: usize, id_len: usize) -> Option<usize> {
     let mut pos = 0;
     loop {
         let nul = pos + memchr::memchr(0, raw.get(pos..)?)?;

@@ -252,6 +252,9 @@ pub fn write_text(
             })
             .collect();
         line.push_str(&format!("; git: {}", parts.join(", ")));
+        if obj.contains_key("introductions_not_computed") {
+            line.push_str(" (no key found, no blob missing: introducing commits not computed)");
+        }
     }
     if !s.skipped.is_empty() {
         line.push_str(&format!(

@@ -29,8 +29,9 @@ pub struct HistoryScan {
     pub commits: u64,
     /// Unique blobs scanned (each once, however many commits hold it).
     pub unique_blobs: u64,
-    /// (commit, path) places that introduced a blob.
-    pub introductions: u64,
+    /// (commit, path) places that introduced a blob; `None` when not computed (a full
+    /// history in which no blob holds a key and none is missing: nothing to attribute).
+    pub introductions: Option<u64>,
     /// Blobs of the selection left unread because they were in the caller's skip set.
     pub skipped: u64,
     /// Blobs the history holds and the object database does not (named in
@@ -65,16 +66,25 @@ impl HistoryScan {
             Selection::Since(r) => format!("{r}..HEAD"),
             Selection::Range(a, b) => format!("{a}..{b}"),
         };
-        serde_json::json!({
+        let mut v = serde_json::json!({
             "commits": self.commits,
             "unique_blobs": self.unique_blobs,
             "bytes": self.result.bytes,
             "introductions": self.introductions,
             "missing_blobs": self.missing,
             "selection": selection,
-        })
+        });
+        if self.introductions.is_none() {
+            v["introductions_not_computed"] = NOT_COMPUTED.into();
+        }
+        v
     }
 }
+
+/// Why a summary has no `introductions`.
+const NOT_COMPUTED: &str = "no key found and no blob missing: which commits introduced \
+     each blob was not worked out (unique_blobs counts every blob of the object database, \
+     reachable or not)";
 
 /// Scans the history `sel` selects with `threads` workers (0: one per core), skipping
 /// what `inc` says is known clean, and advancing `progress` as it goes.
@@ -157,12 +167,14 @@ fn scan_selection(
     let started = std::time::Instant::now();
     let with_keys = Mutex::new(Vec::new());
     let clean = Mutex::new(Vec::new());
+    let not_read = AtomicU64::new(0);
     let visitor = KeyFinder {
         engine,
         scanner: None,
         with_keys: &with_keys,
         inc,
         clean: inc.skip.map(|_| &clean),
+        skipped: &not_read,
     };
     let bytes = scan_blobs(repo, &to_read, threads, visitor, progress)?;
     let targets: HashSet<ObjectId> = with_keys
@@ -188,7 +200,7 @@ fn scan_selection(
     let totals = Totals {
         unique_blobs: to_read.len() as u64,
         bytes,
-        introductions: diffed.introductions,
+        introductions: Some(diffed.introductions),
         skipped,
         clean: clean.into_inner().unwrap_or_else(|e| e.into_inner()),
         missing,
@@ -212,12 +224,14 @@ fn scan_all(
     let started = std::time::Instant::now();
     let with_keys = Mutex::new(Vec::new());
     let clean = Mutex::new(Vec::new());
+    let not_read = AtomicU64::new(0);
     let visitor = KeyFinder {
         engine,
         scanner: None,
         with_keys: &with_keys,
         inc,
         clean: inc.skip.map(|_| &clean),
+        skipped: &not_read,
     };
     // Refs first: whatever they reach is then in the database the pass lists.
     let tips = git::history::all_tips(repo)?;
@@ -241,14 +255,47 @@ fn scan_all(
     let git::objects::ObjectPass {
         commits,
         trees,
+        blobs,
         blob_bytes,
         presence,
-        ..
+        links,
     } = pass;
     let Some(order) = git::history::walk_pass(&commits, tips) else {
         return Ok(None);
     };
     let walk = Walk { commits, order };
+    // No key to attribute, and every blob the history can hold was read (the pass checked
+    // what its trees name; here the commits' root trees): comparing the trees could change
+    // nothing in the findings.
+    let roots = || walk.order.iter().map(|s| walk.commits.tree(*s));
+    tracing::debug!(
+        "history: {} trees name objects the database lacks; {} links",
+        links.flagged(),
+        links.len()
+    );
+    if targets.is_empty() && roots().all(|t| presence.has(&t)) && !links.may_reach_absent(roots()) {
+        tracing::debug!(
+            "history: no key found, no blob missing ({} trees name absent objects, none reached): tree comparisons skipped; scan_all total {:?}",
+            links.flagged(),
+            started.elapsed()
+        );
+        let skipped = not_read.into_inner();
+        let scanned = blobs.saturating_sub(skipped);
+        return Ok(Some(HistoryScan {
+            result: WalkResult {
+                files: scanned,
+                bytes: blob_bytes,
+                ..WalkResult::default()
+            },
+            commits: walk.order.len() as u64,
+            unique_blobs: scanned,
+            introductions: None,
+            skipped,
+            missing: 0,
+            clean: clean.into_inner().unwrap_or_else(|e| e.into_inner()),
+        }));
+    }
+    drop(links);
     let opts = DiffOptions {
         store: Some(&trees),
         presence: &presence,
@@ -267,7 +314,7 @@ fn scan_all(
     let totals = Totals {
         unique_blobs: (diffed.unique.len() - missing.len()) as u64 - skipped,
         bytes: blob_bytes,
-        introductions: diffed.introductions,
+        introductions: Some(diffed.introductions),
         skipped,
         // Only what the history holds: a dangling blob is no use to the next skip set.
         clean: clean
@@ -318,6 +365,8 @@ struct KeyFinder<'e> {
     with_keys: &'e Mutex<Vec<ObjectId>>,
     inc: Incremental<'e>,
     clean: Option<&'e Mutex<Vec<ObjectId>>>,
+    /// Blobs not read because `inc` skips them.
+    skipped: &'e AtomicU64,
 }
 
 impl Clone for KeyFinder<'_> {
@@ -328,6 +377,7 @@ impl Clone for KeyFinder<'_> {
             with_keys: self.with_keys,
             inc: self.inc,
             clean: self.clean,
+            skipped: self.skipped,
         }
     }
 }
@@ -335,6 +385,7 @@ impl Clone for KeyFinder<'_> {
 impl git::objects::BlobVisitor for KeyFinder<'_> {
     fn blob(&mut self, id: &gix::oid, data: &[u8]) {
         if self.inc.skips(id) {
+            self.skipped.fetch_add(1, Ordering::Relaxed);
             return;
         }
         let engine = self.engine;
@@ -363,7 +414,7 @@ struct Totals {
     commits: u64,
     unique_blobs: u64,
     bytes: u64,
-    introductions: u64,
+    introductions: Option<u64>,
     skipped: u64,
     clean: Vec<ObjectId>,
     missing: Vec<Missing>,
