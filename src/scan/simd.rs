@@ -8,10 +8,8 @@
 //! - AVX-512 VBMI: load the block and the block one byte later, look up each byte of both
 //!   in a 128-entry table with one `vpermi2b` each, AND the two, count `\n` with one
 //!   compare and a popcount.
-//! - AVX2: two 32-byte halves, each byte looked up by its two nibbles with `vpshufb`, as
-//!   Teddy does: one load and one nibble split give a byte's groups as a first and as a
-//!   second byte, and the first-byte groups are shifted one byte along to meet the next
-//!   byte's; newlines are summed in vector lanes, without a `movemask` per half.
+//! - AVX2: the same in two 32-byte halves, each byte looked up by its two nibbles with
+//!   `vpshufb`, as Teddy does.
 //!
 //! The tables hold one bit per anchor group (anchor `i` is in group `i % 8`). `vpermi2b`
 //! ignores an index's top bit, so there a byte of 0x80 and above looks like its ASCII
@@ -156,11 +154,11 @@ impl PairFinder {
             // SAFETY (both): a finder runs a level only if `levels()` found every feature
             // that level's loop is compiled for.
             #[cfg(target_arch = "x86_64")]
-            Level::Avx512 => self.batched(hay, start, false, hit, |pos, marks| unsafe {
+            Level::Avx512 => self.batched(hay, start, hit, |pos, marks| unsafe {
                 avx512::find(self, hay, pos, marks)
             }),
             #[cfg(target_arch = "x86_64")]
-            Level::Avx2 => self.batched(hay, start, true, hit, |pos, marks| unsafe {
+            Level::Avx2 => self.batched(hay, start, hit, |pos, marks| unsafe {
                 avx2::find(self, hay, pos, marks)
             }),
             _ => self.find_scalar(hay, start, hit),
@@ -168,14 +166,11 @@ impl PairFinder {
     }
 
     /// Runs a vector loop, which hands back the blocks that hold candidates in batches so
-    /// that no call (which would spill its registers) sits inside it. With `late`, the loop
-    /// sees a pair at its second byte: the pair on the last byte before where it stopped is
-    /// checked here.
+    /// that no call (which would spill its registers) sits inside it.
     fn batched(
         &self,
         hay: &[u8],
         start: usize,
-        late: bool,
         hit: &mut impl FnMut(usize, usize),
         mut kernel: impl FnMut(usize, &mut Marks) -> (usize, usize, usize),
     ) -> usize {
@@ -186,14 +181,9 @@ impl PairFinder {
             newlines += n;
             for &(at, mut bits) in &marks[..count] {
                 while bits != 0 {
-                    // A late loop's first block starts one byte before `start` (wrapping
-                    // at 0); its bit 0 is never set.
-                    self.check(hay, at.wrapping_add(bits.trailing_zeros() as usize), hit);
+                    self.check(hay, at + bits.trailing_zeros() as usize, hit);
                     bits &= bits - 1;
                 }
-            }
-            if late && next > pos && next < hay.len() {
-                self.check(hay, next - 1, hit);
             }
             if count < MARKS {
                 return newlines + self.find_scalar(hay, next, hit);
@@ -316,13 +306,11 @@ mod avx512 {
 
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
-    use super::{MARKS, Marks, PairFinder};
+    use super::{Marks, PairFinder, blocks};
     use std::arch::x86_64::{
-        __m256i, _mm_add_epi64, _mm_cvtsi128_si64, _mm_loadu_si128, _mm_unpackhi_epi64,
-        _mm256_add_epi64, _mm256_alignr_epi8, _mm256_and_si256, _mm256_broadcastsi128_si256,
-        _mm256_cmpeq_epi8, _mm256_extracti128_si256, _mm256_loadu_si256, _mm256_movemask_epi8,
-        _mm256_permute2x128_si256, _mm256_sad_epu8, _mm256_set1_epi8, _mm256_setzero_si256,
-        _mm256_shuffle_epi8, _mm256_srli_epi16, _mm256_sub_epi8,
+        __m256i, _mm_loadu_si128, _mm256_and_si256, _mm256_broadcastsi128_si256, _mm256_cmpeq_epi8,
+        _mm256_loadu_si256, _mm256_movemask_epi8, _mm256_set1_epi8, _mm256_setzero_si256,
+        _mm256_shuffle_epi8, _mm256_srli_epi16,
     };
 
     /// Loads 32 bytes from `hay` at `at`.
@@ -345,43 +333,33 @@ mod avx2 {
         _mm256_broadcastsi128_si256(unsafe { _mm_loadu_si128(t.as_ptr().cast()) })
     }
 
-    /// Each byte's groups as a first byte and as a second byte: its low nibble's AND its
-    /// high nibble's (a byte of 0x80 and above has none, since anchors are ASCII). One
-    /// load and one nibble split serve both tables.
+    /// Each byte's groups: its low nibble's in `lo` AND its high nibble's in `hi` (a byte
+    /// of 0x80 and above has none, since anchors are ASCII).
     #[inline]
     #[target_feature(enable = "avx2")]
-    fn groups(v: __m256i, t: &[__m256i; 4]) -> (__m256i, __m256i) {
+    fn groups(v: __m256i, lo: __m256i, hi: __m256i) -> __m256i {
         let nibble = _mm256_set1_epi8(0x0f);
-        let lo = _mm256_and_si256(v, nibble);
-        let hi = _mm256_and_si256(_mm256_srli_epi16::<4>(v), nibble);
-        let first = _mm256_and_si256(_mm256_shuffle_epi8(t[0], lo), _mm256_shuffle_epi8(t[1], hi));
-        let second = _mm256_and_si256(_mm256_shuffle_epi8(t[2], lo), _mm256_shuffle_epi8(t[3], hi));
-        (first, second)
+        let l = _mm256_shuffle_epi8(lo, _mm256_and_si256(v, nibble));
+        let h = _mm256_shuffle_epi8(hi, _mm256_and_si256(_mm256_srli_epi16::<4>(v), nibble));
+        _mm256_and_si256(l, h)
     }
 
-    /// `cur` one byte later: byte `j` is `cur[j - 1]`, byte 0 is `prev[31]`.
+    /// Candidates (one bit per byte) and newlines of the 32 bytes at `at`.
+    ///
+    /// # Safety
+    /// `at + 33 <= hay.len()`.
     #[inline]
     #[target_feature(enable = "avx2")]
-    fn shift_in(cur: __m256i, prev: __m256i) -> __m256i {
-        _mm256_alignr_epi8::<15>(cur, _mm256_permute2x128_si256::<0x21>(prev, cur))
+    unsafe fn half(hay: &[u8], at: usize, t: &[__m256i; 4]) -> (u64, u64) {
+        // SAFETY: both `at..at + 32` and `at + 1..at + 33` are in `hay`.
+        let (here, next) = unsafe { (load(hay, at), load(hay, at + 1)) };
+        let both = _mm256_and_si256(groups(here, t[0], t[1]), groups(next, t[2], t[3]));
+        let none = _mm256_movemask_epi8(_mm256_cmpeq_epi8(both, _mm256_setzero_si256()));
+        let newlines = _mm256_movemask_epi8(_mm256_cmpeq_epi8(here, _mm256_set1_epi8(b'\n' as i8)));
+        (u64::from(!(none as u32)), u64::from(newlines as u32))
     }
 
-    /// The four 64-bit sums of `v`, added.
-    #[inline]
-    #[target_feature(enable = "avx2")]
-    fn total(v: __m256i) -> u64 {
-        let x = _mm_add_epi64(
-            _mm256_extracti128_si256::<0>(v),
-            _mm256_extracti128_si256::<1>(v),
-        );
-        (_mm_cvtsi128_si64(x) as u64)
-            .wrapping_add(_mm_cvtsi128_si64(_mm_unpackhi_epi64(x, x)) as u64)
-    }
-
-    /// As `avx512::find`, 64 bytes per step in two halves, with one difference: a pair
-    /// is seen where its second byte is, so a block's candidates start one byte before it
-    /// (`marks` hold the block's start minus one, wrapping) and the pair that starts on
-    /// the last byte before where the loop stopped is left to the caller.
+    /// As `avx512::find`, 64 bytes per step in two halves.
     ///
     /// # Safety
     /// The CPU has AVX2 and POPCNT.
@@ -398,39 +376,11 @@ mod avx2 {
             table(&f.second_lo),
             table(&f.second_hi),
         ];
-        let (zero, newline) = (_mm256_setzero_si256(), _mm256_set1_epi8(b'\n' as i8));
-        // First-byte groups of the 32 bytes before the block: none before `start`.
-        let mut prev = zero;
-        // Newlines per byte lane (each step adds at most two), folded into 64-bit sums
-        // before a lane can overflow.
-        let (mut lanes, mut sums, mut steps) = (zero, zero, 0u32);
-        let (mut i, mut count) = (start, 0usize);
-        while i + 64 <= hay.len() && count < MARKS {
-            // SAFETY: `i + 64 <= hay.len()`.
-            let (v0, v1) = unsafe { (load(hay, i), load(hay, i + 32)) };
-            let (f0, s0) = groups(v0, &t);
-            let (f1, s1) = groups(v1, &t);
-            let c0 = _mm256_and_si256(shift_in(f0, prev), s0);
-            let c1 = _mm256_and_si256(shift_in(f1, f0), s1);
-            prev = f1;
-            lanes = _mm256_sub_epi8(lanes, _mm256_cmpeq_epi8(v0, newline));
-            lanes = _mm256_sub_epi8(lanes, _mm256_cmpeq_epi8(v1, newline));
-            steps += 1;
-            if steps == 127 {
-                sums = _mm256_add_epi64(sums, _mm256_sad_epu8(lanes, zero));
-                (lanes, steps) = (zero, 0);
-            }
-            let m0 = !(_mm256_movemask_epi8(_mm256_cmpeq_epi8(c0, zero)) as u32);
-            let m1 = !(_mm256_movemask_epi8(_mm256_cmpeq_epi8(c1, zero)) as u32);
-            let bits = u64::from(m0) | u64::from(m1) << 32;
-            if bits != 0 {
-                marks[count] = (i.wrapping_sub(1), bits);
-                count += 1;
-            }
-            i += 64;
-        }
-        sums = _mm256_add_epi64(sums, _mm256_sad_epu8(lanes, zero));
-        (i, total(sums) as usize, count)
+        blocks(hay.len(), start, marks, |i| {
+            // SAFETY: `blocks` steps only while `i + 32 + 33 <= hay.len()`.
+            let ((c0, n0), (c1, n1)) = unsafe { (half(hay, i, &t), half(hay, i + 32, &t)) };
+            (c0 | c1 << 32, n0 | n1 << 32)
+        })
     }
 }
 
