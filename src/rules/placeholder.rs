@@ -69,7 +69,7 @@ impl Placeholder {
                     forms => forms
                         .iter()
                         .any(|f| memchr::memmem::find(body, f).is_some()),
-                })
+                }) || filled_words(&lower[..n], words) >= 2
             }
             PlaceholderTest::Repeated { min_share, min_run } => {
                 let mut counts = [0usize; 256];
@@ -109,6 +109,31 @@ impl Placeholder {
             PlaceholderTest::Counter { min_run } => counter(body) >= *min_run,
         }
     }
+}
+
+/// How many of `words` the letters of `lower` (a lowered body) spell once the filler
+/// between them is dropped (`your0test0key0goes0here00`, `insert_your_key_here`): 0 unless
+/// the letters are split by fillers at least twice. Two words are asked for: a random body
+/// spells one listed word with a chance near 1e-8, two far below that.
+fn filled_words(lower: &[u8], words: &[Vec<Vec<u8>>]) -> usize {
+    let fillers = lower
+        .windows(2)
+        .filter(|w| w[0].is_ascii_lowercase() && !w[1].is_ascii_lowercase())
+        .count();
+    if fillers < 2 {
+        return 0;
+    }
+    let mut letters = [0u8; 64];
+    let mut n = 0;
+    for &b in lower.iter().filter(|b| b.is_ascii_lowercase()) {
+        letters[n] = b;
+        n += 1;
+    }
+    words
+        .iter()
+        .filter_map(|forms| forms.first())
+        .filter(|w| memchr::memmem::find(&letters[..n], w).is_some())
+        .count()
 }
 
 /// The longest run of bytes in which each byte follows the one before by `step`.
@@ -295,6 +320,26 @@ mod tests {
         };
         assert!(words.matches(b"", b"YourApiKeyGoesHere123"));
         assert!(words.matches(b"", b"xxDummyxx") && !words.matches(b"", b"xxdUmmyxx"));
+        let words = Placeholder {
+            id: "w".into(),
+            description: String::new(),
+            test: PlaceholderTest::Words(
+                ["yourkey", "testkey", "goeshere", "keyhere"]
+                    .iter()
+                    .map(|w| word_forms(w))
+                    .collect(),
+            ),
+        };
+        assert!(words.matches(b"", b"your0test0key0goes0here00"));
+        assert!(words.matches(b"", b"YOUR1KEY1GOES1HERE"));
+        assert!(
+            !words.matches(b"", b"your0test0keyAbc"),
+            "one word is not enough"
+        );
+        assert!(
+            !words.matches(b"", b"yourtestXkeyQgoesZhere"),
+            "letters are no filler"
+        );
         assert_eq!(keyboard_run(b"qwertyuiop12"), 10);
         assert_eq!(keyboard_run(b"poiuytXX"), 6);
         assert_eq!(keyboard_run(b"qwewqewq"), 3);

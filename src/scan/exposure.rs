@@ -9,8 +9,9 @@ use serde::Serialize;
 use std::collections::HashSet;
 use std::path::Path;
 
-/// File names (globs on the name alone) where keys live on a developer's machine: ignored
-/// copies of them are scanned. `[scan] local_secret_files` in `.keywarden.toml` replaces
+/// Files where keys live on a developer's machine: ignored copies of them are scanned. A
+/// glob without `/` matches a file's name; one with `/` matches the path's last components
+/// (`settings/local.py`). `[scan] local_secret_files` in `.keywarden.toml` replaces
 /// the list.
 pub const LOCAL_SECRET_FILES: &[&str] = &[
     ".env",
@@ -34,6 +35,10 @@ pub const LOCAL_SECRET_FILES: &[&str] = &[
     ".secrets",
     "local_settings.py",
     "settings_local.py",
+    // Django's per-machine settings module (`mysite/settings/local.py`), which projects
+    // such as wagtail's bakerydemo ignore.
+    "settings/local.py",
+    "settings/local_*.py",
     "local.settings.json",
     "application-local*.properties",
     "application-local*.y*ml",
@@ -193,13 +198,19 @@ impl GitView {
     }
 }
 
-/// Compiles the local secret file globs (matched against a file's name).
+/// Compiles the local secret file globs, matched against a file's path relative to the
+/// scan root: each one may match from any directory down (`**/` is implied).
 pub fn local_secret_globs(globs: &[String]) -> crate::Result<GlobSet> {
     let mut b = GlobSetBuilder::new();
     for g in globs {
-        let glob = GlobBuilder::new(g).literal_separator(true).build().map_err(|e| {
+        let anywhere = if g.starts_with("**/") || g.starts_with('/') {
+            g.trim_start_matches('/').to_string()
+        } else {
+            format!("**/{g}")
+        };
+        let glob = GlobBuilder::new(&anywhere).literal_separator(true).build().map_err(|e| {
             crate::Error::Usage(format!(
-                "[scan] local_secret_files: glob {g:?} is invalid: {e}\n  hint: globs match a file's name, e.g. \".env.*\" or \"*.tfvars\""
+                "[scan] local_secret_files: glob {g:?} is invalid: {e}\n  hint: globs match a file's name or its path's last components, e.g. \".env.*\" or \"*.tfvars\""
             ))
         })?;
         b.add(glob);
@@ -230,6 +241,10 @@ mod tests {
             "terraform.tfstate",
             "credentials",
             "local_settings.py",
+            "app/.env.local",
+            "infra/envs/prod.tfvars",
+            "bakerydemo/settings/local.py",
+            "settings/local_alice.py",
         ] {
             assert!(set.is_match(yes), "{yes}");
         }
@@ -239,6 +254,9 @@ mod tests {
             "README.md",
             "tfvars.md",
             "environment.ts",
+            "app/local.py",
+            "settings/base.py",
+            "app/xsettings/local.py",
         ] {
             assert!(!set.is_match(no), "{no}");
         }

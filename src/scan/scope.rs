@@ -5,6 +5,8 @@
 //!
 //! - a marker that ends its line with `:` (`production:`) heads a block: it reaches the
 //!   lines below it that are indented deeper;
+//! - a section marker (`[production]`, `[env.production.vars]`) heads its section: it
+//!   reaches the lines below it, whatever their indentation, up to the next break;
 //! - any other marker (`NODE_ENV: test`, `environment: production`) is one entry of a
 //!   block: it reaches its siblings and their children, up to a line indented less;
 //! - a document or section break (`---`, `#---`, `[section]`) ends every block;
@@ -30,9 +32,13 @@ pub fn reaches(text: &[u8], marker: Range<usize>, key: usize) -> bool {
     if header && k_line < m_line {
         return false;
     }
+    // A section header is a break itself: only the lines after it count.
+    let section = header && is_break(&text[m_line..m_end]);
     let indent = indent_of(&text[m_line..m_end]);
     let reached = |line: &[u8]| {
-        if header {
+        if section {
+            true
+        } else if header {
             indent_of(line) > indent
         } else {
             indent_of(line) >= indent
@@ -226,6 +232,32 @@ jobs:
         assert!(!r(js, "NODE_ENV", "KEY"));
         assert!(r(js, "prod: {", "KEY"));
         assert!(!r("env: {NODE_ENV: test}\nkey: KEY\n", "NODE_ENV", "KEY"));
+    }
+
+    #[test]
+    fn a_section_reaches_its_own_lines_until_the_next_section() {
+        for nl in ["\n", "\r\n"] {
+            let ini = [
+                "[production]",
+                "host=a",
+                "  key=KEY",
+                "[staging]",
+                "key=OTHER",
+                "",
+            ]
+            .join(nl);
+            assert!(r(&ini, "[production]", "KEY"), "{nl:?}");
+            assert!(!r(&ini, "[production]", "OTHER"), "{nl:?}");
+            assert!(!r(&ini, "[staging]", "KEY"), "{nl:?}");
+        }
+    }
+
+    #[test]
+    fn crlf_lines_keep_their_blocks() {
+        let db = "development:\r\n  password: DEVKEY\r\nproduction:\r\n  password: PRODKEY\r\n";
+        assert!(r(db, "production:", "PRODKEY"));
+        assert!(!r(db, "production:", "DEVKEY"));
+        assert!(!r(db, "development:", "PRODKEY"));
     }
 
     #[test]

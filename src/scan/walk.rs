@@ -542,7 +542,7 @@ impl Root<'_> {
                 if self.was_seen(&ctx) || self.git.as_ref().is_some_and(|g| g.is_tracked(&ctx)) {
                     return WalkState::Continue;
                 }
-                let secret = secrets.is_match(entry.file_name());
+                let secret = secrets.is_match(&ctx);
                 {
                     let mut c = counts_ref.lock().unwrap_or_else(|e| e.into_inner());
                     if secret {
