@@ -57,12 +57,7 @@ fn no_key_and_nothing_missing_skips_the_comparisons_and_says_so() {
     assert!(text.contains("introducing commits not computed"), "{text}");
 
     // The same with a .promisor file beside the pack: nothing is missing, so the same.
-    let pack = std::fs::read_dir(r.path().join(".git/objects/pack"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.extension() == Some("pack".as_ref()))
-        .unwrap();
-    std::fs::write(pack.with_extension("promisor"), "").unwrap();
+    r.mark_pack_promisor();
     let (code, v2, err) = scan_vv(&r, r.path(), &["--history"]);
     assert_eq!(code, 0, "{err}");
     assert!(skipped_comparisons(&err), "{err}");

@@ -64,12 +64,7 @@ fn a_promisor_pack_takes_the_fast_path_and_finds_the_same() {
     assert_eq!(code, 1, "{err}");
     assert!(took_fast_path(&err), "{err}");
     // A repository-fetching tool's mirror: an empty .promisor file beside the pack.
-    let pack = std::fs::read_dir(r.path().join(".git/objects/pack"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.extension() == Some("pack".as_ref()))
-        .unwrap();
-    std::fs::write(pack.with_extension("promisor"), "").unwrap();
+    r.mark_pack_promisor();
     let (code, v, err) = scan_vv(&r, r.path(), &["--history"]);
     assert_eq!(code, 1, "{err}");
     assert!(took_fast_path(&err), "{err}");

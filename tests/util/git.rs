@@ -72,6 +72,17 @@ impl Repo {
     }
 
     /// `git add -A && git commit -m msg`, skipping hooks; returns the commit id.
+    /// Puts an empty `.promisor` file beside the repository's pack, as partial clones and
+    /// repository-fetching tools' mirrors have.
+    pub fn mark_pack_promisor(&self) {
+        let pack = std::fs::read_dir(self.path().join(".git/objects/pack"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.extension() == Some("pack".as_ref()))
+            .expect("a pack (run git gc first)");
+        std::fs::write(pack.with_extension("promisor"), "").unwrap();
+    }
+
     pub fn commit_all(&self, msg: &str) -> String {
         self.git(&["add", "-A"]);
         self.git(&["commit", "-q", "--no-verify", "-m", msg]);
