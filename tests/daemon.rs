@@ -145,26 +145,14 @@ pub(crate) fn outbox_rows(tree: &Tree, config: &Path) -> Vec<serde_json::Value> 
 }
 
 fn assert_files_have_no_secret(dir: &Path) {
-    for e in walk(dir) {
+    assert!(dir.is_dir(), "{} is not a directory", dir.display());
+    for e in files_under(dir) {
         if e.extension().is_some_and(|x| x == "db" || x == "log")
             || e.to_string_lossy().ends_with("-wal")
         {
             assert_no_secret(&e.display().to_string(), &std::fs::read(&e).unwrap());
         }
     }
-}
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
 }
 
 const WATCH_CONFIG: &str = "[state]\npath = \"state/kw.db\"\n\n[daemon]\ndebounce_secs = 1\n\n[[daemon.scan]]\nname = \"watched\"\npaths = [\"../watched\"]\nwatch = true\n\n";

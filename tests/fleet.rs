@@ -155,7 +155,7 @@ pub fn runtime() -> tokio::runtime::Runtime {
 
 /// Every file under `dir`, read, must hold none of `needles`.
 fn assert_absent_under(dir: &Path, needles: &[&str]) {
-    for entry in walk(dir) {
+    for entry in files_under(dir) {
         let bytes = std::fs::read(&entry).unwrap_or_default();
         for n in needles {
             assert!(
@@ -165,22 +165,6 @@ fn assert_absent_under(dir: &Path, needles: &[&str]) {
             );
         }
     }
-}
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return out;
-    };
-    for e in rd.flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
 }
 
 #[test]

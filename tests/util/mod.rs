@@ -103,6 +103,23 @@ pub fn assert_valid_sarif(sarif: &serde_json::Value) {
 }
 
 /// Panics if any test key's body appears in `text`.
+/// Every file under `dir` (none when it does not exist), depth first.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for e in rd.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(files_under(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
 pub fn assert_no_secret(what: &str, text: &[u8]) {
     let s = String::from_utf8_lossy(text);
     for b in secret_bodies() {
