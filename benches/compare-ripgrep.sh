@@ -6,7 +6,7 @@
 #   CORPUS_DIR  built with ../shared/bench/make-corpus.sh if it has no small/ yet
 #               (default /tmp/keywarden-corpus: 100,000 small files, 16 x 64 MiB big files,
 #               200 MB of real crate sources with planted keys)
-# env: RUNS (default 11), REAL_TREE (default ~/.cargo/registry/src), SHARED (../shared)
+# env: KW (a built keywarden), RUNS (default 11), REAL_TREE (default ~/.cargo/registry/src), SHARED (../shared)
 # needs: rg, GNU time (/usr/bin/time), python3
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -27,9 +27,12 @@ done
 if [ ! -d "$CORPUS/small" ]; then
   "$SHARED/bench/make-corpus.sh" --real-mb 200 --small-files 100000 --big-files 16 --big-mb 64 "$CORPUS"
 fi
-# Quoted numbers come from the fat-LTO `dist` build that releases ship.
-cargo build --profile dist --quiet --manifest-path "$ROOT/Cargo.toml"
-KW=$ROOT/target/dist/keywarden
+# Quoted numbers come from the fat-LTO `dist` build that releases ship (KW=path: that
+# binary instead, not rebuilt).
+if [ -z "${KW:-}" ]; then
+  cargo build --profile dist --quiet --manifest-path "$ROOT/Cargo.toml"
+  KW=$ROOT/target/dist/keywarden
+fi
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 

@@ -326,6 +326,11 @@ pub struct ScanArgs {
     #[arg(long)]
     pub no_archives: bool,
 
+    /// Read every file instead of memory-mapping the big ones (1 MiB and more), which
+    /// is faster on most systems.
+    #[arg(long)]
+    pub no_mmap: bool,
+
     /// Also list matches that were recognised as placeholders or doc examples.
     #[arg(long)]
     pub show_placeholders: bool,

@@ -33,7 +33,8 @@
 //!
 //! Dependencies run one way: commands and daemon → run → engines (scan, git, audit, mask)
 //! and delivery (report, notify, store) → model.
-// `unsafe` is allowed in one module only, `scan::simd` (a measured hot path).
+// `unsafe` is allowed only in small modules for measured needs: `scan::simd` (the search
+// loop), `scan::mapped` (big files mapped, SIGBUS handled) and `git::pack_map` (packs).
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
 #![deny(clippy::print_stdout, clippy::print_stderr)]

@@ -289,6 +289,48 @@ fn big_single_line_bundle_is_streamed() {
 }
 
 #[test]
+fn big_files_mapped_or_read_give_the_same_findings() {
+    // Files of 1 MiB and more are searched memory-mapped unless --no-mmap: keys in every
+    // form, on both sides of the 4 MiB windows a mapped file is searched in, in a
+    // production config and in a source file.
+    let t = Tree::new();
+    let mut data = Vec::new();
+    let mut n = 0;
+    while data.len() < 9 << 20 {
+        data.extend_from_slice(format!("line {n}: some ordinary text, no key here\n").as_bytes());
+        if n % 40_000 == 39_999 {
+            data.extend_from_slice(format!("MASK_API_KEY={LIVE}\n").as_bytes());
+            data.extend_from_slice(b"token: bWtfbGl2ZV80ZUMzOUhxTHlqV0Rhcmp0VDF6ZHA3ZGM=\n");
+        }
+        n += 1;
+    }
+    t.write("deploy/production/app.env", &data);
+    t.write("src/blob.txt", &data[3 << 20..]);
+    let (_, mapped) = t.scan_json(&["--no-ignore"]);
+    let (_, read) = t.scan_json(&["--no-ignore", "--no-mmap"]);
+    let spots = |v: &serde_json::Value| -> Vec<(String, u64, u64, String)> {
+        v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                let s = |k: &str| f[k].as_str().unwrap_or_default().to_string();
+                (
+                    format!("{} {} {}", s("path"), s("severity"), s("fingerprint")),
+                    f["line"].as_u64().unwrap(),
+                    f["column"].as_u64().unwrap(),
+                    s("context"),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(spots(&mapped), spots(&read));
+    // 9 MiB in lines of ~45 bytes, a pair of keys every 40,000 lines, in two files.
+    assert!(spots(&mapped).len() >= 12, "{mapped:#}");
+    assert_eq!(mapped["summary"]["bytes"], read["summary"]["bytes"]);
+}
+
+#[test]
 fn cross_environment_key_is_its_own_finding() {
     let t = Tree::new();
     t.write(".env.production", format!("K={LIVE}\n"));

@@ -5,15 +5,20 @@
 //! AVX-512) every slice's lines come with its search, else a file without keys that fits
 //! one chunk is never line-counted.
 
+use super::mapped::{self, Mapped};
 use super::matcher::{B64_LOOKAHEAD, B64_LOOKBEHIND, MAX_KEY_LEN, Matcher, RawMatch, Text};
 use super::scope;
 use crate::finding::Context;
 use crate::rules::RuleDb;
-use std::io::{self, Read};
+use std::fs::File;
+use std::io::{self, Read, Seek};
 
 /// Bytes read per chunk. Each chunk keeps about 18 KiB of the one before it (see
 /// `LOOKBACK` and `TAIL`): a big chunk copies and searches less of it twice.
 pub const CHUNK: usize = 512 * 1024;
+/// Bytes per window of a file that is searched where it lies (mapped, or a blob in
+/// memory): a mapped file's pages are released a window at a time.
+const SLICE_WINDOW: usize = 4 << 20;
 /// Bytes searched before their lines are counted: the slice is still in L1 when the
 /// count follows the search.
 const SLICE: usize = 32 * 1024;
@@ -75,6 +80,8 @@ pub struct FileScanner<'a> {
     db: &'a RuleDb,
     matcher: &'a Matcher,
     buf: Vec<u8>,
+    /// Bytes per window when the whole file is in memory (mapped or a blob).
+    slice_window: usize,
     raw: Vec<RawMatch>,
 }
 
@@ -110,7 +117,9 @@ impl Lines {
 impl<'a> FileScanner<'a> {
     /// A scanner for `db`'s rules.
     pub fn new(db: &'a RuleDb, matcher: &'a Matcher) -> Self {
-        Self::with_buffer(db, matcher, CHUNK)
+        let mut s = Self::with_buffer(db, matcher, CHUNK);
+        s.slice_window = SLICE_WINDOW;
+        s
     }
 
     /// A scanner that reads `size` bytes at a time (at least one window's context).
@@ -119,59 +128,120 @@ impl<'a> FileScanner<'a> {
             db,
             matcher,
             buf: vec![0; size.max(2 * (TAIL + LOOKBACK))],
+            slice_window: size.max(2 * (TAIL + LOOKBACK) + 1),
             raw: Vec::new(),
         }
     }
 
     /// Scans everything `reader` yields. `ctx_path` is the `/`-separated path that
     /// context globs are matched against.
-    ///
-    /// Files are read, never memory-mapped: mapping cost more than the copy it saves, and
-    /// a file truncated while it is mapped would end the process.
     pub fn scan(&mut self, ctx_path: &str, reader: &mut dyn Read) -> io::Result<FileOutcome> {
-        let mut st = State {
-            out: FileOutcome::default(),
-            base: 0,
-            from: 0,
-            lines: Lines {
-                counted: 0,
-                newlines: 0,
-                last_nl: None,
-            },
-            first: true,
-            text: Text::default(),
-            quoted_printable: false,
-            b64_done: 0,
-            head: None,
-            head_markers: None,
-        };
-        let mut len = 0usize;
+        self.with_buf(|s, buf| s.scan_read(ctx_path, reader, buf, State::new(), None))
+    }
+
+    /// Scans `data` where it lies (a blob in memory), without copying it.
+    pub fn scan_bytes(&mut self, ctx_path: &str, data: &[u8]) -> FileOutcome {
+        self.scan_slices(ctx_path, data, State::new(), 0, |_| {})
+    }
+
+    /// Scans the regular file `file`. With `mmap`, a file that fills the first read is
+    /// mapped when it is big ([`mapped::MIN_LEN`]) and searched where it lies from there
+    /// on: the size is asked only then, not for the small files that most trees are made
+    /// of. A mapped file that shrank while it was searched is read again from its start.
+    pub fn scan_file(
+        &mut self,
+        ctx_path: &str,
+        file: &File,
+        mmap: bool,
+    ) -> io::Result<FileOutcome> {
+        self.with_buf(|s, buf| {
+            let mut st = State::new();
+            let (len, eof) = fill(&mut &*file, buf, 0)?;
+            let map = (mmap && !eof)
+                .then(|| file.metadata().ok())
+                .flatten()
+                .filter(|m| m.len() >= mapped::MIN_LEN)
+                .and_then(|m| Mapped::new(file, m.len()));
+            let Some(map) = map else {
+                return s.scan_read(ctx_path, &mut &*file, buf, st, Some((len, eof)));
+            };
+            // The first window from the buffer (it is not the file's last), the rest
+            // from the mapping.
+            let base = s
+                .window(ctx_path, &mut st, &buf[..len], false)
+                .unwrap_or(len);
+            let out = s.scan_slices(ctx_path, map.bytes(), st, base, |done| map.release(done));
+            if !map.cut() {
+                return Ok(out);
+            }
+            drop(map);
+            tracing::debug!("{ctx_path}: the file shrank while it was scanned; reading it again");
+            (&mut &*file).seek(io::SeekFrom::Start(0))?;
+            s.scan_read(ctx_path, &mut &*file, buf, State::new(), None)
+        })
+    }
+
+    /// Runs `f` with the read buffer taken out of `self`.
+    fn with_buf<T>(&mut self, f: impl FnOnce(&mut Self, &mut [u8]) -> T) -> T {
+        let mut buf = std::mem::take(&mut self.buf);
+        let out = f(self, &mut buf);
+        self.buf = buf;
+        out
+    }
+
+    /// Scans `data` from `base` (where `st` is) in windows of [`SLICE_WINDOW`] bytes,
+    /// calling `passed(offset)` once every byte before `offset` is done with.
+    fn scan_slices(
+        &mut self,
+        ctx_path: &str,
+        data: &[u8],
+        mut st: State,
+        mut base: usize,
+        mut passed: impl FnMut(usize),
+    ) -> FileOutcome {
         loop {
-            let mut eof = false;
-            while len < self.buf.len() {
-                match reader.read(&mut self.buf[len..]) {
-                    Ok(0) => {
-                        eof = true;
-                        break;
-                    }
-                    Ok(n) => len += n,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => return Err(e),
+            let end = (base + self.slice_window).min(data.len());
+            match self.window(ctx_path, &mut st, &data[base..end], end == data.len()) {
+                None => return st.out,
+                Some(keep_from) => {
+                    base += keep_from;
+                    passed(base);
                 }
             }
-            let Some(keep_from) = self.window(ctx_path, &mut st, len, eof) else {
+        }
+    }
+
+    /// Scans what `reader` yields, from `st`; `filled` is what [`fill`] said of the
+    /// bytes already in `buf`, if anything.
+    fn scan_read(
+        &mut self,
+        ctx_path: &str,
+        reader: &mut dyn Read,
+        buf: &mut [u8],
+        mut st: State,
+        mut filled: Option<(usize, bool)>,
+    ) -> io::Result<FileOutcome> {
+        let mut len = 0;
+        loop {
+            let (l, eof) = match filled.take() {
+                Some(f) => f,
+                None => fill(reader, buf, len)?,
+            };
+            len = l;
+            let Some(keep_from) = self.window(ctx_path, &mut st, &buf[..len], eof) else {
                 return Ok(st.out);
             };
-            self.buf.copy_within(keep_from..len, 0);
+            buf.copy_within(keep_from..len, 0);
             len -= keep_from;
         }
     }
 
-    /// Searches the window `self.buf[..len]`, which starts at `st.base` of the file;
-    /// `None` at the end of the file, else the offset in the window from which the next
-    /// window starts (`st` already moved there).
-    fn window(&mut self, ctx_path: &str, st: &mut State, len: usize, eof: bool) -> Option<usize> {
-        let buf = &self.buf[..len];
+    /// Searches the window `buf`, which starts at `st.base` of the file; `None` at the
+    /// end of the file, else the offset in the window from which the next window starts
+    /// (`st` already moved there). A window that is not the file's last is longer than
+    /// `2 * (TAIL + LOOKBACK)`, so each one moves the scan on.
+    fn window(&mut self, ctx_path: &str, st: &mut State, buf: &[u8], eof: bool) -> Option<usize> {
+        let len = buf.len();
         if st.first {
             let head = &buf[..len.min(8192)];
             st.text.utf16_le = if head.starts_with(&[0xff, 0xfe]) {
@@ -241,6 +311,20 @@ impl<'a> FileScanner<'a> {
     }
 }
 
+/// Reads into `buf` after its first `len` bytes until it is full or the reader ends:
+/// the bytes now in it, and whether the reader ended.
+fn fill(reader: &mut dyn Read, buf: &mut [u8], mut len: usize) -> io::Result<(usize, bool)> {
+    while len < buf.len() {
+        match reader.read(&mut buf[len..]) {
+            Ok(0) => return Ok((len, true)),
+            Ok(n) => len += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok((len, false))
+}
+
 /// Where a scan is in its file, between windows.
 struct State {
     out: FileOutcome,
@@ -262,6 +346,25 @@ struct State {
 }
 
 impl State {
+    fn new() -> State {
+        State {
+            out: FileOutcome::default(),
+            base: 0,
+            from: 0,
+            lines: Lines {
+                counted: 0,
+                newlines: 0,
+                last_nl: None,
+            },
+            first: true,
+            text: Text::default(),
+            quoted_printable: false,
+            b64_done: 0,
+            head: None,
+            head_markers: None,
+        }
+    }
+
     /// Locates `m`, found in the window `buf`: its line and column, context, placeholder
     /// and directive.
     fn locate(&mut self, db: &RuleDb, ctx_path: &str, buf: &[u8], m: RawMatch) -> Located {
@@ -533,13 +636,20 @@ mod tests {
             let mut s = FileScanner::with_buffer(&db, &m, size);
             let o = s.scan("big.txt", &mut &data[..]).unwrap();
             assert_eq!(o.bytes, data.len() as u64);
-            o.hits
-                .iter()
-                .map(|h| {
-                    let fp = h.raw.key.fingerprint();
-                    (h.line, h.column, h.offset, fp, h.context)
-                })
-                .collect::<Vec<_>>()
+            // Searched where it lies (a mapped file, a blob) in windows of the same size.
+            let in_place = s.scan_bytes("big.txt", &data);
+            assert_eq!(in_place.bytes, data.len() as u64);
+            let spots = |o: &FileOutcome| {
+                o.hits
+                    .iter()
+                    .map(|h| {
+                        let fp = h.raw.key.fingerprint();
+                        (h.line, h.column, h.offset, fp, h.context)
+                    })
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(spots(&o), spots(&in_place), "window of {size} bytes");
+            spots(&o)
         };
         let chunked = spots(CHUNK);
         assert_eq!(chunked, spots(data.len() + 1));
@@ -685,5 +795,82 @@ mod tests {
         let out = scan_with_chunk(crlf.as_bytes(), "run.bat");
         assert!(!out.binary);
         assert_eq!((out.hits[0].line, out.hits[0].column), (2, 8));
+    }
+
+    /// A file of `len` bytes of text with `K` at each of `at` (a line of its own).
+    fn big_file(len: usize, at: &[usize]) -> tempfile::NamedTempFile {
+        let mut data = b"0123456789abcdef ".repeat(len / 17 + 1);
+        data.truncate(len);
+        for (i, b) in data.iter_mut().enumerate() {
+            if i % 80 == 79 {
+                *b = b'\n';
+            }
+        }
+        for &a in at {
+            data[a - 1] = b'\n';
+            data[a..a + K.len()].copy_from_slice(K.as_bytes());
+            data[a + K.len()] = b'\n';
+        }
+        let mut t = tempfile::NamedTempFile::new().unwrap();
+        std::io::Write::write_all(&mut t, &data).unwrap();
+        t
+    }
+
+    #[test]
+    fn a_big_file_is_searched_mapped_with_the_same_findings() {
+        // Keys on both sides of each window edge of a mapped file.
+        let w = SLICE_WINDOW;
+        let at = [
+            100,
+            w - 2 * LOOKBACK,
+            w - TAIL - 20,
+            w - TAIL + 3,
+            w + 5,
+            2 * w - 40,
+        ];
+        let t = big_file(2 * w + 1000, &at);
+        let db = crate::rules::load(Vec::new()).unwrap();
+        let m = Matcher::new(&db).unwrap();
+        let mut s = FileScanner::new(&db, &m);
+        let file = File::open(t.path()).unwrap();
+        let len = file.metadata().unwrap().len();
+        assert!(len >= mapped::MIN_LEN);
+        let mapped = s.scan_file("big.txt", &file, true).unwrap();
+        let read = s
+            .scan("big.txt", &mut &File::open(t.path()).unwrap())
+            .unwrap();
+        let spots = |o: &FileOutcome| {
+            o.hits
+                .iter()
+                .map(|h| (h.line, h.column, h.offset, h.context))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(spots(&mapped), spots(&read));
+        let offsets: Vec<u64> = mapped.hits.iter().map(|h| h.offset).collect();
+        assert_eq!(offsets, at.iter().map(|&a| a as u64).collect::<Vec<_>>());
+        assert_eq!((mapped.bytes, read.bytes), (len, len));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_mapped_file_cut_while_searched_is_marked_not_crashed() {
+        let w = SLICE_WINDOW;
+        let t = big_file(2 * w, &[1000, w + 1000]);
+        let db = crate::rules::load(Vec::new()).unwrap();
+        let m = Matcher::new(&db).unwrap();
+        let mut s = FileScanner::new(&db, &m);
+        let file = File::open(t.path()).unwrap();
+        let map = Mapped::new(&file, 2 * w as u64).unwrap();
+        // Cut to half a window: the second key and everything after the cut are gone.
+        t.as_file().set_len(w as u64 / 2).unwrap();
+        let o = s.scan_slices("big.txt", map.bytes(), State::new(), 0, |done| {
+            map.release(done)
+        });
+        assert!(map.cut());
+        assert_eq!(o.hits.len(), 1);
+        drop(map);
+        // What scan_file then does: read the file as it is now.
+        let again = s.scan_file("big.txt", &file, true).unwrap();
+        assert_eq!((again.hits.len(), again.bytes), (1, w as u64 / 2));
     }
 }

@@ -349,9 +349,7 @@ fn classify(
     for (i, (id, intros)) in plan.blobs.iter().enumerate() {
         let path = intros.first().map_or("", |x| x.path.as_str());
         let data = git::read_blob(repo, id, &mut buf)?;
-        let outcome = scanner
-            .scan(path, &mut &data[..])
-            .map_err(|e| crate::Error::io(path, e))?;
+        let outcome = scanner.scan_bytes(path, data);
         hits.push((i, outcome));
     }
     Ok(hits)
@@ -390,10 +388,7 @@ impl git::objects::BlobVisitor for KeyFinder<'_> {
         }
         let engine = self.engine;
         let scanner = self.scanner.get_or_insert_with(|| engine.file_scanner());
-        // Reading from memory cannot fail.
-        let Ok(o) = scanner.scan("", &mut &data[..]) else {
-            return;
-        };
+        let o = scanner.scan_bytes("", data);
         let set = if o.hits.is_empty() {
             match self.clean {
                 Some(c) => c,
@@ -503,9 +498,7 @@ fn attribute(
                 Some(o) => o,
                 None => {
                     let data = git::read_blob(repo, id, &mut buf)?;
-                    scanner
-                        .scan(path, &mut &data[..])
-                        .map_err(|e| crate::Error::io(path, e))?
+                    scanner.scan_bytes(path, data)
                 }
             };
             let mut found = Vec::new();
@@ -538,9 +531,7 @@ fn attribute(
                     // Scanned blobs without hits are not in `blob_keys`; HEAD's blob may
                     // also lie outside a --range. Either way, look at it now.
                     let data = git::read_blob(repo, &b.id, &mut buf)?;
-                    let o = scanner
-                        .scan(&f.path, &mut &data[..])
-                        .map_err(|e| crate::Error::io(&f.path, e))?;
+                    let o = scanner.scan_bytes(&f.path, data);
                     let keys: HashSet<Fingerprint> =
                         o.hits.iter().map(|h| h.raw.key.fingerprint()).collect();
                     e.insert(keys).contains(&f.fingerprint)

@@ -11,6 +11,7 @@ pub mod exposure;
 pub mod file;
 pub mod history;
 pub mod image;
+mod mapped;
 pub mod matcher;
 pub mod outcome;
 mod qp;

@@ -26,9 +26,7 @@ pub fn scan(engine: &Engine, repo: &Repository, whole_files: bool) -> Result<Sta
     let mut old_buf = Vec::new();
     for f in &staged.files {
         let data = git::read_blob(repo, &f.id, &mut buf)?;
-        let outcome = scanner
-            .scan(&f.path, &mut &data[..])
-            .map_err(|e| crate::Error::io(&f.path, e))?;
+        let outcome = scanner.scan_bytes(&f.path, data);
         out.files += 1;
         out.bytes += outcome.bytes;
         if outcome.hits.is_empty() && !engine.path_has_key(&f.path) {
@@ -81,9 +79,7 @@ struct NewKeys {
 impl NewKeys {
     fn new(engine: &Engine, f: &StagedFile, old: &[u8], new: &[u8]) -> Result<NewKeys> {
         let mut scanner = engine.file_scanner();
-        let outcome = scanner
-            .scan(&f.path, &mut &old[..])
-            .map_err(|e| crate::Error::io(&f.path, e))?;
+        let outcome = scanner.scan_bytes(&f.path, old);
         let old_keys = outcome
             .hits
             .iter()

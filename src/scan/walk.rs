@@ -28,6 +28,7 @@ pub struct ScanOptions {
     local_secret_files: Vec<String>,
     archives: bool,
     archive_limits: ArchiveLimits,
+    mmap: bool,
 }
 
 impl ScanOptions {
@@ -53,6 +54,7 @@ impl ScanOptions {
                 .collect(),
             archives: true,
             archive_limits: ArchiveLimits::default(),
+            mmap: true,
         }
     }
 
@@ -113,6 +115,13 @@ impl ScanOptions {
     /// bytes) as well as their raw bytes. Enabled by default.
     pub fn archives(&mut self, yes: bool) -> &mut Self {
         self.archives = yes;
+        self
+    }
+
+    /// Search big files memory-mapped ([`FileScanner::scan_file`]) rather than read.
+    /// Enabled by default.
+    pub fn mmap(&mut self, yes: bool) -> &mut Self {
+        self.mmap = yes;
         self
     }
 
@@ -317,7 +326,7 @@ impl Root<'_> {
                 return;
             }
         }
-        match scanner.scan(ctx, &mut &file) {
+        match scanner.scan_file(ctx, &file, self.opts.mmap) {
             Ok(outcome) => {
                 shared.files.fetch_add(1, Ordering::Relaxed);
                 let n = shared.bytes.fetch_add(outcome.bytes, Ordering::Relaxed);

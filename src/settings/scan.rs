@@ -129,6 +129,7 @@ impl ScanSettings {
             .threads(args.threads.unwrap_or(0))
             .max_filesize(args.max_filesize.or(repo.scan.max_filesize))
             .archives(!args.no_archives && repo.scan.archives.unwrap_or(true))
+            .mmap(!args.no_mmap)
             .exclude(exclude);
         if let Some(globs) = &repo.scan.local_secret_files {
             options.local_secret_files(globs.clone());
