@@ -7,30 +7,36 @@
 use super::config::LogLevel;
 use crate::redact::ScrubWriter;
 use tracing::{Event, Level, Subscriber};
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::fmt::format::{FormatEvent, FormatFields, Writer};
 use tracing_subscriber::fmt::{FmtContext, format};
+use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::util::SubscriberInitExt;
 
 /// Installs the global subscriber (once; later calls do nothing).
 pub fn init(level: LogLevel) {
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new(format!("keywarden={}", level.as_str())));
+    let level = level.as_str().parse().unwrap_or(LevelFilter::INFO);
+    let filter = crate::logging::filter(level);
     let writer = || ScrubWriter::new(std::io::stderr());
     if std::env::var_os("JOURNAL_STREAM").is_some() {
         let format = format().without_time().with_target(false).with_ansi(false);
         let _ = tracing_subscriber::fmt()
-            .with_env_filter(filter)
+            .with_max_level(LevelFilter::TRACE)
             .with_writer(writer)
             .event_format(Priority(format))
+            .finish()
+            .with(filter)
             .try_init();
         return;
     }
     let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+        .with_max_level(LevelFilter::TRACE)
         .with_writer(writer)
         .with_ansi(false)
         .with_target(false)
+        .finish()
+        .with(filter)
         .try_init();
 }
 
