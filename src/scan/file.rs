@@ -141,7 +141,7 @@ impl<'a> FileScanner<'a> {
 
     /// Scans `data` where it lies (a blob in memory), without copying it.
     pub fn scan_bytes(&mut self, ctx_path: &str, data: &[u8]) -> FileOutcome {
-        self.scan_slices(ctx_path, data, State::new(), 0, |_| {})
+        self.scan_slices(ctx_path, data, State::new(), 0, |_| true)
     }
 
     /// Scans the regular file `file`. With `mmap`, a file that fills the first read is
@@ -160,7 +160,7 @@ impl<'a> FileScanner<'a> {
             let map = (mmap && !eof)
                 .then(|| file.metadata().ok())
                 .flatten()
-                .filter(|m| m.len() >= mapped::MIN_LEN)
+                .filter(|m| m.len() >= mapped::MIN_LEN.max(len as u64))
                 .and_then(|m| Mapped::new(file, m.len()));
             let Some(map) = map else {
                 return s.scan_read(ctx_path, &mut &*file, buf, st, Some((len, eof)));
@@ -170,7 +170,10 @@ impl<'a> FileScanner<'a> {
             let base = s
                 .window(ctx_path, &mut st, &buf[..len], false)
                 .unwrap_or(len);
-            let out = s.scan_slices(ctx_path, map.bytes(), st, base, |done| map.release(done));
+            let out = s.scan_slices(ctx_path, map.bytes(), st, base, |done| {
+                map.release(done);
+                !map.cut()
+            });
             if !map.cut() {
                 return Ok(out);
             }
@@ -190,14 +193,15 @@ impl<'a> FileScanner<'a> {
     }
 
     /// Scans `data` from `base` (where `st` is) in windows of [`SLICE_WINDOW`] bytes,
-    /// calling `passed(offset)` once every byte before `offset` is done with.
+    /// calling `passed(offset)` once every byte before `offset` is done with; it returns
+    /// false to stop there (what was found so far is returned).
     fn scan_slices(
         &mut self,
         ctx_path: &str,
         data: &[u8],
         mut st: State,
         mut base: usize,
-        mut passed: impl FnMut(usize),
+        mut passed: impl FnMut(usize) -> bool,
     ) -> FileOutcome {
         loop {
             let end = (base + self.slice_window).min(data.len());
@@ -205,7 +209,9 @@ impl<'a> FileScanner<'a> {
                 None => return st.out,
                 Some(keep_from) => {
                     base += keep_from;
-                    passed(base);
+                    if !passed(base) {
+                        return st.out;
+                    }
                 }
             }
         }
@@ -864,7 +870,8 @@ mod tests {
         // Cut to half a window: the second key and everything after the cut are gone.
         t.as_file().set_len(w as u64 / 2).unwrap();
         let o = s.scan_slices("big.txt", map.bytes(), State::new(), 0, |done| {
-            map.release(done)
+            map.release(done);
+            true
         });
         assert!(map.cut());
         assert_eq!(o.hits.len(), 1);

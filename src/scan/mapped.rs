@@ -23,16 +23,16 @@ pub const MIN_LEN: u64 = 1 << 20;
 /// A file mapped read-only and registered with the SIGBUS handler.
 pub struct Mapped {
     map: memmap2::Mmap,
-    #[cfg(unix)]
+    #[cfg(target_os = "linux")]
     slot: &'static guard::Slot,
 }
 
 impl Mapped {
     /// Maps the first `len` bytes of `file` (a regular file), or `None` when it cannot
-    /// be mapped safely here (no handler, too many live mappings, not unix, an error):
+    /// be mapped safely here (no handler, too many live mappings, not Linux, an error):
     /// the caller reads the file instead.
     pub fn new(file: &File, len: u64) -> Option<Mapped> {
-        #[cfg(unix)]
+        #[cfg(target_os = "linux")]
         {
             let len = usize::try_from(len).ok().filter(|&l| l > 0)?;
             if !guard::install() {
@@ -46,7 +46,7 @@ impl Mapped {
             let slot = guard::register(map.as_ptr() as usize, map.len())?;
             Some(Mapped { map, slot })
         }
-        #[cfg(not(unix))]
+        #[cfg(not(target_os = "linux"))]
         {
             let _ = (file, len);
             None
@@ -61,11 +61,11 @@ impl Mapped {
     /// True when the file shrank while mapped: bytes past its new end read as zeros, and
     /// what was found in them is not the file's.
     pub fn cut(&self) -> bool {
-        #[cfg(unix)]
+        #[cfg(target_os = "linux")]
         {
             self.slot.cut()
         }
-        #[cfg(not(unix))]
+        #[cfg(not(target_os = "linux"))]
         false
     }
 
@@ -89,7 +89,7 @@ impl Mapped {
     }
 }
 
-#[cfg(unix)]
+#[cfg(target_os = "linux")]
 impl Drop for Mapped {
     fn drop(&mut self) {
         // Before the unmapping (fields drop after this): the address range may be reused.
@@ -98,15 +98,15 @@ impl Drop for Mapped {
 }
 
 fn page_size() -> usize {
-    #[cfg(unix)]
+    #[cfg(target_os = "linux")]
     {
         guard::page_size()
     }
-    #[cfg(not(unix))]
+    #[cfg(not(target_os = "linux"))]
     4096
 }
 
-#[cfg(unix)]
+#[cfg(target_os = "linux")]
 mod guard {
     use std::ptr;
     use std::sync::OnceLock;
@@ -186,39 +186,28 @@ mod guard {
     }
 
     extern "C" fn on_sigbus(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
+        // SAFETY: errno is this thread's; the system calls below may change it under
+        // code that the signal interrupted.
+        let errno = unsafe { *libc::__errno_location() };
         // SAFETY: the kernel hands a valid siginfo to an SA_SIGINFO handler.
-        let addr = unsafe { (*info).si_addr() } as usize;
-        for slot in &SLOT {
-            let start = slot.start.load(Ordering::Acquire);
-            if start <= CLAIMED || addr < start {
-                continue;
-            }
-            let end = slot.end.load(Ordering::Relaxed);
-            if addr >= end {
-                continue;
-            }
-            // The file ends before `addr`: zeros from its page to the end of the mapping,
-            // so the search goes on without another fault per page.
-            let from = addr / page_size() * page_size();
-            // SAFETY: `from..end` lies inside a live mapping of ours (it is unregistered
-            // before it is unmapped), which is replaced, in place, by readable zeros.
-            let p = unsafe {
-                libc::mmap(
-                    from as *mut libc::c_void,
-                    end - from,
-                    libc::PROT_READ,
-                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED,
-                    -1,
-                    0,
-                )
-            };
-            if p != libc::MAP_FAILED {
-                slot.cut.store(true, Ordering::Release);
-                return;
-            }
-            break;
+        let (code, addr) = unsafe { ((*info).si_code, (*info).si_addr() as usize) };
+        // Only a fault on a page past the end of a file is ours (not `kill -BUS`).
+        if code == libc::BUS_ADRERR && cut_at(addr) {
+            // SAFETY: as above.
+            unsafe { *libc::__errno_location() = errno };
+            return;
         }
-        // Not ours: what SIGBUS did before.
+        if code <= 0 {
+            // Sent, not raised by a fault: the default action, as if we were not here.
+            // SAFETY: sigaction with a zeroed (SIG_DFL) action, then raise: SIGBUS is
+            // blocked in its handler, so it arrives once this returns.
+            unsafe {
+                default_action(sig);
+                libc::raise(sig);
+            }
+            return;
+        }
+        // A fault that is not ours: what SIGBUS did before.
         match PREVIOUS.get().copied().flatten() {
             Some(prev)
                 if prev.sa_sigaction != libc::SIG_DFL && prev.sa_sigaction != libc::SIG_IGN =>
@@ -236,21 +225,66 @@ mod guard {
                     }
                 }
             }
-            _ => {
-                // The default action: the fault happens again on return and ends the
-                // process with SIGBUS.
-                // SAFETY: sigaction with a zeroed (SIG_DFL) action.
-                unsafe {
-                    let mut dfl: libc::sigaction = std::mem::zeroed();
-                    dfl.sa_sigaction = libc::SIG_DFL;
-                    libc::sigaction(sig, &dfl, ptr::null_mut());
-                }
-            }
+            // The default action: the fault happens again on return and ends the process
+            // with SIGBUS.
+            // SAFETY: sigaction with a zeroed (SIG_DFL) action.
+            _ => unsafe { default_action(sig) },
         }
+    }
+
+    /// Restores the default action of `sig`.
+    ///
+    /// # Safety
+    /// Async-signal-safe; changes the process's disposition of `sig`.
+    unsafe fn default_action(sig: libc::c_int) {
+        // SAFETY: a zeroed sigaction is SIG_DFL with an empty mask.
+        unsafe {
+            let mut dfl: libc::sigaction = std::mem::zeroed();
+            dfl.sa_sigaction = libc::SIG_DFL;
+            libc::sigaction(sig, &dfl, ptr::null_mut());
+        }
+    }
+
+    /// When `addr` lies in a live mapping of ours, replaces that mapping from `addr`'s
+    /// page on by zeros, marks it cut and returns true.
+    fn cut_at(addr: usize) -> bool {
+        for slot in &SLOT {
+            let start = slot.start.load(Ordering::Acquire);
+            if start <= CLAIMED || addr < start {
+                continue;
+            }
+            let end = slot.end.load(Ordering::Acquire);
+            // Another thread may have replaced the slot's mapping between the two loads:
+            // an `end` read with the `start` still in place belongs to it.
+            if slot.start.load(Ordering::Acquire) != start || addr >= end {
+                continue;
+            }
+            // The file ends before `addr`: zeros from its page to the end of the mapping,
+            // so the search goes on without another fault per page.
+            let from = addr / page_size() * page_size();
+            // SAFETY: `from..end` lies inside a live mapping of ours (it is unregistered
+            // before it is unmapped), which is replaced, in place, by readable zeros.
+            let p = unsafe {
+                libc::mmap(
+                    from as *mut libc::c_void,
+                    end - from,
+                    libc::PROT_READ,
+                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED,
+                    -1,
+                    0,
+                )
+            };
+            if p == libc::MAP_FAILED {
+                return false;
+            }
+            slot.cut.store(true, Ordering::Release);
+            return true;
+        }
+        false
     }
 }
 
-#[cfg(all(test, unix))]
+#[cfg(all(test, target_os = "linux"))]
 mod tests {
     use super::*;
     use std::io::Write;
@@ -294,31 +328,50 @@ mod tests {
     }
 
     /// A SIGBUS that is not one of ours still ends the process: the handler must not
-    /// swallow it (the faulting access would repeat forever). Run in a child process.
+    /// swallow it (a faulting access would repeat forever; a sent signal would be lost
+    /// and the handler gone). Each case runs in a child process.
     #[test]
     fn a_foreign_sigbus_still_ends_the_process() {
-        if std::env::var_os("KEYWARDEN_SIGBUS_CHILD").is_some() {
-            let page = page_size();
-            let (t, f) = file_of(2 * page);
-            // Ours installed, then a mapping it does not know of.
-            let _ours = Mapped::new(&f, page as u64).unwrap();
-            // SAFETY: test only; the fault below is the point.
-            let raw = unsafe { memmap2::Mmap::map(&f) }.unwrap();
-            t.as_file().set_len(0).unwrap();
-            std::hint::black_box(raw[page + 1]);
-            return;
+        let page = page_size();
+        match std::env::var("KEYWARDEN_SIGBUS_CHILD").as_deref() {
+            Ok("fault") => {
+                let (t, f) = file_of(2 * page);
+                // Ours installed, then a mapping it does not know of.
+                let _ours = Mapped::new(&f, page as u64).unwrap();
+                // SAFETY: test only; the fault below is the point.
+                let raw = unsafe { memmap2::Mmap::map(&f) }.unwrap();
+                t.as_file().set_len(0).unwrap();
+                std::hint::black_box(raw[page + 1]);
+                return;
+            }
+            Ok("sent") => {
+                let (_t, f) = file_of(page);
+                let _ours = Mapped::new(&f, page as u64).unwrap();
+                // SAFETY: test only; raising the signal is the point.
+                unsafe { libc::raise(libc::SIGBUS) };
+                std::thread::sleep(std::time::Duration::from_millis(200));
+                return;
+            }
+            _ => {}
         }
-        let exe = std::env::current_exe().unwrap();
-        let out = std::process::Command::new(exe)
-            .args([
-                "--exact",
-                "scan::mapped::tests::a_foreign_sigbus_still_ends_the_process",
-                "--nocapture",
-            ])
-            .env("KEYWARDEN_SIGBUS_CHILD", "1")
-            .output()
-            .unwrap();
         use std::os::unix::process::ExitStatusExt;
-        assert_eq!(out.status.signal(), Some(libc::SIGBUS), "{:?}", out.status);
+        for case in ["fault", "sent"] {
+            let exe = std::env::current_exe().unwrap();
+            let out = std::process::Command::new(exe)
+                .args([
+                    "--exact",
+                    "scan::mapped::tests::a_foreign_sigbus_still_ends_the_process",
+                    "--nocapture",
+                ])
+                .env("KEYWARDEN_SIGBUS_CHILD", case)
+                .output()
+                .unwrap();
+            assert_eq!(
+                out.status.signal(),
+                Some(libc::SIGBUS),
+                "{case}: {:?}",
+                out.status
+            );
+        }
     }
 }
