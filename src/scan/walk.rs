@@ -287,6 +287,27 @@ fn scan_stdin(engine: &Engine, opts: &ScanOptions, shared: &Shared) -> crate::Re
     Ok(())
 }
 
+/// A walk's visitor: what each thread runs on the entries it is handed.
+type Visitor<'s> = Box<dyn FnMut(Result<ignore::DirEntry, ignore::Error>) -> WalkState + Send + 's>;
+
+/// Runs `wb`'s walk with a visitor per thread from `visitor`. On one thread (`-j1`) the
+/// walk is the plain iterator, in this thread, as ripgrep's: no queue between threads.
+fn run_walk<'s>(wb: &WalkBuilder, threads: usize, mut visitor: impl FnMut() -> Visitor<'s> + Send) {
+    if threads != 1 {
+        wb.build_parallel().run(visitor);
+        return;
+    }
+    let mut visit = visitor();
+    for entry in wb.build() {
+        match visit(entry) {
+            WalkState::Continue => {}
+            WalkState::Quit => break,
+            // The visitors leave skipping directories to the walker's own filters.
+            WalkState::Skip => debug_assert!(false, "a visitor asked to skip"),
+        }
+    }
+}
+
 /// Everything a walk of one root shares between its threads.
 struct Root<'a> {
     engine: &'a Engine,
@@ -406,7 +427,7 @@ impl Root<'_> {
         if let Some(ov) = overrides {
             wb.overrides(ov.clone());
         }
-        wb.build_parallel().run(|| {
+        run_walk(&wb, self.opts.threads, || {
             let mut scanner = self.engine.file_scanner();
             Box::new(move |entry| {
                 let entry = match entry {
@@ -537,7 +558,7 @@ impl Root<'_> {
             true
         });
         let counts_ref = &counts;
-        wb.build_parallel().run(|| {
+        run_walk(&wb, self.opts.threads, || {
             let mut scanner = self.engine.file_scanner();
             Box::new(move |entry| {
                 let Ok(entry) = entry else {
