@@ -154,6 +154,11 @@ pub fn deliver_due(
     store: &mut Store,
     only: Option<i64>,
 ) -> Result<DeliveryStats> {
+    // One pass at a time per process. The daemon's delivery loop and a job's own pass
+    // after it enqueued would otherwise send side by side, and a crash between one
+    // pass's send and its record would then also cut the other's delivery short.
+    static ONE_PASS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _pass = ONE_PASS.lock().unwrap_or_else(|e| e.into_inner());
     let policy = &cfg.retry;
     let start = now_ms();
     let deadline = start.saturating_add(i64::try_from(policy.run_budget_ms).unwrap_or(i64::MAX));
